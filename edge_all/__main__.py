@@ -1,0 +1,3 @@
+from edge_all.cli import main
+
+main()

@@ -1,0 +1,153 @@
+"""Turn any image a clinic has into the 8-bit RGB pixels the model was trained on.
+
+Training, conversion and the device all read images through this module, so the three can
+never disagree on colour order, orientation or resizing.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# A 224x224 smear image is 50 kpixels and a camera frame a few Mpixels; anything far larger is a
+# decompression bomb or not a micrograph.
+MAX_PIXELS = 64_000_000
+
+ImageSource = Union[str, Path, Image.Image, np.ndarray]
+
+RESIZE_METHODS = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+    "bicubic": Image.Resampling.BICUBIC,
+    "area": Image.Resampling.BOX,
+}
+
+
+class ImageError(ValueError):
+    """An input that cannot be turned into RGB pixels; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How raw pixels become model input; recorded in every bundle so the device repeats it.
+
+    The network's own normalisation lives inside the model graph, so the model takes raw 0-255
+    RGB pixels and only geometry is described here.
+    """
+
+    color_order: str = "RGB"
+    resize: str = "bilinear"
+    crop: str = "center"  # "center": crop the largest centred square first; "none": stretch
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Preprocessing:
+        prep = cls(**{k: data[k] for k in ("color_order", "resize", "crop") if k in data})
+        if prep.color_order != "RGB":
+            raise ValueError(f"unsupported colour order {prep.color_order!r} (only RGB)")
+        if prep.resize not in RESIZE_METHODS:
+            raise ValueError(f"unsupported resize method {prep.resize!r}")
+        if prep.crop not in ("center", "none"):
+            raise ValueError(f"unsupported crop {prep.crop!r}")
+        return prep
+
+
+def _describe(source: ImageSource) -> str:
+    return str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode (grayscale, palette, RGBA, CMYK, 16-bit) to 8-bit RGB."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        high = float(array.max()) if array.size else 0.0
+        scale = 255.0 / 65535.0 if high > 255 else 1.0
+        image = Image.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """Open and fully decode a file as an upright 8-bit RGB image, or raise ImageError."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory, not an image")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise ImageError(
+                        f"{path}: {image.width}x{image.height} pixels is too large "
+                        f"(limit {MAX_PIXELS:,}; possible decompression bomb)"
+                    )
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                return _to_rgb(upright if upright is not None else image)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: too many pixels (possible decompression bomb)") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file (format not recognised)") from None
+    except OSError as exc:
+        raise ImageError(f"{path}: unreadable or truncated image ({exc})") from None
+
+
+def load_rgb(source: ImageSource) -> np.ndarray:
+    """Return an (H, W, 3) uint8 RGB array from a path, a PIL image or a numpy array.
+
+    numpy arrays are taken as RGB already (the camera sources convert BGR before this); 2-D arrays
+    are grayscale and 4-channel arrays lose their alpha.
+    """
+    if isinstance(source, (str, Path)):
+        return np.asarray(open_image(source))
+    if isinstance(source, Image.Image):
+        upright = ImageOps.exif_transpose(source)
+        return np.asarray(_to_rgb(upright if upright is not None else source))
+    if isinstance(source, np.ndarray):
+        array = source
+        if array.dtype != np.uint8:
+            raise ImageError(f"{_describe(source)}: expected a uint8 array, got {array.dtype}")
+        if array.ndim == 2:
+            array = np.repeat(array[:, :, None], 3, axis=2)
+        if array.ndim != 3 or array.shape[2] not in (3, 4) or 0 in array.shape:
+            raise ImageError(f"{_describe(source)}: expected an HxWx3 RGB array, got shape {array.shape}")
+        return np.ascontiguousarray(array[:, :, :3])
+    raise ImageError(f"{_describe(source)}: unsupported image type")
+
+
+def resize_rgb(rgb: np.ndarray, height: int, width: int, prep: Preprocessing = Preprocessing()) -> np.ndarray:
+    """Crop (if asked) and resize an RGB uint8 array to (height, width, 3)."""
+    h, w = rgb.shape[:2]
+    if prep.crop == "center":
+        target = width / height
+        if w / h > target:
+            new_w = max(1, round(h * target))
+            left = (w - new_w) // 2
+            rgb = rgb[:, left : left + new_w]
+        elif w / h < target:
+            new_h = max(1, round(w / target))
+            top = (h - new_h) // 2
+            rgb = rgb[top : top + new_h]
+    if rgb.shape[:2] == (height, width):
+        return np.ascontiguousarray(rgb)
+    resized = Image.fromarray(rgb).resize((width, height), RESIZE_METHODS[prep.resize])
+    return np.asarray(resized)
+
+
+def prepare(source: ImageSource, height: int, width: int, prep: Preprocessing = Preprocessing()) -> np.ndarray:
+    """Load any image source and return model-ready (height, width, 3) uint8 RGB pixels."""
+    return resize_rgb(load_rgb(source), height, width, prep)
