@@ -1,0 +1,144 @@
+"""Find a TFLite interpreter on this device, without ever pulling in TensorFlow by accident.
+
+A Raspberry Pi in a clinic has LiteRT (`ai_edge_litert`) or the older `tflite_runtime`; a
+workstation may also have TensorFlow. Importing TensorFlow costs seconds and hundreds of MB,
+so `tensorflow.lite` is the last resort, used only when neither small runtime is installed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import importlib.util
+import os
+import platform
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+# In the order they are tried; the last one is only a fallback for workstations.
+BACKENDS = ("ai_edge_litert", "tflite_runtime", "tensorflow")
+EDGETPU_LIBRARY = {"Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}.get(
+    platform.system(), "libedgetpu.so.1"
+)
+# `EDGE_ALL_BACKEND=tflite_runtime edge-all ...` forces one backend (for comparisons and debugging).
+BACKEND_ENV = "EDGE_ALL_BACKEND"
+
+
+class BackendError(RuntimeError):
+    """No usable interpreter, or an accelerator delegate that cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What runs the model: reported by `edge-all info` and recorded with results."""
+
+    name: str  # "ai_edge_litert", "tflite_runtime" or "tensorflow"
+    version: str
+    delegate: str | None  # e.g. "libedgetpu.so.1", None for the CPU (XNNPACK) path
+    threads: int | None  # None: the interpreter's own default
+
+
+@dataclass(frozen=True)
+class InterpreterModule:
+    """The `interpreter` module of one backend: its Interpreter class and load_delegate."""
+
+    name: str
+    version: str
+    module: Any
+
+    def make(
+        self, model_path: str, threads: int | None, delegate: Delegate | None = None
+    ) -> tuple[Any, Backend]:
+        """Build an interpreter (tensors allocated) for a model file, with an optional delegate."""
+        try:
+            interpreter = self.module.Interpreter(
+                model_path=model_path,
+                num_threads=threads,
+                experimental_delegates=[delegate.handle] if delegate else None,
+            )
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            text = str(exc).strip()
+            first_line = text.splitlines()[0] if text else type(exc).__name__
+            raise BackendError(f"{model_path}: {self.name} cannot load this model ({first_line})") from None
+        return interpreter, Backend(self.name, self.version, delegate.library if delegate else None, threads)
+
+
+@dataclass(frozen=True)
+class Delegate:
+    """A loaded accelerator delegate and the library it came from."""
+
+    library: str
+    handle: Any
+
+
+def _version(module: ModuleType) -> str:
+    return str(getattr(module, "__version__", "unknown"))
+
+
+def _import(name: str) -> InterpreterModule | None:
+    """Import one backend's interpreter module, or None when it is not installed."""
+    try:
+        if name == "tensorflow":
+            tensorflow = importlib.import_module("tensorflow")
+            return InterpreterModule(name, _version(tensorflow), tensorflow.lite)
+        package = importlib.import_module(name)
+        return InterpreterModule(name, _version(package), importlib.import_module(f"{name}.interpreter"))
+    except ImportError:
+        return None
+
+
+def _installed(name: str) -> bool:
+    if sys.modules.get(name) is not None:
+        return True
+    if name in sys.modules:  # set to None: deliberately blocked
+        return False
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def find_interpreter(preferred: str | None = None) -> InterpreterModule:
+    """Return the first installed backend (or the one named by `preferred` / $EDGE_ALL_BACKEND)."""
+    preferred = preferred or os.environ.get(BACKEND_ENV) or None
+    if preferred is not None:
+        if preferred not in BACKENDS:
+            raise BackendError(
+                f"unknown interpreter backend {preferred!r} (choose from {', '.join(BACKENDS)})"
+            )
+        found = _import(preferred) if _installed(preferred) else None
+        if found is None:
+            raise BackendError(f"interpreter backend {preferred!r} is not installed")
+        return found
+    for name in BACKENDS:
+        if _installed(name):
+            found = _import(name)
+            if found is not None:
+                return found
+    raise BackendError(
+        "no TFLite interpreter found: install LiteRT (`pip install ai-edge-litert`) "
+        "or tflite-runtime on this device"
+    )
+
+
+def load_delegate(backend: InterpreterModule, library: str = EDGETPU_LIBRARY) -> Delegate:
+    """Load an accelerator delegate (the Edge TPU's libedgetpu), with an error that says what to do."""
+    advice = "install the Edge TPU runtime (libedgetpu1-std), plug in the Coral device, or drop --edgetpu"
+    try:
+        # Checked first: the backends' own loaders print a noisy traceback when the library is absent.
+        ctypes.CDLL(library)
+    except OSError as exc:
+        raise BackendError(f"Edge TPU delegate {library} could not be loaded ({exc}); {advice}") from None
+    loader = getattr(backend.module, "load_delegate", None)
+    if loader is None:  # tensorflow keeps it under lite.experimental
+        loader = backend.module.experimental.load_delegate
+    try:
+        return Delegate(library, loader(library))
+    except (ValueError, OSError, RuntimeError) as exc:
+        detail = " ".join(str(exc).split())
+        raise BackendError(
+            f"Edge TPU delegate {library} could not be loaded by {backend.name} ({detail}); {advice}"
+        ) from None

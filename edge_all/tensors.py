@@ -1,0 +1,93 @@
+"""Pixels into a model's input tensor, and its output tensor back into class probabilities.
+
+Quantized models carry their own scale and zero point; getting these wrong is the classic cause of
+an int8 model that "always predicts one class", so the rules live here, once, with their reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_all.bundle import Quantization
+
+SUPPORTED_INPUT_DTYPES = ("uint8", "int8", "float32")
+# A float output whose values are all >= 0 and sum to 1 within this is already a softmax.
+PROBABILITY_SUM_TOLERANCE = 1e-2
+
+
+def quantization_of(details: dict) -> Quantization | None:
+    """The tensor's per-tensor affine quantization, or None for a float tensor."""
+    scale, zero_point = details.get("quantization", (0.0, 0))
+    if not scale:
+        return None
+    return Quantization(float(scale), int(zero_point))
+
+
+def input_lut(
+    dtype: np.dtype, quantization: Quantization | None, pixel_range: tuple[float, float]
+) -> np.ndarray:
+    """A 256-entry table from a uint8 pixel value to the input tensor's value.
+
+    `pixel_range` is the real value that pixels 0 and 255 stand for in the model's own units
+    (bundles: (0, 255), because the network's normalisation is inside the graph). A table makes
+    the per-frame cost one `np.take`, whatever the dtype and quantization.
+    """
+    low, high = pixel_range
+    real = low + np.arange(256, dtype=np.float64) * ((high - low) / 255.0)
+    if quantization is None:
+        return real.astype(dtype)
+    info = np.iinfo(dtype)
+    quantized = np.round(real / quantization.scale + quantization.zero_point)
+    return np.clip(quantized, info.min, info.max).astype(dtype)
+
+
+def quantized_real_range(dtype: np.dtype, quantization: Quantization) -> tuple[float, float]:
+    """The real values a quantized tensor can represent: what its calibration saw."""
+    info = np.iinfo(dtype)
+    return (
+        quantization.scale * (info.min - quantization.zero_point),
+        quantization.scale * (info.max - quantization.zero_point),
+    )
+
+
+def is_softmax_quantization(dtype: np.dtype, quantization: Quantization) -> bool:
+    """TFLite's quantized softmax always outputs the range [0, 1] (scale 1/256, zero point at the minimum)."""
+    low, high = quantized_real_range(dtype, quantization)
+    return abs(low) < 1e-6 and abs(high - 1.0) < 0.01
+
+
+def softmax(values: np.ndarray) -> np.ndarray:
+    shifted = np.exp(values - values.max())
+    return shifted / shifted.sum()
+
+
+@dataclass(frozen=True)
+class OutputDecoder:
+    """Turns the raw output tensor into probabilities that sum to ~1.
+
+    Softmax is applied only to logits: when the bundle says so, or (for a plain model) when a
+    float output is not already a probability vector. Quantized outputs with TFLite's softmax
+    quantization are probabilities by construction; other quantized outputs are logits.
+    """
+
+    quantization: Quantization | None
+    logits: bool | None  # None: decide per output (plain float models)
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        values = raw.reshape(-1)
+        if self.quantization is not None:
+            values = (values.astype(np.float32) - self.quantization.zero_point) * np.float32(
+                self.quantization.scale
+            )
+        else:
+            values = values.astype(np.float32, copy=False)
+        logits = self.logits if self.logits is not None else not looks_like_probabilities(values)
+        return softmax(values) if logits else values
+
+
+def looks_like_probabilities(values: np.ndarray) -> bool:
+    return bool(
+        values.min() >= -PROBABILITY_SUM_TOLERANCE and abs(values.sum() - 1.0) <= PROBABILITY_SUM_TOLERANCE
+    )

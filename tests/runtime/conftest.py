@@ -1,0 +1,143 @@
+"""Small real TFLite models made here with TensorFlow's converter (tests may import TensorFlow).
+
+The model is a colour classifier whose weights are set by hand: the mean of each RGB channel,
+times 10, minus 5. A red picture is "red", a green one "green", a blue one "blue", so every
+precision and I/O type has a right answer the runtime must reproduce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_all import __version__
+from edge_all.bundle import (
+    LABELS_FILE,
+    MODEL_FILE,
+    BundleManifest,
+    Quantization,
+    TensorSpec,
+    sha256_file,
+    write_manifest,
+)
+from edge_all.images import Preprocessing
+from edge_all.labels import write_labels
+
+COLOURS = ["red", "green", "blue"]
+# A non-square input proves nothing assumes 224x224 or square images.
+HEIGHT, WIDTH = 24, 40
+
+
+def colour_image(index: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """A mostly pure-colour RGB uint8 picture with some noise, of COLOURS[index]."""
+    rng = np.random.default_rng(index)
+    pixels = rng.integers(0, 60, size=(height, width, 3), dtype=np.uint8)
+    pixels[:, :, index] = rng.integers(180, 256, size=(height, width), dtype=np.uint8)
+    return pixels
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    """Paths of one colour classifier converted several ways."""
+
+    float32: Path  # float I/O, softmax output
+    float_logits: Path  # float I/O, no softmax
+    uint8_io: Path  # full int8, uint8 input and output
+    int8_io: Path  # full int8, int8 input and output
+    labels: Path
+
+
+def _keras_model(softmax: bool):
+    import keras
+
+    inputs = keras.Input((HEIGHT, WIDTH, 3))
+    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(3, activation="softmax" if softmax else None)
+    outputs = dense(x)
+    dense.set_weights([np.eye(3, dtype=np.float32) * 10, np.full(3, -5, dtype=np.float32)])
+    return keras.Model(inputs, outputs)
+
+
+def _convert(model, io_type=None) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if io_type is not None:
+
+        def representative():
+            for i in range(30):
+                yield [colour_image(i % 3, HEIGHT, WIDTH)[None].astype(np.float32)]
+            yield [np.zeros((1, HEIGHT, WIDTH, 3), np.float32)]
+            yield [np.full((1, HEIGHT, WIDTH, 3), 255, np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = io_type
+        converter.inference_output_type = io_type
+    return converter.convert()
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> TinyModels:
+    import tensorflow as tf
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    softmax_model = _keras_model(softmax=True)
+    paths = {
+        "float32": _convert(softmax_model),
+        "float_logits": _convert(_keras_model(softmax=False)),
+        "uint8_io": _convert(softmax_model, tf.uint8),
+        "int8_io": _convert(softmax_model, tf.int8),
+    }
+    for name, content in paths.items():
+        (root / f"{name}.tflite").write_bytes(content)
+    write_labels(root / "labels.txt", COLOURS)
+    return TinyModels(**{name: root / f"{name}.tflite" for name in paths}, labels=root / "labels.txt")
+
+
+def make_bundle(model: Path, labels: list[str], out: Path, outputs: str = "probabilities") -> Path:
+    """A bundle directory around a model, written with the contract's own manifest code."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model))
+
+    def spec(details: dict) -> TensorSpec:
+        scale, zero_point = details["quantization"]
+        return TensorSpec(
+            shape=tuple(int(d) for d in details["shape"]),
+            dtype=np.dtype(details["dtype"]).name,
+            quantization=Quantization(float(scale), int(zero_point)) if scale else None,
+        )
+
+    out.mkdir(parents=True)
+    (out / MODEL_FILE).write_bytes(model.read_bytes())
+    write_labels(out / LABELS_FILE, labels)
+    manifest = BundleManifest(
+        labels=labels,
+        input=spec(interpreter.get_input_details()[0]),
+        output=spec(interpreter.get_output_details()[0]),
+        preprocessing=Preprocessing(crop="center"),
+        precision="int8" if interpreter.get_input_details()[0]["dtype"] != np.float32 else "float32",
+        model_sha256=sha256_file(out / MODEL_FILE),
+        model_bytes=(out / MODEL_FILE).stat().st_size,
+        float_model_bytes=None,
+        source_run=None,
+        accuracy_check=None,
+        created=datetime.now(timezone.utc).isoformat(),
+        edge_all_version=__version__,
+        outputs=outputs,
+    )
+    write_manifest(out, manifest)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tiny_models) -> Path:
+    """An int8 (uint8 I/O) bundle of the colour classifier."""
+    return make_bundle(tiny_models.uint8_io, COLOURS, tmp_path_factory.mktemp("tiny-bundle") / "bundle")
