@@ -1,7 +1,117 @@
-"""Placeholder: this command group is being built (its owner replaces this file)."""
+"""`edge-all convert`: a training run dir -> a checked TFLite bundle (int8 by default).
+
+Only typer and the standard library at module level: TensorFlow loads inside the command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from edge_all.exit_codes import EPILOG, ExitCode
+
+
+def _fail(message: str, code: ExitCode = ExitCode.ERROR) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(int(code))
+
+
+def convert(
+    run_dir: Annotated[
+        Path, typer.Argument(help="Training run dir (model.keras, split.json).", show_default=False)
+    ],
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Full-integer int8 (the default; Edge TPU ready).")
+    ] = False,
+    float16: Annotated[bool, typer.Option("--float16", help="float16 weights, float32 I/O.")] = False,
+    float32: Annotated[bool, typer.Option("--float32", help="Plain float32 TFLite.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Bundle dir to write [default: RUN_DIR/bundle-PRECISION].")
+    ] = None,
+    io_dtype: Annotated[
+        str, typer.Option("--io-dtype", help="int8 model's input/output type: uint8 or int8.")
+    ] = "uint8",
+    calibration_samples: Annotated[
+        int, typer.Option("--calibration-samples", min=1, help="Training images for int8 calibration.")
+    ] = 200,
+    max_drop: Annotated[
+        float, typer.Option("--max-drop", help="Accuracy (percentage points) the converted model may lose.")
+    ] = 1.0,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data", help="Check on every image of this labelled dataset folder, not the test split."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing bundle at the target.")] = False,
+    edgetpu: Annotated[
+        bool, typer.Option("--edgetpu", help="Also compile model_edgetpu.tflite (needs edgetpu_compiler).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the accuracy check as JSON.")] = False,
+) -> None:
+    """Convert a trained model to TFLite, check its accuracy against the float model, write a bundle.
+
+    The bundle (model.tflite, labels.txt, bundle.json) is published only when the converted model
+    loses at most --max-drop points of accuracy on the run's test split (or --data).
+    """
+    chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
+    if len(chosen) > 1:
+        raise _fail(f"choose one precision, not {' and '.join('--' + c for c in chosen)}", ExitCode.USAGE)
+    precision = chosen[0] if chosen else "int8"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+    from convert.convert import ConvertConfig, convert_run
+    from convert.errors import ConvertError
+    from convert.table import format_report
+    from edge_all.bundle import BundleError
+    from edge_all.images import ImageError
+    from training.dataset import DatasetError
+
+    try:
+        config = ConvertConfig(
+            run_dir=run_dir,
+            out=out,
+            precision=precision,
+            io_dtype=io_dtype,
+            calibration_samples=calibration_samples,
+            max_drop=max_drop,
+            data=data,
+            force=force,
+            edgetpu=edgetpu,
+        )
+        result = convert_run(config)
+    except (ConvertError, DatasetError, BundleError, ImageError) as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
+
+    if as_json:
+        typer.echo(json.dumps(result.report, indent=2))
+    else:
+        typer.echo(format_report(result.report))
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if not result.published:
+        report = result.report
+        typer.echo(
+            f"error: accuracy gate failed: {report['converted']['name']} accuracy "
+            f"{100 * report['converted']['accuracy']:.1f}% vs {100 * report['float_model']['accuracy']:.1f}% "
+            f"float is a drop of {report['drop_pp']:.1f} pp (allowed {report['max_drop_pp']:g} pp); "
+            f"no bundle written to {result.bundle_dir}; report: {result.report_path}",
+            err=True,
+        )
+        raise typer.Exit(int(ExitCode.ACCURACY_GATE_FAILED))
+    if result.edgetpu is not None and result.edgetpu.compiled:
+        typer.echo(result.edgetpu.message, err=True)
+    print(f"bundle written to {result.bundle_dir} (report: {result.report_path})", file=sys.stderr)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `edge-all` app."""
+    """Add `edge-all convert` to the app."""
+    app.command("convert", epilog=EPILOG)(convert)

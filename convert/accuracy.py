@@ -1,0 +1,201 @@
+"""The accuracy check: the float Keras model against the converted model, on the same images.
+
+The converted model runs through the device runtime's own Classifier (edge_all.images preprocessing,
+the same interpreter), so the gate measures exactly what ships. Both models see pixels prepared by
+edge_all.images.prepare with the bundle's recorded Preprocessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convert.errors import ConvertError
+from convert.progress import progress
+from edge_all.images import ImageError, Preprocessing, prepare
+from training.dataset import DatasetError, Split, discover
+
+# The public ALL dataset has no patient ids: every split is by image, and says so.
+CAVEAT = (
+    "Image-level evaluation: the public ALL dataset has no patient ids, so these numbers overstate "
+    "how the model does on new patients' slides. A screening aid, not a diagnosis."
+)
+FLOAT_BATCH = 32
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One labelled image of the evaluation set; `file` is how reports name it."""
+
+    file: str
+    path: Path
+    label: str
+
+
+@dataclass
+class ModelResult:
+    """How one model did: accuracy, recall of each class, and the confusion matrix (rows: truth)."""
+
+    name: str
+    accuracy: float
+    correct: int
+    per_class_recall: dict[str, float | None]
+    confusion: list[list[int]]
+
+
+@dataclass
+class AccuracyReport:
+    """Everything the gate decided on; saved as JSON and embedded in bundle.json."""
+
+    eval_set: str
+    labels: list[str]
+    images: int
+    support: dict[str, int]
+    float_model: ModelResult
+    converted: ModelResult
+    drop_pp: float  # float accuracy minus converted accuracy, in percentage points
+    max_drop_pp: float
+    passed: bool
+    top1_agreement: float
+    mean_abs_prob_diff: float
+    predictions: list[dict[str, Any]]
+    skipped: list[str] = field(default_factory=list)
+    conversion: dict[str, Any] = field(default_factory=dict)  # precision, sizes, timings, calibration
+    caveat: str = CAVEAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def items_from_split(split: Split) -> list[EvalItem]:
+    """The run's test split, in file order."""
+    return [EvalItem(r.file, split.path(r), r.label) for r in split.part("test")]
+
+
+def items_from_folder(root: str | Path, labels: Sequence[str]) -> tuple[list[EvalItem], list[str]]:
+    """Every Original (or plain) image of a labelled folder in the dataset layout, and what was skipped."""
+    try:
+        dataset = discover(root, include_segmented=False)
+    except DatasetError as exc:
+        raise ConvertError(str(exc)) from None
+    unknown = sorted({r.label for r in dataset.images} - set(labels))
+    if unknown:
+        raise ConvertError(f"{root}: classes {unknown} are not among the model's labels {list(labels)}")
+    items = [EvalItem(r.file, Path(root) / r.file, r.label) for r in dataset.images]
+    return items, [f"{Path(root) / s.file}: {s.reason}" for s in dataset.skipped]
+
+
+def float_probabilities(
+    model: Any,
+    items: list[EvalItem],
+    size: tuple[int, int],
+    prep: Preprocessing,
+    show_progress: bool = True,
+) -> tuple[np.ndarray, list[EvalItem], list[str]]:
+    """Class probabilities of the Keras model for every readable item (batched), the items, the skips."""
+    height, width = size
+    readable: list[EvalItem] = []
+    skipped: list[str] = []
+    batches: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+
+    def flush() -> None:
+        if pending:
+            batch = np.stack(pending).astype(np.float32)
+            batches.append(np.asarray(model.predict_on_batch(batch), dtype=np.float64))
+            pending.clear()
+
+    for item in progress(items, "Checking the float model", len(items), show_progress):
+        try:
+            pending.append(prepare(item.path, height, width, prep))
+        except ImageError as exc:
+            skipped.append(str(exc))
+            continue
+        readable.append(item)
+        if len(pending) == FLOAT_BATCH:
+            flush()
+    flush()
+    probs = np.concatenate(batches) if batches else np.zeros((0, 0))
+    return probs, readable, skipped
+
+
+def converted_probabilities(
+    bundle_dir: Path, items: list[EvalItem], show_progress: bool = True
+) -> np.ndarray:
+    """Class probabilities of the converted model, through the device runtime's Classifier."""
+    from edge_all.classifier import Classifier
+
+    classifier = Classifier.load(bundle_dir, threads=None)
+    rows = [
+        np.asarray(classifier.predict(item.path).probabilities, dtype=np.float64)
+        for item in progress(items, "Checking the converted model", len(items), show_progress)
+    ]
+    return np.stack(rows) if rows else np.zeros((0, 0))
+
+
+def _model_result(name: str, labels: Sequence[str], truth: np.ndarray, predicted: np.ndarray) -> ModelResult:
+    n = len(labels)
+    confusion = np.zeros((n, n), dtype=int)
+    np.add.at(confusion, (truth, predicted), 1)
+    recall: dict[str, float | None] = {}
+    for i, label in enumerate(labels):
+        support = int(confusion[i].sum())
+        recall[label] = float(confusion[i, i] / support) if support else None
+    correct = int(np.trace(confusion))
+    return ModelResult(name, correct / len(truth), correct, recall, confusion.tolist())
+
+
+def compare(
+    labels: Sequence[str],
+    items: list[EvalItem],
+    float_probs: np.ndarray,
+    converted_probs: np.ndarray,
+    max_drop_pp: float,
+    names: tuple[str, str],
+    eval_set: str,
+    skipped: list[str] | None = None,
+) -> AccuracyReport:
+    """Score both models on the same items and decide the gate (drop in points <= max_drop_pp)."""
+    if not items:
+        raise ConvertError(f"{eval_set}: no readable images to check the converted model on")
+    if float_probs.shape != converted_probs.shape or float_probs.shape != (len(items), len(labels)):
+        raise ConvertError(
+            f"model outputs {float_probs.shape} and {converted_probs.shape} do not match "
+            f"{len(items)} images x {len(labels)} classes"
+        )
+    index = {label: i for i, label in enumerate(labels)}
+    truth = np.array([index[item.label] for item in items])
+    float_top = float_probs.argmax(axis=1)
+    converted_top = converted_probs.argmax(axis=1)
+    float_result = _model_result(names[0], labels, truth, float_top)
+    converted_result = _model_result(names[1], labels, truth, converted_top)
+    drop_pp = 100.0 * (float_result.correct - converted_result.correct) / len(items)
+    predictions = [
+        {
+            "file": item.file,
+            "label": item.label,
+            "float": labels[f],
+            "converted": labels[c],
+            "converted_confidence": round(float(converted_probs[k, c]), 6),
+        }
+        for k, (item, f, c) in enumerate(zip(items, float_top, converted_top, strict=True))
+    ]
+    return AccuracyReport(
+        eval_set=eval_set,
+        labels=list(labels),
+        images=len(items),
+        support={label: int((truth == i).sum()) for i, label in enumerate(labels)},
+        float_model=float_result,
+        converted=converted_result,
+        drop_pp=round(drop_pp, 6),
+        max_drop_pp=float(max_drop_pp),
+        passed=drop_pp <= max_drop_pp,
+        top1_agreement=float(np.mean(float_top == converted_top)),
+        mean_abs_prob_diff=float(np.mean(np.abs(float_probs - converted_probs))),
+        predictions=predictions,
+        skipped=list(skipped or []),
+    )

@@ -1,0 +1,200 @@
+"""`convert_run`: a training run dir in, a checked bundle dir out (or a report saying why not).
+
+Steps, in order: check the run dir and the target (cheap, fails fast); load the float model;
+calibrate on training images (int8); convert; score the float model and the converted model (through
+the device runtime) on the same images; publish the bundle only when the accuracy gate passes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import edge_all
+from convert import accuracy, calibration, publish, tflite
+from convert.edgetpu import EdgeTpuOutcome, compile_for_edgetpu
+from convert.errors import ConvertError
+from convert.source import RunSource, load_float_model, model_input_size, open_run
+from edge_all.bundle import EDGETPU_MODEL_FILE, BundleManifest, sha256_file, write_manifest
+
+FLOAT_MODEL_NOTE = "float_model_bytes is the size of the float32 TFLite conversion of model.keras"
+
+
+@dataclass
+class ConvertConfig:
+    run_dir: Path
+    out: Path | None = None  # default: RUN_DIR/bundle-<precision>
+    precision: str = "int8"  # "int8", "float16" or "float32"
+    io_dtype: str = "uint8"  # int8 only: the input and output tensor type ("uint8" or "int8")
+    calibration_samples: int = calibration.DEFAULT_SAMPLES
+    max_drop: float = 1.0  # percentage points of accuracy the converted model may lose
+    data: Path | None = None  # check on every image of this labelled folder instead of the test split
+    force: bool = False
+    edgetpu: bool = False
+    progress: bool = True  # progress bars on stderr
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+        self.out = Path(self.out) if self.out is not None else self.run_dir / f"bundle-{self.precision}"
+        self.data = Path(self.data) if self.data is not None else None
+        if self.precision not in tflite.PRECISIONS:
+            raise ConvertError(
+                f"unknown precision {self.precision!r} (choose from {', '.join(tflite.PRECISIONS)})"
+            )
+        if self.io_dtype not in tflite.IO_DTYPES:
+            raise ConvertError(
+                f"unknown I/O type {self.io_dtype!r} (choose from {', '.join(tflite.IO_DTYPES)})"
+            )
+        if self.calibration_samples < 1:
+            raise ConvertError("--calibration-samples must be at least 1")
+        if self.edgetpu and self.precision != "int8":
+            raise ConvertError("--edgetpu needs an int8 model (the Edge TPU runs only full-integer models)")
+
+    @property
+    def target(self) -> Path:
+        assert self.out is not None
+        return self.out
+
+
+@dataclass
+class ConvertResult:
+    bundle_dir: Path  # the bundle, or where it would have gone when the gate failed
+    published: bool
+    report: dict[str, Any]
+    report_path: Path
+    edgetpu: EdgeTpuOutcome | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _say(message: str, enabled: bool) -> None:
+    if enabled:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _eval_items(config: ConvertConfig, source: RunSource) -> tuple[list[accuracy.EvalItem], list[str], str]:
+    if config.data is not None:
+        items, skipped = accuracy.items_from_folder(config.data, source.labels)
+        return items, skipped, f"every image of {config.data}"
+    return accuracy.items_from_split(source.split), [], f"test split of {source.run_dir}"
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _output_kind(probs: np.ndarray) -> str:
+    """ "probabilities" when the model ends in a softmax (rows are distributions), else "logits"."""
+    is_distribution = bool(np.all(probs >= -1e-6) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-3))
+    return "probabilities" if is_distribution else "logits"
+
+
+def convert_run(config: ConvertConfig) -> ConvertResult:
+    """Convert RUN_DIR's model, check it against the float model, and publish the bundle if it passes."""
+    target = config.target
+    publish.check_target(target, config.force)
+    # Calibration reads training images, the check the test images (unless --data): both must exist.
+    parts = (("train",) if config.precision == "int8" else ()) + (("test",) if config.data is None else ())
+    source = open_run(config.run_dir, parts)
+    items, skipped, eval_set = _eval_items(config, source)
+    model = load_float_model(source)
+    size = model_input_size(model)
+    show = config.progress
+
+    started = time.perf_counter()
+    representative = None
+    calibration_summary: dict[str, Any] | None = None
+    if config.precision == "int8":
+        calib = calibration.load_calibration(
+            source.split, config.calibration_samples, size, source.preprocessing, show
+        )
+        if len(calib.pixels) == 0:
+            raise ConvertError(
+                f"{source.split.root}: none of the training images could be read for calibration"
+            )
+        representative = calibration.representative_dataset(calib, show)
+        calibration_summary = calib.summary()
+    _say(f"Converting {source.model_path} to {config.precision} TFLite...", show)
+    converted = tflite.to_tflite(model, size, config.precision, config.io_dtype, representative)
+    seconds = time.perf_counter() - started
+    float32 = converted if config.precision == "float32" else tflite.to_tflite(model, size, "float32")
+
+    float_probs, items, unreadable = accuracy.float_probabilities(
+        model, items, size, source.preprocessing, show
+    )
+    skipped += unreadable
+    outputs = _output_kind(float_probs) if len(float_probs) else "probabilities"
+    if outputs == "logits":
+        float_probs = _softmax(float_probs)
+
+    with publish.Staging(target) as staging:
+        model_path = staging.write_model(converted, source.labels)
+        input_spec, output_spec = publish.tensor_specs(model_path)
+        manifest = BundleManifest(
+            labels=source.labels,
+            input=input_spec,
+            output=output_spec,
+            preprocessing=source.preprocessing,
+            precision=config.precision,
+            model_sha256=sha256_file(model_path),
+            model_bytes=len(converted),
+            float_model_bytes=len(float32),
+            source_run=str(source.run_dir.resolve()),
+            accuracy_check=None,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            edge_all_version=edge_all.__version__,
+            outputs=outputs,
+            extra={"float_model": FLOAT_MODEL_NOTE, "conversion_seconds": round(seconds, 3)},
+        )
+        write_manifest(staging.dir, manifest)
+
+        converted_probs = accuracy.converted_probabilities(staging.dir, items, show)
+        report = accuracy.compare(
+            source.labels,
+            items,
+            float_probs,
+            converted_probs,
+            config.max_drop,
+            ("float32 Keras", f"{config.precision} TFLite"),
+            eval_set,
+            skipped,
+        )
+        report.conversion = {
+            "precision": config.precision,
+            "io_dtype": input_spec.dtype,
+            "seconds": round(seconds, 3),
+            "model_bytes": len(converted),
+            "float_model_bytes": len(float32),
+            "float_model": FLOAT_MODEL_NOTE,
+            "calibration": calibration_summary,
+            "source_run": str(source.run_dir.resolve()),
+        }
+        report_dict = report.to_dict()
+        if not report.passed:
+            report_path = publish.failed_report_path(target)
+            publish.write_json(report_path, report_dict)
+            return ConvertResult(target, False, report_dict, report_path)
+
+        outcome = None
+        result_warnings: list[str] = []
+        edgetpu_sha = None
+        if config.edgetpu:
+            outcome = compile_for_edgetpu(staging.dir)
+            if outcome.compiled:
+                edgetpu_sha = sha256_file(staging.dir / EDGETPU_MODEL_FILE)
+            else:
+                result_warnings.append(outcome.message)
+        manifest = dataclasses.replace(manifest, accuracy_check=report_dict, edgetpu_model_sha256=edgetpu_sha)
+        write_manifest(staging.dir, manifest)
+        publish.write_json(staging.dir / publish.REPORT_FILE, report_dict)
+        bundle_dir = staging.publish()
+    return ConvertResult(
+        bundle_dir, True, report_dict, bundle_dir / publish.REPORT_FILE, outcome, result_warnings
+    )

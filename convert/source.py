@@ -1,0 +1,110 @@
+"""The run dir a conversion starts from: its float model, its split, and what the bundle inherits.
+
+Everything a user can get wrong about a run dir (no model, no split, moved images, a model that does
+not take [None, H, W, 3] pixels) is found here, before any slow work, and named in one line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from convert.errors import ConvertError
+from edge_all.images import Preprocessing
+from training.dataset import DatasetError, Split, check_files_present, read_split
+
+MODEL_FILE = "model.keras"
+SPLIT_FILE = "split.json"
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class RunSource:
+    """A run dir whose model and split exist; the model itself is loaded later (it needs Keras)."""
+
+    run_dir: Path
+    model_path: Path
+    split: Split
+    labels: list[str]
+    preprocessing: Preprocessing
+
+
+def _recorded_preprocessing(run_dir: Path) -> Preprocessing:
+    """The geometry training used, when the run records it (config.json "preprocessing"); else the default.
+
+    Training reads every image through edge_all.images with the default Preprocessing, so the
+    default is what a run without a record was trained on.
+    """
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        return Preprocessing()
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        recorded = data.get("preprocessing")
+        return Preprocessing.from_dict(recorded) if isinstance(recorded, dict) else Preprocessing()
+    except (json.JSONDecodeError, ValueError, TypeError) as exc:
+        raise ConvertError(f"{path}: unreadable run config ({exc})") from None
+
+
+def open_run(run_dir: str | Path, parts: tuple[str, ...]) -> RunSource:
+    """Check RUN_DIR has a model and a split whose images for `parts` are all still on disk."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ConvertError(f"{run_dir}: run dir not found")
+    model_path = run_dir / MODEL_FILE
+    if not model_path.is_file():
+        raise ConvertError(f"{run_dir}: no {MODEL_FILE} in the run dir (train a model first: edge-all train)")
+    split_path = run_dir / SPLIT_FILE
+    if not split_path.is_file():
+        raise ConvertError(f"{run_dir}: no {SPLIT_FILE} in the run dir (the split training used is needed)")
+    try:
+        split = read_split(split_path)
+        if parts:
+            check_files_present(split, parts)
+    except DatasetError as exc:
+        raise ConvertError(str(exc)) from None
+    return RunSource(
+        run_dir=run_dir,
+        model_path=model_path,
+        split=split,
+        labels=list(split.classes),
+        preprocessing=_recorded_preprocessing(run_dir),
+    )
+
+
+def load_float_model(source: RunSource) -> Any:
+    """Load model.keras and check it takes [None, H, W, 3] pixels and gives one score per label."""
+    import keras
+
+    import training.layers  # noqa: F401  registers the custom preprocessing layers before loading
+
+    try:
+        model = keras.saving.load_model(source.model_path, compile=False)
+    except Exception as exc:  # keras raises many types for a damaged or foreign file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConvertError(f"{source.model_path}: cannot load the model ({first})") from None
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ConvertError(
+            f"{source.model_path}: expected one image input and one output, "
+            f"got {len(model.inputs)} input(s) and {len(model.outputs)} output(s)"
+        )
+    shape = tuple(model.inputs[0].shape)
+    if len(shape) != 4 or shape[0] not in (None, 1) or shape[3] != 3 or shape[1] is None or shape[2] is None:
+        raise ConvertError(
+            f"{source.model_path}: unexpected model input {list(shape)} (expected [None, H, W, 3] RGB pixels)"
+        )
+    out = tuple(model.outputs[0].shape)
+    if len(out) != 2 or out[1] != len(source.labels):
+        raise ConvertError(
+            f"{source.model_path}: model output {list(out)} does not give one score for each of the "
+            f"{len(source.labels)} classes of the split ({', '.join(source.labels)})"
+        )
+    return model
+
+
+def model_input_size(model: Any) -> tuple[int, int]:
+    """(height, width) of a model that passed load_float_model."""
+    shape = model.inputs[0].shape
+    return int(shape[1]), int(shape[2])
