@@ -127,7 +127,9 @@ def discover(root: str | Path, include_segmented: bool = True) -> Dataset:
         if variant != "segmented":
             missing = [name for name in CLASSES if name not in classes]
             if missing:
-                raise DatasetError(f"{folder}: no folder for class(es) {', '.join(missing)} (expected {', '.join(CLASSES)})")
+                raise DatasetError(
+                    f"{folder}: no folder for class(es) {', '.join(missing)} (expected {', '.join(CLASSES)})"
+                )
         for label, class_dir in classes.items():
             files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
             usable = 0
@@ -199,7 +201,10 @@ def make_split(
     for group_root, idx in members.items():
         labels = {images[i].label for i in idx}
         if len(labels) > 1:
-            skipped += [Skipped(images[i].file, f"identical to a file in another class ({sorted(labels)})") for i in idx]
+            skipped += [
+                Skipped(images[i].file, f"identical to a file in another class ({sorted(labels)})")
+                for i in idx
+            ]
             continue
         by_class[labels.pop()].append(group_root)
 
@@ -236,7 +241,9 @@ def make_split(
             dropped.append(record.file)
             continue
         seen.add(record.sha256)
-        records.append(ImageRecord(record.file, record.label, record.sha256, record.variant, part, f"g{roots[i]}"))
+        records.append(
+            ImageRecord(record.file, record.label, record.sha256, record.variant, part, f"g{roots[i]}")
+        )
     return Split(
         root=dataset.root,
         classes=dataset.classes,

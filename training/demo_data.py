@@ -60,7 +60,9 @@ def draw_smear(label: str, rng: np.random.Generator, size: int = 224) -> tuple[n
     return np.clip(image, 0, 255).astype(np.uint8), cyto
 
 
-def make_demo_dataset(root: str | Path, per_class: int = 40, seed: int = 0, quirks: bool = True) -> DemoDataset:
+def make_demo_dataset(
+    root: str | Path, per_class: int = 40, seed: int = 0, quirks: bool = True
+) -> DemoDataset:
     """Write `per_class` Original images (and their Segmented copies) for each class under ROOT."""
     root = Path(root)
     rng = np.random.default_rng(seed)

@@ -1,0 +1,81 @@
+"""Everything one training run needs, in one dataclass that is written to the run dir as config.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+BACKBONES = ("resnet50", "mobilenetv2", "tiny")
+HEADS = ("flatten", "gap")
+# The seed project's head for ResNet50; the edge-friendly networks pool instead.
+DEFAULT_HEAD = {"resnet50": "flatten", "mobilenetv2": "gap", "tiny": "gap"}
+
+
+class ConfigError(ValueError):
+    """A training configuration that cannot work; the message says which option to change."""
+
+
+@dataclass
+class TrainConfig:
+    """One training run. `weights` is "imagenet", "none" (random init, the whole network trains)
+    or the path of a Keras weights file for the backbone (the offline route)."""
+
+    data: Path
+    out: Path
+    backbone: str = "resnet50"
+    weights: str = "imagenet"
+    head: str | None = None  # None: the backbone's default (DEFAULT_HEAD)
+    epochs: int = 20
+    fine_tune_epochs: int = 0
+    batch_size: int = 32
+    seed: int = 0
+    include_segmented: bool = False
+    augment: bool = False
+    image_size: int = 224
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1  # of all images, carved from the train+val part
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-5
+    fine_tune_layers: int = 30  # how many of the backbone's top layers fine-tuning unfreezes
+    patience: int = 5  # EarlyStopping on val_loss
+    split_file: Path | None = None  # reuse an existing split.json instead of splitting again
+    verbose: int = 1  # Keras progress bars (0: quiet)
+
+    def __post_init__(self) -> None:
+        self.data = Path(self.data)
+        self.out = Path(self.out)
+        if self.split_file is not None:
+            self.split_file = Path(self.split_file)
+        self.backbone = self.backbone.lower()
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"unknown backbone {self.backbone!r} (choose from {', '.join(BACKBONES)})")
+        if self.head is None:
+            self.head = DEFAULT_HEAD[self.backbone]
+        self.head = self.head.lower()
+        if self.head not in HEADS:
+            raise ConfigError(f"unknown head {self.head!r} (choose from {', '.join(HEADS)})")
+        if self.weights.lower() in ("imagenet", "none"):
+            self.weights = self.weights.lower()
+        if self.epochs < 1 or self.fine_tune_epochs < 0 or self.batch_size < 1:
+            raise ConfigError("epochs and batch size must be at least 1, fine-tune epochs at least 0")
+        if self.image_size < 32:
+            raise ConfigError(f"image size {self.image_size} is too small (at least 32)")
+
+    @property
+    def frozen_base(self) -> bool:
+        """Pretrained weights keep the backbone frozen; random init trains the whole network."""
+        return self.weights != "none"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def read(cls, path: str | Path) -> TrainConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8"))["config"])

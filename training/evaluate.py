@@ -1,0 +1,91 @@
+"""Score a saved model on images: the run's own splits, or every image of another dataset folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from training.dataset import DatasetError, ImageRecord, Split, check_files_present, discover, read_split
+from training.loading import ImageBatches, LoadedImages, load_images
+from training.metrics import classification_metrics
+
+MODEL_FILE = "model.keras"
+SPLIT_FILE = "split.json"
+
+
+class RunError(ValueError):
+    """A run dir that cannot be evaluated (no model, no split)."""
+
+
+def predict_classes(model, images: LoadedImages, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+    """Class index per image, from the model's softmax."""
+    if len(images.labels) == 0:
+        return np.zeros(0, np.int64)
+    batches = ImageBatches(images.pixels, None, model.output_shape[-1], batch_size)
+    probabilities = model.predict(batches, verbose=verbose)
+    return np.argmax(probabilities, axis=-1)
+
+
+def score(model, images: LoadedImages, classes: tuple[str, ...], batch_size: int = 32) -> dict:
+    return classification_metrics(images.labels, predict_classes(model, images, batch_size), classes)
+
+
+def unique_images(images: list[ImageRecord]) -> list[ImageRecord]:
+    """One record per distinct file content (byte-identical copies would count twice)."""
+    seen: set[str] = set()
+    unique = []
+    for record in sorted(images, key=lambda r: r.file):
+        if record.sha256 not in seen:
+            seen.add(record.sha256)
+            unique.append(replace(record, part="all"))
+    return unique
+
+
+def image_size_of(model) -> int:
+    return int(model.input_shape[1])
+
+
+@dataclass
+class Evaluation:
+    """Metrics of a saved model on named image sets (e.g. "test", or "all" for another dataset)."""
+
+    run_dir: Path
+    source: str  # what was evaluated, in words
+    metrics: dict[str, dict]
+    skipped: list
+
+
+def evaluate_run(run_dir: str | Path, data: str | Path | None = None, batch_size: int = 32) -> Evaluation:
+    """Re-score the run's best model on its test split, or on every original image of `data`."""
+    from training.models import load_model
+
+    run_dir = Path(run_dir)
+    model_path = run_dir / MODEL_FILE
+    if not model_path.is_file():
+        raise RunError(f"{run_dir}: no {MODEL_FILE} (not a training run dir, or training did not finish)")
+    split = read_split(run_dir / SPLIT_FILE)
+    if data is None:
+        check_files_present(split, ("test",))
+        records, source, name = split.part("test"), f"test split of {split.root}", "test"
+    else:
+        dataset = discover(data, include_segmented=False)
+        records = unique_images(dataset.images)
+        split = Split(Path(data), split.classes, records, 0, 0.0, 0.0, False, skipped=dataset.skipped)
+        source, name = f"every image of {data}", "all"
+    if not records:
+        raise DatasetError(f"{split.root}: no images to evaluate")
+    model = load_model(model_path)
+    images = load_images(split, records, image_size_of(model))
+    return Evaluation(
+        run_dir=run_dir,
+        source=source,
+        metrics={name: score(model, images, split.classes, batch_size)},
+        skipped=[*split.skipped, *images.skipped] if data is not None else images.skipped,
+    )
+
+
+def read_metrics(run_dir: str | Path) -> dict:
+    return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))

@@ -1,0 +1,104 @@
+"""Read a split's images into memory and feed them to Keras in batches.
+
+Every image goes through edge_all.images.prepare with the same Preprocessing the bundle records, so
+the pixels the model trains on are the pixels the device will give it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from edge_all.images import ImageError, Preprocessing, prepare
+from training.dataset import ImageRecord, Skipped, Split
+
+PREPROCESSING = Preprocessing()  # RGB, bilinear, centre crop: what bundle.json will record
+
+
+@dataclass
+class LoadedImages:
+    """Pixels (N, H, W, 3) uint8 and class indices (N,), with the files they came from."""
+
+    pixels: np.ndarray
+    labels: np.ndarray
+    records: list[ImageRecord]
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def load_images(split: Split, records: list[ImageRecord], size: int, warn=None) -> LoadedImages:
+    """Decode and resize `records`; an unreadable file is skipped with one warning line."""
+    warn = warn or (lambda line: print(line, file=sys.stderr))
+    index = {name: i for i, name in enumerate(split.classes)}
+    pixels = np.empty((len(records), size, size, 3), np.uint8)
+    kept: list[ImageRecord] = []
+    skipped: list[Skipped] = []
+    for record in records:
+        try:
+            pixels[len(kept)] = prepare(split.path(record), size, size, PREPROCESSING)
+        except ImageError as exc:
+            reason = str(exc).removeprefix(f"{split.path(record)}: ")
+            warn(f"warning: skipping {record.file}: {reason}")
+            skipped.append(Skipped(record.file, reason))
+            continue
+        kept.append(record)
+    labels = np.array([index[r.label] for r in kept], np.int64)
+    return LoadedImages(pixels[: len(kept)], labels, kept, skipped)
+
+
+def augment_batch(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random horizontal/vertical flips and 90-degree rotations: a smear has no up or left."""
+    out = batch.copy()
+    for i in range(len(out)):
+        image = out[i]
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        if rng.random() < 0.5:
+            image = image[::-1]
+        out[i] = np.rot90(image, k=int(rng.integers(4)))
+    return out
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """Float32 batches of raw 0-255 pixels (and one-hot labels when given), optionally augmented."""
+
+    def __init__(
+        self,
+        pixels: np.ndarray,
+        labels: np.ndarray | None,
+        num_classes: int,
+        batch_size: int,
+        shuffle: bool = False,
+        augment: bool = False,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.pixels, self.labels = pixels, labels
+        self.num_classes, self.batch_size = num_classes, batch_size
+        self.shuffle, self.augment = shuffle, augment
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(len(pixels))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return max(1, -(-len(self.pixels) // self.batch_size))
+
+    def __getitem__(self, index: int):
+        take = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = self.pixels[take]
+        if self.augment:
+            batch = augment_batch(batch, self.rng)
+        x = batch.astype(np.float32)
+        if self.labels is None:
+            return x
+        return x, one_hot(self.labels[take], self.num_classes)
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+
+
+def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    return np.eye(num_classes, dtype=np.float32)[labels]

@@ -1,0 +1,232 @@
+"""One training run, start to finish: split, build, fit, keep the best checkpoint, evaluate, report.
+
+With a frozen pretrained backbone and no augmentation the backbone's outputs are computed once per
+image and only the head trains on them (the same result as re-running the frozen base every epoch,
+many times faster). The saved model.keras is always the whole network on raw pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from training.config import TrainConfig
+from training.dataset import (
+    DatasetError,
+    Split,
+    check_files_present,
+    discover,
+    make_split,
+    read_split,
+    write_split,
+)
+from training.evaluate import MODEL_FILE, SPLIT_FILE, score
+from training.loading import PREPROCESSING, ImageBatches, LoadedImages, load_images, one_hot
+from training.models import build_classifier, compile_model, load_model, unfreeze_top
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict  # part ("train", "val", "test") -> classification metrics
+    history: dict
+    wall_seconds: float
+
+
+class SaveBestFullModel(keras.callbacks.Callback):
+    """ModelCheckpoint on val_loss that saves the whole network even while only the head is fitting."""
+
+    def __init__(self, full_model: keras.Model, path: Path):
+        super().__init__()
+        self.full_model, self.path = full_model, path
+        self.best = math.inf
+        self.best_epoch = -1
+        self.epochs_seen = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("val_loss")
+        if loss is not None and loss < self.best:
+            self.best, self.best_epoch = float(loss), self.epochs_seen
+            self.full_model.save(self.path)
+        self.epochs_seen += 1
+
+
+def machine_info() -> dict:
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "keras_backend": keras.config.backend(),
+    }
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def prepare_split(config: TrainConfig) -> Split:
+    """Reuse a given split.json, or discover the dataset and split it once."""
+    if config.split_file is not None:
+        split = read_split(config.split_file, root=config.data)
+        check_files_present(split)
+        return split
+    dataset = discover(config.data, include_segmented=config.include_segmented)
+    for folder in dataset.unknown_folders:
+        _log(f"warning: ignoring {folder}: not a class folder (classes: {', '.join(dataset.classes)})")
+    for skipped in dataset.skipped:
+        _log(f"warning: skipping {skipped.file}: {skipped.reason}")
+    split = make_split(
+        dataset,
+        test_fraction=config.test_fraction,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        include_segmented=config.include_segmented,
+    )
+    for part in ("train", "val", "test"):
+        missing = [c for c in split.classes if not any(r.label == c for r in split.part(part))]
+        if missing:
+            raise DatasetError(
+                f"{config.data}: too few images to split: no {', '.join(missing)} image in the {part} part"
+            )
+    return split
+
+
+def _fit_head_on_features(config, parts, train: LoadedImages, val: LoadedImages, callbacks) -> dict:
+    """Run the frozen backbone once per image, then fit only the head on its outputs."""
+    n = parts.model.output_shape[-1]
+    _log("computing the frozen backbone's outputs once per image...")
+    feats = {}
+    for name, images in (("train", train), ("val", val)):
+        batches = ImageBatches(images.pixels, None, n, config.batch_size)
+        feats[name] = parts.features.predict(batches, verbose=config.verbose)
+    compile_model(parts.head, config.learning_rate)
+    history = parts.head.fit(
+        feats["train"],
+        one_hot(train.labels, n),
+        validation_data=(feats["val"], one_hot(val.labels, n)),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
+    return history.history
+
+
+def _fit_on_images(config, model, train, val, epochs, learning_rate, callbacks) -> dict:
+    n = model.output_shape[-1]
+    compile_model(model, learning_rate)
+    history = model.fit(
+        ImageBatches(train.pixels, train.labels, n, config.batch_size, True, config.augment, config.seed),
+        validation_data=ImageBatches(val.pixels, val.labels, n, config.batch_size),
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
+    return history.history
+
+
+def _append(history: dict, new: dict, phase: str) -> None:
+    for key, values in new.items():
+        history.setdefault(key, []).extend(float(v) for v in values)
+    history.setdefault("phase", []).extend([phase] * len(next(iter(new.values()), [])))
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train as `config` says and write the run dir; raises DatasetError/WeightsError/ConfigError early."""
+    from training.reports import print_summary, write_run_reports
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    split = prepare_split(config)
+    parts = build_classifier(config, num_classes=len(split.classes))  # weights fail here, before loading
+    run_dir = config.out
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_split(split, run_dir / SPLIT_FILE)
+
+    images = {p: load_images(split, split.part(p), config.image_size, _log) for p in ("train", "val", "test")}
+    if len(images["val"].labels) == 0 or len(images["train"].labels) == 0:
+        raise DatasetError(f"{config.data}: no readable train or validation images")
+
+    checkpoint = SaveBestFullModel(parts.model, run_dir / MODEL_FILE)
+    history: dict = {}
+    fit_started = time.perf_counter()
+
+    def early_stop():
+        return keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
+
+    if config.frozen_base and not config.augment:
+        phase = _fit_head_on_features(
+            config, parts, images["train"], images["val"], [checkpoint, early_stop()]
+        )
+    else:
+        phase = _fit_on_images(
+            config,
+            parts.model,
+            images["train"],
+            images["val"],
+            config.epochs,
+            config.learning_rate,
+            [checkpoint, early_stop()],
+        )
+    _append(history, phase, "head" if config.frozen_base else "full")
+    if config.fine_tune_epochs > 0:
+        unfrozen = unfreeze_top(parts.base, config.fine_tune_layers)
+        _log(
+            f"fine-tuning the top {config.fine_tune_layers} backbone layers ({unfrozen} with weights; "
+            f"BatchNorm frozen) at learning rate {config.fine_tune_learning_rate}"
+        )
+        phase = _fit_on_images(
+            config,
+            parts.model,
+            images["train"],
+            images["val"],
+            config.fine_tune_epochs,
+            config.fine_tune_learning_rate,
+            [checkpoint, early_stop()],
+        )
+        _append(history, phase, "fine-tune")
+    fit_seconds = time.perf_counter() - fit_started
+
+    best = load_model(run_dir / MODEL_FILE)  # score the checkpoint that was saved, not the last epoch
+    metrics = {p: score(best, images[p], split.classes, config.batch_size) for p in ("train", "val", "test")}
+    wall_seconds = time.perf_counter() - started
+    info = {
+        "best_epoch": checkpoint.best_epoch + 1,
+        "best_val_loss": checkpoint.best,
+        "epochs_run": len(history.get("loss", [])),
+        "fit_seconds": round(fit_seconds, 2),
+        "wall_seconds": round(wall_seconds, 2),
+        "machine": machine_info(),
+        "parameters": {
+            "total": int(parts.model.count_params()),
+            "base": int(parts.base.count_params()),
+            "head": int(parts.head.count_params()),
+        },
+    }
+    skipped = [*split.skipped, *(s for p in images.values() for s in p.skipped)]
+    config_doc = {
+        "config": config.to_dict(),
+        "classes": list(split.classes),
+        "image_size": config.image_size,
+        "input": {"shape": [config.image_size, config.image_size, 3], "range": [0, 255], "dtype": "float32"},
+        "preprocessing": PREPROCESSING.to_dict(),
+        **info,
+    }
+    (run_dir / "config.json").write_text(json.dumps(config_doc, indent=1) + "\n", encoding="utf-8")
+    (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
+    write_run_reports(run_dir, split, metrics, history, info, config, skipped)
+    if config.verbose:
+        print_summary(metrics, info)
+    return TrainResult(run_dir=run_dir, metrics=metrics, history=history, wall_seconds=wall_seconds)
