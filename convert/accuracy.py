@@ -52,6 +52,7 @@ class AccuracyReport:
     """Everything the gate decided on; saved as JSON and embedded in bundle.json."""
 
     eval_set: str
+    eval_root: str  # the folder the prediction file names are relative to
     labels: list[str]
     images: int
     support: dict[str, int]
@@ -77,7 +78,12 @@ def items_from_split(split: Split) -> list[EvalItem]:
 
 
 def items_from_folder(root: str | Path, labels: Sequence[str]) -> tuple[list[EvalItem], list[str]]:
-    """Every Original (or plain) image of a labelled folder in the dataset layout, and what was skipped."""
+    """Every distinct Original (or plain) image of a labelled folder, as `edge-all evaluate --data` scores it.
+
+    Byte-identical copies count once (the public dataset has 40 such pairs in Pro).
+    """
+    from training.evaluate import unique_images
+
     try:
         dataset = discover(root, include_segmented=False)
     except DatasetError as exc:
@@ -85,7 +91,7 @@ def items_from_folder(root: str | Path, labels: Sequence[str]) -> tuple[list[Eva
     unknown = sorted({r.label for r in dataset.images} - set(labels))
     if unknown:
         raise ConvertError(f"{root}: classes {unknown} are not among the model's labels {list(labels)}")
-    items = [EvalItem(r.file, Path(root) / r.file, r.label) for r in dataset.images]
+    items = [EvalItem(r.file, Path(root) / r.file, r.label) for r in unique_images(dataset.images)]
     return items, [f"{Path(root) / s.file}: {s.reason}" for s in dataset.skipped]
 
 
@@ -157,6 +163,7 @@ def compare(
     max_drop_pp: float,
     names: tuple[str, str],
     eval_set: str,
+    eval_root: Path,
     skipped: list[str] | None = None,
 ) -> AccuracyReport:
     """Score both models on the same items and decide the gate (drop in points <= max_drop_pp)."""
@@ -186,6 +193,7 @@ def compare(
     ]
     return AccuracyReport(
         eval_set=eval_set,
+        eval_root=str(eval_root),
         labels=list(labels),
         images=len(items),
         support={label: int((truth == i).sum()) for i, label in enumerate(labels)},

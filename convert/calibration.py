@@ -34,6 +34,7 @@ class CalibrationSet:
             "source": "train split",
             "samples": int(len(self.pixels)),
             "per_class": self.per_class,
+            "files": self.files,
             "skipped": self.skipped,
         }
 

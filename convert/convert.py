@@ -78,11 +78,14 @@ def _say(message: str, enabled: bool) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _eval_items(config: ConvertConfig, source: RunSource) -> tuple[list[accuracy.EvalItem], list[str], str]:
+def _eval_items(
+    config: ConvertConfig, source: RunSource
+) -> tuple[list[accuracy.EvalItem], list[str], str, Path]:
+    """The check's images, what was skipped finding them, how to name the set, and its root folder."""
     if config.data is not None:
         items, skipped = accuracy.items_from_folder(config.data, source.labels)
-        return items, skipped, f"every image of {config.data}"
-    return accuracy.items_from_split(source.split), [], f"test split of {source.run_dir}"
+        return items, skipped, f"every image of {config.data}", config.data
+    return accuracy.items_from_split(source.split), [], f"test split of {source.run_dir}", source.split.root
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -103,7 +106,7 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
     # Calibration reads training images, the check the test images (unless --data): both must exist.
     parts = (("train",) if config.precision == "int8" else ()) + (("test",) if config.data is None else ())
     source = open_run(config.run_dir, parts)
-    items, skipped, eval_set = _eval_items(config, source)
+    items, skipped, eval_set, eval_root = _eval_items(config, source)
     model = load_float_model(source)
     size = model_input_size(model)
     show = config.progress
@@ -164,6 +167,7 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
             config.max_drop,
             ("float32 Keras", f"{config.precision} TFLite"),
             eval_set,
+            eval_root,
             skipped,
         )
         report.conversion = {

@@ -14,9 +14,8 @@ from typing import Any
 from convert.errors import ConvertError
 from edge_all.images import Preprocessing
 from training.dataset import DatasetError, Split, check_files_present, read_split
+from training.evaluate import MODEL_FILE, SPLIT_FILE
 
-MODEL_FILE = "model.keras"
-SPLIT_FILE = "split.json"
 CONFIG_FILE = "config.json"
 
 
@@ -76,12 +75,10 @@ def open_run(run_dir: str | Path, parts: tuple[str, ...]) -> RunSource:
 
 def load_float_model(source: RunSource) -> Any:
     """Load model.keras and check it takes [None, H, W, 3] pixels and gives one score per label."""
-    import keras
-
-    import training.layers  # noqa: F401  registers the custom preprocessing layers before loading
+    from training.models import load_model  # registers training's custom layers, then keras.saving
 
     try:
-        model = keras.saving.load_model(source.model_path, compile=False)
+        model = load_model(source.model_path)
     except Exception as exc:  # keras raises many types for a damaged or foreign file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConvertError(f"{source.model_path}: cannot load the model ({first})") from None

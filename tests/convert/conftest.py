@@ -1,0 +1,39 @@
+"""Helpers for the convert tests: copies of the trained run to damage, and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m edge_all ARGS` as a user would run it."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "edge_all", *args],
+        cwd=REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The lines our CLI writes as errors (TensorFlow's own start-up chatter is not ours)."""
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.fixture
+def run_copy(trained_run: Path, tmp_path: Path) -> Path:
+    """A copy of the trained run dir (model, split, config) that a test may break."""
+    copy = tmp_path / "run"
+    shutil.copytree(trained_run, copy)
+    return copy
