@@ -7,12 +7,15 @@ so `tensorflow.lite` is the last resort, used only when neither small runtime is
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import importlib.util
 import os
 import platform
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -52,17 +55,25 @@ class InterpreterModule:
         self, model_path: str, threads: int | None, delegate: Delegate | None = None
     ) -> tuple[Any, Backend]:
         """Build an interpreter (tensors allocated) for a model file, with an optional delegate."""
-        try:
-            interpreter = self.module.Interpreter(
-                model_path=model_path,
-                num_threads=threads,
-                experimental_delegates=[delegate.handle] if delegate else None,
-            )
-            interpreter.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            text = str(exc).strip()
-            first_line = text.splitlines()[0] if text else type(exc).__name__
-            raise BackendError(f"{model_path}: {self.name} cannot load this model ({first_line})") from None
+        with native_stderr() as native:
+            try:
+                interpreter = self.module.Interpreter(
+                    model_path=model_path,
+                    num_threads=threads,
+                    experimental_delegates=[delegate.handle] if delegate else None,
+                )
+                interpreter.allocate_tensors()
+            except (ValueError, RuntimeError) as exc:
+                error = exc
+            else:
+                error = None
+        if error is not None:
+            details = [line for line in native.lines if not line.startswith("INFO:")]
+            text = " ".join((details or [str(error).strip() or type(error).__name__])[0].split())
+            raise BackendError(f"{model_path}: {self.name} cannot load this model ({text})")
+        for line in native.lines:  # warnings and errors still reach the user; "INFO: created" does not
+            if not line.startswith("INFO:"):
+                print(line, file=sys.stderr)
         return interpreter, Backend(self.name, self.version, delegate.library if delegate else None, threads)
 
 
@@ -72,6 +83,37 @@ class Delegate:
 
     library: str
     handle: Any
+
+
+@dataclass
+class NativeOutput:
+    lines: list[str]
+
+
+@contextlib.contextmanager
+def native_stderr() -> Iterator[NativeOutput]:
+    """Capture what the interpreter's C++ code writes to file descriptor 2 while loading a model.
+
+    LiteRT announces "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on every load,
+    which would drown the one-line-per-problem error output of a batch.
+    """
+    captured = NativeOutput([])
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (embedded interpreter): nothing to capture
+        yield captured
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+            captured.lines.extend(line for line in text.splitlines() if line.strip())
 
 
 def _version(module: ModuleType) -> str:
@@ -142,3 +184,12 @@ def load_delegate(backend: InterpreterModule, library: str = EDGETPU_LIBRARY) ->
         raise BackendError(
             f"Edge TPU delegate {library} could not be loaded by {backend.name} ({detail}); {advice}"
         ) from None
+
+
+def edgetpu_runtime_present(library: str = EDGETPU_LIBRARY) -> bool:
+    """Whether the Edge TPU runtime library can be loaded (says nothing about a plugged-in device)."""
+    try:
+        ctypes.CDLL(library)
+    except OSError:
+        return False
+    return True

@@ -1,7 +1,242 @@
-"""Placeholder: this command group is being built (its owner replaces this file)."""
+"""`edge-all classify` (a batch of image files) and `edge-all info` (what runs the model, and how).
+
+Only typer and the standard library at module level: numpy, pillow and the interpreter load
+inside the commands, so `edge-all --help` stays instant on a Raspberry Pi.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from edge_all.exit_codes import EPILOG, ExitCode
+
+# Lists longer than this get a progress bar on stderr (only shown on a terminal).
+PROGRESS_MIN_FILES = 10
+
+ModelOption = Annotated[
+    Path, typer.Option("--model", "-m", help="A bundle directory, or a plain .tflite model (with --labels).")
+]
+LabelsOption = Annotated[
+    Path | None,
+    typer.Option("--labels", help="Labels file for a plain .tflite: `label` or `index label` per line."),
+]
+ThreadsOption = Annotated[
+    int | None, typer.Option("--threads", min=1, help="Interpreter threads (default: every core).")
+]
+EdgeTpuOption = Annotated[
+    bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (needs libedgetpu.so.1 and the device).")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(int(ExitCode.ERROR))
+
+
+def _load(model: Path, labels: Path | None, threads: int | None, edgetpu: bool):
+    """Load the classifier, or exit 1 with the one-line reason."""
+    from edge_all.backend import BackendError
+    from edge_all.bundle import BundleError
+    from edge_all.classifier import Classifier, ModelError
+    from edge_all.labels import LabelsError
+
+    try:
+        return Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
+    except (ModelError, BundleError, BackendError, LabelsError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def classify(
+    paths: Annotated[
+        list[str],
+        typer.Argument(metavar="PATH...", help="Image files, folders (searched recursively) or globs."),
+    ],
+    model: ModelOption,
+    labels: LabelsOption = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many classes to list per file.")] = 3,
+    threshold: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Report predictions below this confidence as `uncertain`."),
+    ] = 0.0,
+    json_lines: Annotated[
+        bool,
+        typer.Option("--json", help="Write one JSON object per file to stdout (failures carry `error`)."),
+    ] = False,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the results to this CSV file.")
+    ] = None,
+    threads: ThreadsOption = None,
+    edgetpu: EdgeTpuOption = False,
+) -> None:
+    """Classify image files with a bundle or a plain .tflite model.
+
+    Unreadable inputs get one line each on stderr and the batch goes on (exit code 3).
+    """
+    from edge_all.classify_report import (
+        FileResult,
+        format_summary,
+        format_table,
+        json_line,
+        make_result,
+        write_csv,
+    )
+    from edge_all.images import ImageError
+    from edge_all.inputs import expand_inputs
+
+    classifier = _load(model, labels, threads, edgetpu)
+    inputs = expand_inputs(paths)
+    if not inputs.files and not inputs.problems:
+        raise _fail(f"no images found in {' '.join(paths)}")
+
+    results: list[FileResult] = []
+
+    def report(result: FileResult) -> None:
+        results.append(result)
+        if result.error is not None:
+            typer.echo(f"error: {result.error}", err=True)
+        if json_lines:
+            typer.echo(json_line(result))
+
+    for path, message in inputs.problems:
+        report(FileResult(file=path, error=message))
+    top_k = min(top_k, len(classifier.labels))
+    with typer.progressbar(
+        inputs.files,
+        label="Classifying",
+        file=sys.stderr,
+        hidden=len(inputs.files) < PROGRESS_MIN_FILES or not sys.stderr.isatty(),
+    ) as files:
+        for path in files:
+            try:
+                prediction = classifier.predict(path)
+            except ImageError as exc:
+                report(FileResult(file=path, error=str(exc)))
+                continue
+            report(make_result(path, prediction, classifier.labels, top_k, threshold))
+
+    failed = sum(result.error is not None for result in results)
+    if csv_path is not None:
+        try:
+            write_csv(csv_path, results)
+        except OSError as exc:
+            raise _fail(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
+    summary = format_summary(results, classifier.labels, failed, threshold)
+    if json_lines:
+        typer.echo(summary, err=True)
+    else:
+        if any(result.prediction is not None for result in results):
+            typer.echo(format_table(results))
+        typer.echo(summary)
+    if failed:
+        raise typer.Exit(int(ExitCode.SOME_INPUTS_FAILED))
+
+
+def info(
+    model: Annotated[
+        Path | None, typer.Option("--model", "-m", help="Also describe this bundle or .tflite model.")
+    ] = None,
+    labels: LabelsOption = None,
+    threads: ThreadsOption = None,
+    edgetpu: EdgeTpuOption = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the facts as one JSON object.")] = False,
+) -> None:
+    """Show the interpreter backend, its version, delegate and threads (and, with --model, the model)."""
+    import numpy
+    import PIL
+
+    from edge_all import __version__
+    from edge_all.backend import (
+        EDGETPU_LIBRARY,
+        Backend,
+        BackendError,
+        edgetpu_runtime_present,
+        find_interpreter,
+    )
+
+    facts: dict = {
+        "edge_all": __version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "numpy": numpy.__version__,
+        "pillow": PIL.__version__,
+        "cpu_cores": os.cpu_count(),
+        "edgetpu_runtime": EDGETPU_LIBRARY if edgetpu_runtime_present() else None,
+    }
+    if model is not None:
+        classifier = _load(model, labels, threads, edgetpu)
+        backend = classifier.backend
+        facts["model"] = classifier.describe()
+    else:
+        try:
+            module = find_interpreter()
+            if edgetpu:
+                from edge_all.backend import load_delegate
+
+                load_delegate(module)
+        except BackendError as exc:
+            raise _fail(str(exc)) from None
+        delegate = EDGETPU_LIBRARY if edgetpu else None
+        backend = Backend(module.name, module.version, delegate, threads or os.cpu_count() or 1)
+    facts["backend"] = {
+        "name": backend.name,
+        "version": backend.version,
+        "delegate": backend.delegate,
+        "threads": backend.threads,
+    }
+    if json_output:
+        typer.echo(json.dumps(facts, indent=2))
+        return
+    typer.echo(_format_info(facts))
+
+
+def _format_info(facts: dict) -> str:
+    backend = facts["backend"]
+    lines = [
+        f"edge-all {facts['edge_all']} on {facts['platform']}, Python {facts['python']}, "
+        f"numpy {facts['numpy']}, pillow {facts['pillow']}",
+        f"interpreter: {backend['name']} {backend['version']}",
+        f"delegate:    {backend['delegate'] or 'none (CPU)'}",
+        f"threads:     {backend['threads']} of {facts['cpu_cores']} cores",
+        f"Edge TPU runtime: {facts['edgetpu_runtime'] or 'not installed'}",
+    ]
+    model = facts.get("model")
+    if model:
+
+        def tensor(t: dict) -> str:
+            quant = t["quantization"]
+            q = f" (scale {quant['scale']:.6g}, zero point {quant['zero_point']})" if quant else ""
+            return f"{t['shape']} {t['dtype']}{q}"
+
+        labels = model["labels"]
+        low, high = model["pixel_range"]
+        shown = ", ".join(labels[:5]) + (f", ... ({len(labels)} in all)" if len(labels) > 5 else "")
+        lines += [
+            f"model:  {model['model']}",
+            f"  input:   {tensor(model['input'])}, pixels 0..255 stand for {low:g}..{high:g}",
+            f"  output:  {tensor(model['output'])}, {model['outputs']}",
+            f"  preprocessing: {model['preprocessing']}",
+            f"  labels:  {shown}",
+        ]
+        bundle = model["bundle"]
+        if bundle:
+            lines += [
+                f"  bundle:  {bundle['precision']}, sha256 {bundle['model_sha256'][:16]}... verified, "
+                f"made {bundle['created']} by edge-all {bundle['edge_all_version']}",
+                f"  source run: {bundle['source_run']}",
+            ]
+        else:
+            lines.append("  bundle:  none (plain .tflite)")
+    return "\n".join(lines)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `edge-all` app."""
+    """Add `classify` and `info` to the `edge-all` app."""
+    app.command("classify", epilog=EPILOG)(classify)
+    app.command("info", epilog=EPILOG)(info)

@@ -6,10 +6,10 @@ never disagree on colour order, orientation or resizing.
 
 from __future__ import annotations
 
+import struct
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # decompression bomb or not a micrograph.
 MAX_PIXELS = 64_000_000
 
-ImageSource = Union[str, Path, Image.Image, np.ndarray]
+ImageSource = str | Path | Image.Image | np.ndarray
 
 RESIZE_METHODS = {
     "bilinear": Image.Resampling.BILINEAR,
@@ -104,6 +104,9 @@ def open_image(path: str | Path) -> Image.Image:
         raise ImageError(f"{path}: not an image file (format not recognised)") from None
     except OSError as exc:
         raise ImageError(f"{path}: unreadable or truncated image ({exc})") from None
+    except (SyntaxError, EOFError, ValueError, struct.error) as exc:
+        # Pillow's decoders signal some corrupt headers and chunks with these rather than OSError.
+        raise ImageError(f"{path}: corrupt image data ({exc})") from None
 
 
 def load_rgb(source: ImageSource) -> np.ndarray:
@@ -148,6 +151,8 @@ def resize_rgb(rgb: np.ndarray, height: int, width: int, prep: Preprocessing = P
     return np.asarray(resized)
 
 
-def prepare(source: ImageSource, height: int, width: int, prep: Preprocessing = Preprocessing()) -> np.ndarray:
+def prepare(
+    source: ImageSource, height: int, width: int, prep: Preprocessing = Preprocessing()
+) -> np.ndarray:
     """Load any image source and return model-ready (height, width, 3) uint8 RGB pixels."""
     return resize_rgb(load_rgb(source), height, width, prep)

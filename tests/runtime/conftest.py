@@ -7,6 +7,7 @@ precision and I/O type has a right answer the runtime must reproduce.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from edge_all.bundle import (
 from edge_all.images import Preprocessing
 from edge_all.labels import write_labels
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 COLOURS = ["red", "green", "blue"]
 # A non-square input proves nothing assumes 224x224 or square images.
 HEIGHT, WIDTH = 24, 40
@@ -80,7 +82,9 @@ def _convert(model, io_type=None) -> bytes:
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
-    return converter.convert()
+    with warnings.catch_warnings():  # TensorFlow's own chatter about its converter's internals
+        warnings.simplefilter("ignore", UserWarning)
+        return converter.convert()
 
 
 @pytest.fixture(scope="session")
@@ -141,3 +145,36 @@ def make_bundle(model: Path, labels: list[str], out: Path, outputs: str = "proba
 def tiny_bundle(tmp_path_factory, tiny_models) -> Path:
     """An int8 (uint8 I/O) bundle of the colour classifier."""
     return make_bundle(tiny_models.uint8_io, COLOURS, tmp_path_factory.mktemp("tiny-bundle") / "bundle")
+
+
+def write_bad_inputs(folder: Path) -> dict[str, str]:
+    """Write every kind of bad input into `folder`; returns file name -> expected error fragment."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    Image.fromarray(colour_image(0)).save(buffer, "JPEG")
+    jpeg = buffer.getvalue()
+    (folder / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("these are my notes, not a picture\n")
+    (folder / "folder.jpg").mkdir(exist_ok=True)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    # A 69-byte PNG whose header claims 100000 x 100000 pixels: it would need 30 GB decoded.
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    (folder / "bomb.png").write_bytes(bomb + chunk(b"IEND", b""))
+    return {
+        "truncated.jpg": "truncated",
+        "empty.jpg": "empty file",
+        "notes.jpg": "not an image",
+        "folder.jpg": "is a directory",
+        "bomb.png": "decompression bomb",
+    }
