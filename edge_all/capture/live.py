@@ -1,0 +1,51 @@
+"""What the operator reads while capturing: one line per frame, and row tables for `results`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from edge_all.capture.store import CaptureRecord
+from edge_all.capture.summary import UNCERTAIN_TEXT
+
+
+def live_line(record: CaptureRecord) -> str:
+    """`#12  Pre 0.93  focus 312 bright 214  14.2 ms  video:a.avi#12` (status decides the middle)."""
+    quality = record.quality
+    quality_text = (
+        f"focus {quality['focus']:.0f} bright {quality['brightness']:.0f}"
+        if quality
+        else "quality not checked"
+    )
+    if record.status == "classified":
+        verdict = f"{record.label} {record.confidence:.2f}"
+    elif record.status == "uncertain":
+        verdict = f"{UNCERTAIN_TEXT} (best {record.label} {record.confidence:.2f})"
+    elif record.status == "rejected":
+        verdict = f"rejected: {record.reason}"
+    else:
+        verdict = f"error: {record.reason}"
+    latency = f"{record.inference_ms:.1f} ms" if record.inference_ms is not None else "-"
+    return f"#{record.frame_index:<4d} {verdict}  [{quality_text}]  {latency}  {record.origin}"
+
+
+def record_json(record: CaptureRecord) -> str:
+    return json.dumps(asdict(record), sort_keys=True)
+
+
+def rows_table(rows: Iterable[Mapping[str, Any]]) -> str:
+    """A fixed-width table of capture rows for `results show`."""
+    header = "{:>6}  {:<23}  {:<12}  {:<10}  {:<10}  {:>5}  detail".format(
+        "id", "captured (UTC)", "sample", "status", "label", "conf"
+    )
+    lines = [header]
+    for row in rows:
+        confidence = f"{row['confidence']:.2f}" if row["confidence"] is not None else "-"
+        detail = row["reason"] or row["origin"]
+        lines.append(
+            f"{row['id']:>6}  {row['captured_at'][:23]:<23}  {str(row['sample_id'] or '-'):<12}  "
+            f"{row['status']:<10}  {str(row['label'] or '-'):<10}  {confidence:>5}  {detail}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""Image-quality gate: refuse frames a classifier should not be trusted on.
+
+A blurred, dark, washed-out or empty field of view still produces a confident-looking softmax.
+These checks run before the model, need only numpy (no OpenCV on the device), and say in words
+why a frame was refused so the operator can refocus, fix the light or move the slide.
+
+Metrics are measured on a copy scaled so its short side is ANALYSIS_SIDE pixels (the size of the
+public ALL dataset's images), so one set of thresholds holds for a 224x224 file and a 5-megapixel
+camera frame alike. The defaults were tuned with benchmarks/quality_thresholds.py (docs/capture.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ANALYSIS_SIDE = 224
+# ITU-R BT.601 luma weights: what "brightness" means for 8-bit RGB.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Limits a frame must meet to be classified; see docs/capture.md for how each was chosen."""
+
+    min_brightness: float = 130.0  # mean luma (0-255): below this the field is too dark
+    max_brightness: float = 250.0  # above this the field is washed out
+    max_clipped: float = 0.50  # fraction of pixels at luma < 2 or > 253 (sensor clipping)
+    min_contrast: float = 8.0  # standard deviation of luma: below this the field is blank
+    min_stained: float = 0.001  # fraction of stained (purple/pink) pixels: below this, no cells
+    min_focus: float = 40.0  # variance of the Laplacian of luma: below this the field is blurred
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> QualityThresholds:
+        """Read a JSON object of threshold overrides (unknown keys are an error, not ignored)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read quality config ({exc.strerror or exc})") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{path}: quality config is not valid JSON ({exc.msg}, line {exc.lineno})"
+            ) from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: quality config must be a JSON object of thresholds")
+        return cls().replace(**data)
+
+    def replace(self, **overrides: float | None) -> QualityThresholds:
+        """A copy with the given thresholds changed; None values are left as they are."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown quality threshold(s) {unknown}; known: {sorted(known)}")
+        values = asdict(self)
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = float(value)
+        return QualityThresholds(**values)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QualityMetrics:
+    brightness: float
+    contrast: float
+    clipped: float
+    stained: float
+    focus: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {name: round(value, 5) for name, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    metrics: QualityMetrics
+    reason: str | None  # None when the frame passed; otherwise "code: explanation"
+
+    @property
+    def passed(self) -> bool:
+        return self.reason is None
+
+
+def analysis_copy(rgb: np.ndarray) -> np.ndarray:
+    """Scale an RGB uint8 frame so its short side is ANALYSIS_SIDE, keeping the aspect ratio."""
+    h, w = rgb.shape[:2]
+    scale = ANALYSIS_SIDE / min(h, w)
+    if scale == 1.0:
+        return rgb
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BILINEAR))
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) @ _LUMA
+
+
+def laplacian_variance(gray: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian (OpenCV's `Laplacian(ksize=1)`) over the interior."""
+    g = gray.astype(np.float32)
+    if g.shape[0] < 3 or g.shape[1] < 3:
+        return 0.0
+    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4.0 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+# A pixel is "stained" when its green is this fraction below the mean of its red and blue. Chosen
+# with benchmarks/quality_thresholds.py: above the pale background and grey-lilac red cells of
+# the real dataset, below the faintest pink-purple blasts in it.
+STAIN_GREEN_DEFICIT = 0.20
+
+
+def stained_fraction(rgb: np.ndarray) -> float:
+    """Fraction of pixels with the Romanowsky (Giemsa/Wright) purple of stained white cells.
+
+    Stained nuclei and cytoplasm absorb green: their green is well below the mean of red and
+    blue, while bare glass is nearly grey. A ratio, not a difference, so that a dimmer lamp does
+    not make cells vanish; near-black pixels are left out (their ratio is noise).
+    """
+    pixels = rgb.astype(np.float32)
+    red_blue = (pixels[..., 0] + pixels[..., 2]) / 2.0
+    deficit = (red_blue - pixels[..., 1]) / np.maximum(red_blue, 1.0)
+    return float(np.mean((deficit > STAIN_GREEN_DEFICIT) & (red_blue >= 20.0)))
+
+
+def measure(rgb: np.ndarray) -> QualityMetrics:
+    """All quality metrics of an (H, W, 3) uint8 RGB frame."""
+    small = analysis_copy(rgb)
+    gray = luma(small)
+    return QualityMetrics(
+        brightness=float(gray.mean()),
+        contrast=float(gray.std()),
+        clipped=float(np.mean((gray < 2.0) | (gray > 253.0))),
+        stained=stained_fraction(small),
+        focus=laplacian_variance(gray),
+    )
+
+
+def judge(metrics: QualityMetrics, limits: QualityThresholds) -> str | None:
+    """The first failed check as "code: explanation", or None.
+
+    Order matters for the message: exposure first (a black frame is also "blurred"), then blank
+    glass (no edges either), then focus (blur also fades the stain), then stained cells.
+    """
+    m, t = metrics, limits
+    if m.brightness < t.min_brightness:
+        return f"too_dark: mean brightness {m.brightness:.1f} < {t.min_brightness:g}"
+    if m.brightness > t.max_brightness:
+        return f"too_bright: mean brightness {m.brightness:.1f} > {t.max_brightness:g}"
+    if m.clipped > t.max_clipped:
+        return f"clipped: {m.clipped:.1%} of pixels clipped > {t.max_clipped:.0%}"
+    if m.contrast < t.min_contrast:
+        return f"empty_field: contrast {m.contrast:.1f} < {t.min_contrast:g}"
+    if m.focus < t.min_focus:
+        return f"out_of_focus: focus {m.focus:.1f} < {t.min_focus:g}"
+    if m.stained < t.min_stained:
+        return f"no_stained_cells: stained area {m.stained:.2%} < {t.min_stained:.2%}"
+    return None
+
+
+def assess(rgb: np.ndarray, limits: QualityThresholds) -> QualityReport:
+    metrics = measure(rgb)
+    return QualityReport(metrics=metrics, reason=judge(metrics, limits))

@@ -1,0 +1,232 @@
+"""The capture loop: read a frame, check its quality, classify, save, record; repeat until told to stop.
+
+Each frame is committed to the database before the next one is read, so a crash, a kill or a
+power cut loses at most the frame in flight. A stop request (SIGINT/SIGTERM set `stop`) is
+honoured between frames; a camera that goes away is retried with backoff until it comes back or
+`reconnect_timeout` passes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from edge_all.bundle import sha256_file
+from edge_all.capture.frames import save_frame
+from edge_all.capture.quality import QualityThresholds, assess
+from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
+from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
+
+RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
+
+
+class PredictionLike(Protocol):
+    label: str
+    confidence: float
+    probabilities: np.ndarray
+    inference_ms: float
+
+
+class Predictor(Protocol):
+    """What the loop needs from a model (edge_all.classifier.Classifier is one)."""
+
+    labels: Sequence[str]
+
+    def predict(self, image: np.ndarray) -> PredictionLike: ...
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    sample_id: str | None = None
+    count: int | None = None  # stop after this many frames (rejected ones count)
+    interval: float = 0.0  # seconds from one capture to the next
+    duration: float | None = None  # stop after this many seconds
+    threshold: float = 0.6  # below this confidence a frame is "uncertain"
+    quality: QualityThresholds | None = QualityThresholds()  # None: no quality gate
+    save_frames: Path | None = None
+    frame_format: str = "png"
+    reconnect_timeout: float = 30.0
+    poll_seconds: float = 0.2  # how often a folder source is looked at when idle
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    frames: int
+    reason: str  # why the loop ended, in words
+    ok: bool  # False when it ended on an error (camera gone for good, disk full)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class CaptureSession:
+    def __init__(
+        self,
+        source: FrameSource,
+        predictor: Predictor,
+        store: ResultsStore,
+        session_id: int,
+        bundle_sha256: str,
+        options: CaptureOptions,
+        stop: threading.Event | None = None,
+        on_record: Callable[[CaptureRecord], None] = lambda record: None,
+        on_notice: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.source = source
+        self.predictor = predictor
+        self.store = store
+        self.session_id = session_id
+        self.bundle_sha256 = bundle_sha256
+        self.options = options
+        self.stop = stop or threading.Event()
+        self.on_record = on_record
+        self.on_notice = on_notice
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def run(self) -> CaptureOutcome:
+        """Capture until count, duration, the end of the source, a stop request, or a fatal error.
+
+        The source must already be open (so a missing camera fails before a session is recorded).
+        """
+        opts = self.options
+        started = time.monotonic()
+        deadline = started + opts.duration if opts.duration is not None else None
+        frames = 0
+        next_capture = started
+        while True:
+            if self.stop.is_set():
+                return CaptureOutcome(frames, "stopped by signal", True)
+            if opts.count is not None and frames >= opts.count:
+                return CaptureOutcome(frames, f"{frames} frames captured", True)
+            if deadline is not None and time.monotonic() >= deadline:
+                return CaptureOutcome(frames, f"duration of {opts.duration:g} s reached", True)
+            if not self._wait_until(next_capture, deadline):
+                continue  # stopped or out of time: the checks above say which
+            try:
+                frame = self.source.read()
+            except EndOfSource as end:
+                return CaptureOutcome(frames, str(end), True)
+            except SourceUnavailable as lost:
+                if not self._reconnect(str(lost), deadline):
+                    return CaptureOutcome(
+                        frames, f"{lost}; not back after {opts.reconnect_timeout:g} s, giving up", False
+                    )
+                continue
+            if frame is None:  # a folder with nothing new yet
+                self.stop.wait(opts.poll_seconds)
+                continue
+            next_capture = max(next_capture + opts.interval, time.monotonic()) if opts.interval else 0.0
+            try:
+                self.on_record(self._process(frame))
+            except StorageFull as full:
+                return CaptureOutcome(frames, f"disk full, stopped: {full}", False)
+            frames += 1
+
+    def _wait_until(self, moment: float, deadline: float | None) -> bool:
+        """Sleep until `moment`; False when a stop request or the deadline came first."""
+        target = moment if deadline is None else min(moment, deadline)
+        remaining = target - time.monotonic()
+        if remaining > 0 and self.stop.wait(remaining):
+            return False
+        return deadline is None or time.monotonic() < deadline
+
+    def _reconnect(self, message: str, deadline: float | None) -> bool:
+        """Reopen the source with backoff; True once it delivers again."""
+        limit = time.monotonic() + self.options.reconnect_timeout
+        self.on_notice(f"{message}; retrying for up to {self.options.reconnect_timeout:g} s")
+        self.source.close()
+        attempt = 0
+        lost_at = time.monotonic()
+        while True:
+            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+            delay = min(delay, max(0.0, limit - time.monotonic()))
+            if self.stop.wait(delay) or (deadline is not None and time.monotonic() >= deadline):
+                return True  # the main loop sees the stop request or the deadline
+            attempt += 1
+            try:
+                self.source.open()
+            except SourceUnavailable as exc:
+                if time.monotonic() >= limit:
+                    return False
+                self.on_notice(f"still unavailable (attempt {attempt}): {exc}")
+                continue
+            self.on_notice(f"{self.source.spec} is back after {time.monotonic() - lost_at:.1f} s; continuing")
+            return True
+
+    # ---- one frame ----------------------------------------------------------------------------
+    def _process(self, frame: Frame) -> CaptureRecord:
+        opts = self.options
+        captured_at = now_iso()
+        fields: dict = {}
+        if frame.rgb is None:
+            fields.update(status="error", reason=frame.error or "frame could not be read")
+        else:
+            fields.update(self._judge_and_classify(frame.rgb))
+        kept = self._keep_image(frame)
+        if "reason" in kept and fields.get("reason"):
+            kept["reason"] = f"{fields['reason']}; {kept['reason']}"
+        fields.update(kept)
+        record = CaptureRecord(
+            session_id=self.session_id,
+            captured_at=captured_at,
+            sample_id=opts.sample_id,
+            source=self.source.spec,
+            frame_index=frame.index,
+            origin=frame.origin,
+            bundle_sha256=self.bundle_sha256,
+            **fields,
+        )
+        return self._stored(record)
+
+    def _judge_and_classify(self, rgb: np.ndarray) -> dict:
+        opts = self.options
+        fields: dict = {}
+        if opts.quality is not None:
+            report = assess(rgb, opts.quality)
+            fields["quality"] = report.metrics.to_dict()
+            if not report.passed:
+                return {**fields, "status": "rejected", "reason": report.reason}
+        try:
+            prediction = self.predictor.predict(rgb)
+        except (ValueError, RuntimeError) as exc:  # ImageError is a ValueError
+            return {**fields, "status": "error", "reason": f"classification failed: {exc}"}
+        probabilities = {
+            label: round(float(p), 6)
+            for label, p in zip(self.predictor.labels, prediction.probabilities, strict=True)
+        }
+        confident = prediction.confidence >= opts.threshold
+        return {
+            **fields,
+            "status": "classified" if confident else "uncertain",
+            "label": prediction.label,
+            "confidence": float(prediction.confidence),
+            "probabilities": probabilities,
+            "inference_ms": float(prediction.inference_ms),
+        }
+
+    def _keep_image(self, frame: Frame) -> dict:
+        """Save the frame when asked; otherwise a folder frame is already a file on disk."""
+        opts = self.options
+        try:
+            if opts.save_frames is not None and frame.rgb is not None:
+                stem = f"session{self.session_id:04d}-{frame.index:06d}"
+                saved = save_frame(frame.rgb, opts.save_frames, stem, opts.frame_format)
+                return {"image_path": str(saved.path), "image_sha256": saved.sha256}
+            if frame.file is not None:
+                return {"image_path": str(frame.file), "image_sha256": sha256_file(frame.file)}
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise StorageFull(f"cannot save frame in {opts.save_frames}: {exc.strerror}") from None
+            return {"reason": f"image not kept: {exc.strerror or exc}"}
+        return {}
+
+    def _stored(self, record: CaptureRecord) -> CaptureRecord:
+        return replace(record, id=self.store.add(record))

@@ -1,0 +1,104 @@
+"""Where frames come from: the source interface, its errors, and the `--camera` spec parser.
+
+Every source hands out RGB frames, whatever its hardware delivers (OpenCV and picamera2's RGB888
+are BGR in memory), so the model always gets the colour order it was trained on.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SOURCE_HELP = (
+    "picamera2[:INDEX] (Raspberry Pi camera), opencv:INDEX or a /dev/video* path (USB camera), "
+    "video:FILE (any video OpenCV reads), folder:DIR (images dropped by microscope software)"
+)
+
+
+class SourceUnavailable(RuntimeError):
+    """The camera, video or folder cannot be opened or has gone away; the message says which and why."""
+
+
+class EndOfSource(Exception):
+    """A finite source (a video file) has no more frames."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One field of view: RGB pixels, or the one-line reason it could not be read."""
+
+    index: int  # 0-based count of frames this source has handed out
+    origin: str  # where it came from, for the record: "video:a.avi#12", a file path, "opencv:0#3"
+    rgb: np.ndarray | None = None
+    file: Path | None = None  # the image file the frame is (folder sources)
+    error: str | None = None
+
+
+class FrameSource(ABC):
+    """A camera, video or folder. `open` then `read` until EndOfSource; `close` is always safe."""
+
+    #: seconds between captures when --interval is not given: a live camera shows the same field
+    #: many times a second, so one frame a second; files and videos are taken as fast as they come.
+    default_interval: float = 0.0
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    @abstractmethod
+    def open(self) -> None:
+        """Start the source, or raise SourceUnavailable with a one-line reason."""
+
+    @abstractmethod
+    def read(self) -> Frame | None:
+        """The next frame; None when nothing new is ready yet (poll again later).
+
+        Raises SourceUnavailable when the source has gone away (the session retries `open`) and
+        EndOfSource when a finite source is exhausted.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the device or file; safe to call twice or before `open`."""
+
+    def __enter__(self) -> FrameSource:
+        self.open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
+    """OpenCV and picamera2 RGB888 arrays are B, G, R(, X) in memory; the model wants R, G, B."""
+    if frame.ndim == 2:
+        return np.ascontiguousarray(np.repeat(frame[:, :, None], 3, axis=2))
+    return np.ascontiguousarray(frame[:, :, 2::-1])
+
+
+def parse_source(spec: str, settle_seconds: float = 1.0) -> FrameSource:
+    """Build the source a `--camera` value names (nothing is opened yet)."""
+    kind, _, rest = spec.partition(":")
+    if spec.startswith("/dev/"):
+        from edge_all.capture.opencv_sources import OpenCVCamera
+
+        return OpenCVCamera(spec, spec)
+    if kind == "opencv" and rest:
+        from edge_all.capture.opencv_sources import OpenCVCamera
+
+        return OpenCVCamera(spec, int(rest) if rest.isdigit() else rest)
+    if kind == "video" and rest:
+        from edge_all.capture.opencv_sources import VideoFile
+
+        return VideoFile(spec, Path(rest))
+    if kind == "folder" and rest:
+        from edge_all.capture.folder_source import FolderSource
+
+        return FolderSource(spec, Path(rest), settle_seconds=settle_seconds)
+    if kind == "picamera2" and (not rest or rest.isdigit()):
+        from edge_all.capture.picamera_source import PiCamera
+
+        return PiCamera(spec, int(rest) if rest else 0)
+    raise ValueError(f"unknown camera source {spec!r}; use {SOURCE_HELP}")
