@@ -1,7 +1,148 @@
-"""Placeholder: this command group is being built (its owner replaces this file)."""
+"""`edge-all train` and `edge-all evaluate`: fit a model on a dataset folder, re-score a saved run.
+
+Only typer and the standard library at module level: Keras loads inside the commands, after the
+dataset has been checked, so a wrong folder fails in a second with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from edge_all.exit_codes import EPILOG, ExitCode
+
+
+def _fail(message: str) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return typer.Exit(int(ExitCode.ERROR))
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def train_command(
+    data: Annotated[
+        Path, typer.Option("--data", help="Dataset folder: ROOT/Original/<class>/ (Kaggle) or ROOT/<class>/.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Run dir to write (model.keras, split.json, reports).")],
+    backbone: Annotated[
+        str, typer.Option(help="resnet50 (the seed model), mobilenetv2 (edge) or tiny.")
+    ] = "resnet50",
+    weights: Annotated[
+        str,
+        typer.Option(
+            help="imagenet (downloaded by Keras), none (random init, all layers train) or a weights FILE.",
+        ),
+    ] = "imagenet",
+    head: Annotated[
+        str | None, typer.Option(help="flatten (seed's, default for resnet50) or gap (default otherwise).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 20,
+    fine_tune_epochs: Annotated[
+        int, typer.Option(min=0, help="Then unfreeze the top of the backbone for N epochs.")
+    ] = 0,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    seed: Annotated[int, typer.Option(help="Seeds the split and the weights initialisation.")] = 0,
+    include_segmented: Annotated[
+        bool, typer.Option(help="Add Segmented/ copies to the training part only.")
+    ] = False,
+    augment: Annotated[
+        bool, typer.Option(help="Random flips and 90-degree rotations while training.")
+    ] = False,
+    image_size: Annotated[int, typer.Option(min=32, help="Square input size in pixels.")] = 224,
+    split: Annotated[
+        Path | None, typer.Option("--split", help="Reuse this split.json instead of splitting again.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite a run dir that already holds a model.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bars or summary.")] = False,
+) -> None:
+    """Train a classifier and write a run dir with the best checkpoint, the split and reports."""
+    from training.config import ConfigError, TrainConfig
+    from training.dataset import DatasetError
+    from training.prepare import prepare_split
+
+    if (out / "model.keras").exists() and not force:
+        raise _fail(f"{out}: already holds a trained model; choose another --out or pass --force")
+    try:
+        config = TrainConfig(
+            data=data,
+            out=out,
+            backbone=backbone,
+            weights=weights,
+            head=head,
+            epochs=epochs,
+            fine_tune_epochs=fine_tune_epochs,
+            batch_size=batch_size,
+            seed=seed,
+            include_segmented=include_segmented,
+            augment=augment,
+            image_size=image_size,
+            split_file=split,
+            verbose=0 if quiet else 1,
+        )
+        prepared = prepare_split(config)
+    except (ConfigError, DatasetError) as exc:
+        raise _fail(str(exc)) from None
+
+    _quiet_tensorflow()
+    from edge_all.images import ImageError
+    from training.models import WeightsError
+    from training.train import train
+
+    try:
+        result = train(config, split=prepared)
+    except (ConfigError, DatasetError, WeightsError, ImageError) as exc:
+        raise _fail(str(exc)) from None
+    except MemoryError:
+        raise _fail("out of memory: try a smaller --batch-size or --image-size") from None
+    print(f"run dir: {result.run_dir} (report: {result.run_dir / 'report.txt'})")
+
+
+def evaluate_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run dir written by `edge-all train`.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Score every image of this dataset folder instead.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+) -> None:
+    """Re-score a run's saved model on its test split, or on every image of another dataset folder."""
+    if not (run_dir / "model.keras").is_file():
+        raise _fail(f"{run_dir}: no model.keras (not a training run dir, or training did not finish)")
+    _quiet_tensorflow()
+    from training.dataset import DatasetError
+    from training.evaluate import RunError, evaluate_run
+    from training.reports import IMAGE_LEVEL_WARNING, format_parts
+
+    try:
+        result = evaluate_run(run_dir, data=data, batch_size=batch_size)
+    except (RunError, DatasetError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    for skipped in result.skipped:
+        print(f"warning: skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
+    if as_json:
+        doc = {
+            "run_dir": str(run_dir),
+            "source": result.source,
+            "metrics": result.metrics,
+            "skipped": [{"file": s.file, "reason": s.reason} for s in result.skipped],
+            "note": IMAGE_LEVEL_WARNING if data is None else None,
+        }
+        print(json.dumps(doc, indent=1))
+        return
+    print(f"{run_dir}: {result.source}")
+    print(format_parts(result.metrics))
+    if data is None:
+        print("NOTE: " + IMAGE_LEVEL_WARNING)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the `edge-all` app."""
+    """Add `train` and `evaluate` to the `edge-all` app."""
+    app.command("train", epilog=EPILOG)(train_command)
+    app.command("evaluate", epilog=EPILOG)(evaluate_command)

@@ -59,6 +59,10 @@ class TrainConfig:
             self.weights = self.weights.lower()
         if self.epochs < 1 or self.fine_tune_epochs < 0 or self.batch_size < 1:
             raise ConfigError("epochs and batch size must be at least 1, fine-tune epochs at least 0")
+        if self.fine_tune_epochs and self.weights == "none":
+            raise ConfigError(
+                "--fine-tune-epochs needs pretrained weights (with --weights none all layers train)"
+            )
         if self.image_size < 32:
             raise ConfigError(f"image size {self.image_size} is too small (at least 32)")
 

@@ -45,9 +45,9 @@ def _offline_message(backbone: str, exc: Exception) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return (
         f"cannot download the ImageNet weights for {backbone} ({first}); offline, pass "
-        f"--weights FILE (a Keras weights file for the backbone, e.g. "
-        f"/work/shared/weights/mobilenet_v2_1.0_224_imagenet_notop.weights.h5 with --backbone mobilenetv2) "
-        f"or --weights none (random init, trains the whole network)"
+        "--weights FILE (a Keras weights file for the backbone without its top, "
+        "e.g. mobilenet_v2_1.0_224_imagenet_notop.weights.h5 with --backbone mobilenetv2) "
+        "or --weights none (random init; the whole network trains)"
     )
 
 

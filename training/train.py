@@ -11,7 +11,6 @@ import json
 import math
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +21,13 @@ from training.config import TrainConfig
 from training.dataset import (
     DatasetError,
     Split,
-    check_files_present,
-    discover,
-    make_split,
-    read_split,
     write_split,
 )
 from training.evaluate import MODEL_FILE, SPLIT_FILE, score
 from training.loading import PREPROCESSING, ImageBatches, LoadedImages, load_images, one_hot
 from training.models import build_classifier, compile_model, load_model, unfreeze_top
+from training.prepare import log as _log
+from training.prepare import prepare_split
 
 
 @dataclass
@@ -69,37 +66,6 @@ def machine_info() -> dict:
         "keras": keras.__version__,
         "keras_backend": keras.config.backend(),
     }
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def prepare_split(config: TrainConfig) -> Split:
-    """Reuse a given split.json, or discover the dataset and split it once."""
-    if config.split_file is not None:
-        split = read_split(config.split_file, root=config.data)
-        check_files_present(split)
-        return split
-    dataset = discover(config.data, include_segmented=config.include_segmented)
-    for folder in dataset.unknown_folders:
-        _log(f"warning: ignoring {folder}: not a class folder (classes: {', '.join(dataset.classes)})")
-    for skipped in dataset.skipped:
-        _log(f"warning: skipping {skipped.file}: {skipped.reason}")
-    split = make_split(
-        dataset,
-        test_fraction=config.test_fraction,
-        val_fraction=config.val_fraction,
-        seed=config.seed,
-        include_segmented=config.include_segmented,
-    )
-    for part in ("train", "val", "test"):
-        missing = [c for c in split.classes if not any(r.label == c for r in split.part(part))]
-        if missing:
-            raise DatasetError(
-                f"{config.data}: too few images to split: no {', '.join(missing)} image in the {part} part"
-            )
-    return split
 
 
 def _fit_head_on_features(config, parts, train: LoadedImages, val: LoadedImages, callbacks) -> dict:
@@ -143,14 +109,20 @@ def _append(history: dict, new: dict, phase: str) -> None:
     history.setdefault("phase", []).extend([phase] * len(next(iter(new.values()), [])))
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train as `config` says and write the run dir; raises DatasetError/WeightsError/ConfigError early."""
+def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
+    """Train as `config` says and write the run dir; raises DatasetError/WeightsError/ConfigError early.
+
+    `split` is the result of `prepare_split(config)` when the caller already made it.
+    """
     from training.reports import print_summary, write_run_reports
 
     started = time.perf_counter()
     keras.utils.set_random_seed(config.seed)
-    split = prepare_split(config)
+    split = split if split is not None else prepare_split(config)
     parts = build_classifier(config, num_classes=len(split.classes))  # weights fail here, before loading
+    if config.verbose:
+        parts.model.summary()
+        _log(f"parameters: base {parts.base.count_params():,}, head {parts.head.count_params():,}")
     run_dir = config.out
     run_dir.mkdir(parents=True, exist_ok=True)
     write_split(split, run_dir / SPLIT_FILE)

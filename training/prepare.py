@@ -1,0 +1,40 @@
+"""Decide a run's split before anything heavy is imported, so data errors surface in a second."""
+
+from __future__ import annotations
+
+import sys
+
+from training.config import TrainConfig
+from training.dataset import DatasetError, Split, check_files_present, discover, make_split, read_split
+
+
+def log(message: str) -> None:
+    """Warnings and progress notes go to stderr, one line each; results go to stdout."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def prepare_split(config: TrainConfig) -> Split:
+    """Reuse a given split.json, or discover the dataset and split it once (stratified, seeded, leak-free)."""
+    if config.split_file is not None:
+        split = read_split(config.split_file, root=config.data)
+        check_files_present(split)
+        return split
+    dataset = discover(config.data, include_segmented=config.include_segmented)
+    for folder in dataset.unknown_folders:
+        log(f"warning: ignoring {folder}: not a class folder (classes: {', '.join(dataset.classes)})")
+    for skipped in dataset.skipped:
+        log(f"warning: skipping {skipped.file}: {skipped.reason}")
+    split = make_split(
+        dataset,
+        test_fraction=config.test_fraction,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        include_segmented=config.include_segmented,
+    )
+    for part in ("train", "val", "test"):
+        missing = [c for c in split.classes if not any(r.label == c for r in split.part(part))]
+        if missing:
+            raise DatasetError(
+                f"{config.data}: too few images to split: no {', '.join(missing)} image in the {part} part"
+            )
+    return split
