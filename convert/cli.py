@@ -15,6 +15,14 @@ import typer
 
 from edge_all.exit_codes import EPILOG, ExitCode
 
+HELP = (
+    "Convert a trained model to TFLite, check its accuracy against the float model, write a bundle.\n\n"
+    "The bundle (model.tflite, labels.txt, bundle.json, accuracy_check.json) is published only when the "
+    "converted model loses at most --max-drop percentage points of accuracy on the run's test split "
+    "(or on every image of --data). Otherwise convert exits with 4 and writes no bundle, only the report, "
+    "beside the target as TARGET.accuracy_check.json."
+)
+
 
 def _fail(message: str, code: ExitCode = ExitCode.ERROR) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
@@ -31,7 +39,8 @@ def convert(
     float16: Annotated[bool, typer.Option("--float16", help="float16 weights, float32 I/O.")] = False,
     float32: Annotated[bool, typer.Option("--float32", help="Plain float32 TFLite.")] = False,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Bundle dir to write [default: RUN_DIR/bundle-PRECISION].")
+        Path | None,
+        typer.Option("--out", help="Bundle dir to write.", show_default="RUN_DIR/bundle-PRECISION"),
     ] = None,
     io_dtype: Annotated[
         str, typer.Option("--io-dtype", help="int8 model's input/output type: uint8 or int8.")
@@ -54,11 +63,7 @@ def convert(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the accuracy check as JSON.")] = False,
 ) -> None:
-    """Convert a trained model to TFLite, check its accuracy against the float model, write a bundle.
-
-    The bundle (model.tflite, labels.txt, bundle.json) is published only when the converted model
-    loses at most --max-drop points of accuracy on the run's test split (or --data).
-    """
+    """Convert RUN_DIR's model, check it against the float model, publish the bundle (see HELP)."""
     chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
     if len(chosen) > 1:
         raise _fail(f"choose one precision, not {' and '.join('--' + c for c in chosen)}", ExitCode.USAGE)
@@ -99,10 +104,11 @@ def convert(
         typer.echo(f"warning: {warning}", err=True)
     if not result.published:
         report = result.report
+        converted, floating = report["converted"]["accuracy"], report["float_model"]["accuracy"]
         typer.echo(
             f"error: accuracy gate failed: {report['converted']['name']} accuracy "
-            f"{100 * report['converted']['accuracy']:.1f}% vs {100 * report['float_model']['accuracy']:.1f}% "
-            f"float is a drop of {report['drop_pp']:.1f} pp (allowed {report['max_drop_pp']:g} pp); "
+            f"{100 * converted:.1f}% vs float {100 * floating:.1f}% "
+            f"({-report['drop_pp']:+.1f} pp; a drop of at most {report['max_drop_pp']:g} pp is allowed); "
             f"no bundle written to {result.bundle_dir}; report: {result.report_path}",
             err=True,
         )
@@ -114,4 +120,4 @@ def convert(
 
 def register(app: typer.Typer) -> None:
     """Add `edge-all convert` to the app."""
-    app.command("convert", epilog=EPILOG)(convert)
+    app.command("convert", help=HELP, epilog=EPILOG)(convert)

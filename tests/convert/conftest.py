@@ -13,9 +13,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
     """`python -m edge_all ARGS` as a user would run it."""
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
         [sys.executable, "-m", "edge_all", *args],
         cwd=REPO,
@@ -26,9 +26,21 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
-def error_lines(stderr: str) -> list[str]:
+def _error_lines(stderr: str) -> list[str]:
     """The lines our CLI writes as errors (TensorFlow's own start-up chatter is not ours)."""
     return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.fixture
+def edge_all_cli():
+    """Run the real CLI in a subprocess: returns the completed process."""
+    return _run_cli
+
+
+@pytest.fixture
+def error_lines():
+    """Pick our `error:` lines out of a subprocess's stderr."""
+    return _error_lines
 
 
 @pytest.fixture

@@ -1,0 +1,55 @@
+"""`edge-all convert` as users run it: a real subprocess, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from edge_all.bundle import read_manifest
+from edge_all.exit_codes import ExitCode
+
+
+def test_gate_failure_writes_the_report_and_no_bundle(trained_run, tmp_path, edge_all_cli, error_lines):
+    target = tmp_path / "bundle"
+    done = edge_all_cli(
+        "convert", str(trained_run), "--int8", "--out", str(target),
+        "--max-drop", "-100", "--calibration-samples", "8", "--json",
+    )  # fmt: skip
+    assert done.returncode == ExitCode.ACCURACY_GATE_FAILED, done.stderr
+    report = json.loads(done.stdout)
+    assert report["passed"] is False and report["max_drop_pp"] == -100
+    assert not target.exists()
+    saved = tmp_path / "bundle.accuracy_check.json"
+    assert json.loads(saved.read_text()) == report
+    (line,) = error_lines(done.stderr)
+    assert "accuracy gate failed" in line and str(saved) in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle.accuracy_check.json"]  # no staging left
+
+
+def test_existing_target_is_refused_in_one_line(
+    trained_run, float32_bundle, tmp_path, edge_all_cli, error_lines
+):
+    target = tmp_path / "bundle"
+    shutil.copytree(float32_bundle, target)
+    before = read_manifest(target)
+    done = edge_all_cli("convert", str(trained_run), "--float32", "--out", str(target))
+    assert done.returncode == ExitCode.ERROR
+    assert error_lines(done.stderr) == [f"error: {target}: already exists (pass --force to replace it)"]
+    assert read_manifest(target) == before
+
+
+def test_run_dir_without_a_model(trained_run, tmp_path, edge_all_cli, error_lines):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "model.keras").unlink()
+    done = edge_all_cli("convert", str(run))
+    assert done.returncode == ExitCode.ERROR
+    (line,) = error_lines(done.stderr)
+    assert str(run) in line and "no model.keras" in line
+    assert not (run / "bundle-int8").exists()
+
+
+def test_one_precision_at_a_time(trained_run, edge_all_cli, error_lines):
+    done = edge_all_cli("convert", str(trained_run), "--int8", "--float16")
+    assert done.returncode == ExitCode.USAGE
+    assert error_lines(done.stderr) == ["error: choose one precision, not --int8 and --float16"]
