@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Install a model bundle safely, or roll back to the one before.
+#
+# The new bundle is checked first (sha256 of model.tflite and the labels against bundle.json, then
+# a real model load), copied into /var/lib/edge-all/bundles/<first 12 hex digits of its sha256>,
+# checked again there, and only then made live by replacing the `current` symlink atomically
+# (ln -s + mv -T: a reader sees the old bundle or the new one, never half of one). The bundle it
+# replaces stays on disk as `previous`, so --rollback is one rename away.
+set -euo pipefail
+
+EA_PROG=update-bundle.sh
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh"
+
+usage() {
+    cat <<EOF
+Usage: $EA_PROG [options] BUNDLE_DIR   install BUNDLE_DIR and make it the current model
+       $EA_PROG [options] --rollback   switch back to the previous model
+       $EA_PROG [options] --list       show the installed models
+
+A bundle is refused (and the current model left as it is) when its model.tflite does not match
+the sha256 in its bundle.json, its labels differ, or the model does not load.
+Bundles live in $EA_BUNDLES_DIR/<sha12>; 'current' and 'previous' are symlinks there.
+
+Options:
+  --venv DIR        edge-all's virtual environment, used to check bundles (default $EA_VENV_DEFAULT)
+  --no-load-check   check sha256 and labels only; skip loading the model with 'edge-all info'
+  --keep N          keep at most N installed models, current and previous included (default 3)
+  --no-restart      do not restart the edge-all service (by default it is restarted if running)
+  --root DIR        act on a fake root: every path is taken inside DIR (for tests)
+  --dry-run         print each action without doing it
+  -h, --help        this help
+
+Exit status: 0 done (or nothing to do), 1 refused or failed, 2 bad command line.
+EOF
+}
+
+ARGS=("$@")
+VENV=$EA_VENV_DEFAULT
+LOAD_CHECK=1
+KEEP=3
+RESTART=1
+MODE=install
+SOURCE=""
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        -h | --help) usage; exit 0 ;;
+        --dry-run) EA_DRY_RUN=1 ;;
+        --root) need_value "$@"; set_root "$2"; shift ;;
+        --venv) need_value "$@"; VENV=$2; shift ;;
+        --no-load-check) LOAD_CHECK=0 ;;
+        --keep)
+            need_value "$@"
+            [[ $2 =~ ^[0-9]+$ && $2 -ge 2 ]] || usage_error "--keep needs a whole number of at least 2 (current and previous)"
+            KEEP=$2
+            shift ;;
+        --no-restart) RESTART=0 ;;
+        --rollback) MODE=rollback ;;
+        --list) MODE=list ;;
+        -*) usage_error "unknown option $1" ;;
+        *)
+            [[ -z $SOURCE ]] || usage_error "one bundle at a time (got $SOURCE and $1)"
+            SOURCE=$1 ;;
+    esac
+    shift
+done
+
+if [[ $MODE == install && -z $SOURCE ]]; then
+    usage_error "give a bundle directory, --rollback or --list"
+fi
+if [[ $MODE != install && -n $SOURCE ]]; then
+    usage_error "--$MODE takes no bundle directory"
+fi
+
+STORE=$(rootpath "$EA_BUNDLES_DIR")
+PYTHON=$VENV/bin/python
+EDGE_ALL=$VENV/bin/edge-all
+
+# The 64 hex digits of the bundle's model sha256, after read_manifest has checked the model file
+# and labels against bundle.json (the same check the runtime makes before classifying).
+verified_sha256() {
+    local dir=$1
+    [[ -x $PYTHON ]] || die "$PYTHON not found: install edge-all first (install-pi.sh) or pass --venv DIR"
+    "$PYTHON" - "$dir" <<'PY'
+import sys
+
+from edge_all.bundle import BundleError, read_manifest
+
+try:
+    print(read_manifest(sys.argv[1]).model_sha256)
+except BundleError as exc:
+    sys.exit(f"update-bundle.sh: error: refusing the bundle: {exc}")
+PY
+}
+
+# Load the model the way the service will (catches a file that hashes right but is not a model
+# this runtime can run, e.g. an op LiteRT lacks).
+check_loads() {
+    local dir=$1
+    [[ $LOAD_CHECK == 1 ]] || return 0
+    [[ -x $EDGE_ALL ]] || die "$EDGE_ALL not found: install edge-all first (install-pi.sh), pass --venv DIR, or --no-load-check"
+    info "loading the model: $EDGE_ALL info --model $dir"
+    "$EDGE_ALL" info --model "$dir" || die "refusing the bundle: $dir: 'edge-all info --model' could not load it (see above)"
+}
+
+link_target() {
+    if [[ -L $STORE/$1 ]]; then
+        basename "$(readlink "$STORE/$1")"
+    fi
+}
+
+# Point STORE/NAME at VERSION atomically: make the new link beside it, then rename over the old.
+swap_link() {
+    local name=$1 version=$2
+    run ln -sfn "$version" "$STORE/.$name.new"
+    run mv -T "$STORE/.$name.new" "$STORE/$name"
+}
+
+restart_service() {
+    if [[ $RESTART == 0 ]]; then
+        return 0
+    fi
+    if ! is_real_root && [[ $EA_DRY_RUN == 0 ]]; then
+        info "--root given: not restarting the service of this machine"
+        return 0
+    fi
+    # try-restart restarts the service only if it is running; a stopped service stays stopped.
+    run systemctl try-restart "$EA_UNIT_NAME"
+}
+
+# Delete the oldest versions beyond --keep; current and previous are never deleted.
+prune() {
+    local current previous dir name kept=0
+    [[ -d $STORE ]] || return 0
+    current=$(link_target current)
+    previous=$(link_target previous)
+    while IFS= read -r dir; do
+        name=$(basename "$dir")
+        if [[ $name == "$current" || $name == "$previous" ]]; then
+            continue
+        fi
+        if ((kept + 2 < KEEP)); then
+            kept=$((kept + 1))
+            continue
+        fi
+        run rm -rf -- "$dir"
+    done < <(find "$STORE" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
+        -regex '.*/[0-9a-f]{12}' -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-)
+}
+
+lock_store() {
+    [[ $EA_DRY_RUN == 0 ]] || return 0
+    mkdir -p "$STORE"
+    exec 9>>"$STORE/.lock"
+    flock -n 9 || die "another update-bundle.sh is running on $STORE; try again when it has finished"
+}
+
+install_bundle() {
+    local src sha sha12 target current incoming
+    [[ -d $SOURCE ]] || die "$SOURCE: no such bundle directory"
+    src=$(cd "$SOURCE" && pwd)
+    if [[ $EA_DRY_RUN == 1 && ! -x $PYTHON ]]; then
+        info "dry run: $PYTHON is not installed yet, so the bundle is not checked here"
+        sha12="<sha12>"
+    else
+        sha=$(verified_sha256 "$src") || exit 1
+        [[ $sha =~ ^[0-9a-f]{64}$ ]] || die "$src: bundle.json has no valid model sha256 ($sha)"
+        sha12=${sha:0:12}
+        info "$src: sha256 and labels match bundle.json (model $sha12)"
+        check_loads "$src"
+    fi
+    target=$STORE/$sha12
+    current=$(link_target current)
+    lock_store
+
+    if [[ -d $target ]]; then
+        if ! cmp -s "$src/bundle.json" "$target/bundle.json" || ! verified_sha256 "$target" >/dev/null; then
+            die "$target already holds a different or damaged bundle for the same model; remove it (sudo rm -r $target) and run this again"
+        fi
+        if [[ $current == "$sha12" ]]; then
+            info "model $sha12 is already the current model: nothing to do"
+            return 0
+        fi
+        info "model $sha12 is already installed in $target; making it current"
+    else
+        incoming=$STORE/.incoming-$sha12
+        run mkdir -p "$STORE"
+        run rm -rf -- "$incoming"
+        run cp -R -- "$src" "$incoming"
+        run chmod -R u=rwX,go=rX "$incoming"
+        if [[ $EA_DRY_RUN == 0 ]]; then
+            # Check the copy too: the SD card, not only the source, can damage a file.
+            verified_sha256 "$incoming" >/dev/null || { rm -rf -- "$incoming"; exit 1; }
+        fi
+        run mv -T "$incoming" "$target"
+        # The new files must be on disk before a link points at them (power cuts happen).
+        run sync
+    fi
+    run touch "$target"
+    if [[ -n $current && $current != "$sha12" ]]; then
+        swap_link previous "$current"
+    fi
+    swap_link current "$sha12"
+    info "current model: $sha12${current:+ (previous: $current, kept for --rollback)}"
+    prune
+    restart_service
+}
+
+rollback() {
+    local current previous
+    current=$(link_target current)
+    previous=$(link_target previous)
+    [[ -n $previous ]] || die "no previous model to roll back to ($STORE/previous does not exist)"
+    [[ -d $STORE/$previous ]] || die "the previous model $STORE/$previous is gone; install a bundle instead"
+    if [[ $EA_DRY_RUN == 0 || -x $PYTHON ]]; then
+        verified_sha256 "$STORE/$previous" >/dev/null || exit 1
+    fi
+    lock_store
+    if [[ -n $current ]]; then
+        swap_link previous "$current"
+    fi
+    swap_link current "$previous"
+    info "current model: $previous (rolled back from ${current:-none}; run --rollback again to undo)"
+    restart_service
+}
+
+list_versions() {
+    local current previous dir name mark
+    current=$(link_target current)
+    previous=$(link_target previous)
+    if [[ ! -d $STORE ]]; then
+        info "no models installed ($STORE does not exist)"
+        return 0
+    fi
+    while IFS= read -r dir; do
+        name=$(basename "$dir")
+        mark=""
+        [[ $name == "$current" ]] && mark="  <- current"
+        [[ $name == "$previous" ]] && mark="  <- previous"
+        printf '%s  installed %s%s\n' "$name" "$(date -r "$dir" '+%Y-%m-%d %H:%M')" "$mark"
+    done < <(find "$STORE" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
+        -regex '.*/[0-9a-f]{12}' -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-)
+}
+
+if [[ $MODE != list ]]; then
+    require_root_user "${ARGS[@]}"
+fi
+case $MODE in
+    install) install_bundle ;;
+    rollback) rollback ;;
+    list) list_versions ;;
+esac

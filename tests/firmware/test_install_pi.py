@@ -1,0 +1,153 @@
+"""install-pi.sh: the actions of a dry run on a fake Raspberry Pi OS root, and a real run of the
+parts that can act on a fake root (files, the service user, enabling the unit)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .helpers import PC_ENV, PI_ENV, REPO, VENV, make_root, run_script, tree
+
+DEBIAN_GROUPS = "root:x:0:\nvideo:x:44:\nplugdev:x:46:\nusers:x:100:\n"
+DEBIAN_PASSWD = "root:x:0:0:root:/root:/bin/bash\n"
+
+
+def action(result, starts_with: str) -> str:
+    matches = [line for line in result.actions if line.startswith(starts_with)]
+    assert len(matches) == 1, f"expected one action starting {starts_with!r} in {result.actions}"
+    return matches[0]
+
+
+def test_dry_run_on_a_raspberry_pi(pi_root):
+    result = run_script("install-pi.sh", "--root", pi_root, "--dry-run", env=PI_ENV)
+    assert result.returncode == 0, result.stderr
+
+    apt = action(result, "env DEBIAN_FRONTEND=noninteractive apt-get install")
+    packages = set(apt.split()[apt.split().index("--no-install-recommends") + 1 :])
+    assert {"python3-picamera2", "python3-libcamera", "python3-opencv", "python3-venv"} <= packages
+    assert result.actions.index("apt-get update") < result.actions.index(apt)
+
+    venv = action(result, "python3 -m venv")
+    assert venv == f"python3 -m venv --system-site-packages {pi_root}/opt/edge-all/venv"
+
+    pip = action(result, f"{pi_root}/opt/edge-all/venv/bin/python -m pip install")
+    words = pip.split()
+    assert "edge-all" in words
+    assert any(word.startswith("numpy==") for word in words), "apt's numpy is pinned for picamera2"
+    assert "tensorflow" not in pip and "[" not in pip
+
+    assert f"write {pi_root}/etc/systemd/system/edge-all.service (mode 0644):" in result.actions
+    assert f"write {pi_root}/etc/edge-all/edge-all.env (mode 0644):" in result.actions
+    assert f"systemd-sysusers --root={pi_root} edge-all.conf" in result.actions
+    assert f"systemctl --root={pi_root} enable edge-all.service" in result.actions
+    assert "EDGE_ALL_CAMERA=picamera2" in result.stdout
+
+    # The checks run as the service user: they prove what the service itself can open.
+    checks = [line for line in result.actions if line.startswith("runuser -u edge-all --")]
+    assert any("import\\ picamera2" in line for line in checks)
+    assert any(line.endswith("info --model /var/lib/edge-all/bundles/current") for line in checks)
+    assert "apt-key" not in result.stdout
+
+
+def test_dry_run_on_a_debian_pc_skips_picamera2(tmp_path):
+    root = make_root(tmp_path, raspberry_pi=False)
+    result = run_script("install-pi.sh", "--root", root, "--dry-run", env=PC_ENV)
+    assert result.returncode == 0, result.stderr
+    apt = action(result, "env DEBIAN_FRONTEND=noninteractive apt-get install")
+    assert "python3-opencv" in apt and "picamera2" not in apt
+    assert "not a Raspberry Pi: skipping picamera2" in result.stdout
+    assert "EDGE_ALL_CAMERA=opencv:0" in result.stdout  # the first USB camera
+
+
+def test_package_from_a_wheel_or_a_checkout(pi_root, tmp_path):
+    wheel = tmp_path / "edge_all-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"not really a wheel: pip is not run in a dry run")
+    result = run_script("install-pi.sh", "--root", pi_root, "--dry-run", "--package", wheel, env=PI_ENV)
+    assert result.returncode == 0, result.stderr
+    assert f"-m pip install --upgrade {wheel} numpy==" in result.stdout
+
+    checkout = run_script("install-pi.sh", "--root", pi_root, "--dry-run", "--package", REPO, env=PI_ENV)
+    assert checkout.returncode == 0, checkout.stderr
+    assert f"-m pip install --upgrade {REPO} numpy==" in checkout.stdout
+
+
+@pytest.mark.parametrize(
+    ("package", "message"),
+    [
+        ("edge-all[train]", "extras are not installed on the device"),
+        ("./no/such/edge_all.whl", "no such file or directory"),
+        ("/", "not an edge-all source checkout (no pyproject.toml)"),
+    ],
+)
+def test_bad_package_is_refused(pi_root, package, message):
+    result = run_script("install-pi.sh", "--root", pi_root, "--dry-run", "--package", package, env=PI_ENV)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert not any("pip install" in line for line in result.actions)
+
+
+def test_custom_venv_goes_into_the_unit(pi_root):
+    result = run_script("install-pi.sh", "--root", pi_root, "--dry-run", "--venv", "/srv/ea", env=PI_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "ExecStart=/srv/ea/bin/edge-all capture-and-classify" in result.stdout
+    assert "/opt/edge-all/venv" not in result.stdout
+
+
+def real_run(root, *args):
+    return run_script("install-pi.sh", "--root", root, "--venv", VENV, "--skip-checks", *args, env=PI_ENV)
+
+
+@pytest.fixture
+def debian_root(pi_root):
+    (pi_root / "etc" / "group").write_text(DEBIAN_GROUPS, encoding="utf-8")
+    (pi_root / "etc" / "passwd").write_text(DEBIAN_PASSWD, encoding="utf-8")
+    return pi_root
+
+
+def test_real_run_on_a_fake_root_writes_the_files_and_creates_the_user(debian_root):
+    root = debian_root
+    result = real_run(root, "--camera", "opencv:1")
+    assert result.returncode == 0, result.stderr
+    # Commands that act on this machine are shown, not run, under --root.
+    assert "apt-get update" in result.actions
+    assert "(not run: --root" in result.stdout
+
+    unit = (root / "etc/systemd/system/edge-all.service").read_text(encoding="utf-8")
+    assert f"ExecStart={VENV}/bin/edge-all capture-and-classify" in unit
+    env_file = (root / "etc/edge-all/edge-all.env").read_text(encoding="utf-8")
+    assert "EDGE_ALL_CAMERA=opencv:1\n" in env_file
+    assert "EDGE_ALL_MODEL=/var/lib/edge-all/bundles/current\n" in env_file
+
+    passwd = (root / "etc/passwd").read_text(encoding="utf-8").splitlines()
+    user = next(line for line in passwd if line.startswith("edge-all:"))
+    uid, home, shell = user.split(":")[2], user.split(":")[5], user.split(":")[6]
+    assert int(uid) < 1000, "a system user"
+    assert (home, shell) == ("/var/lib/edge-all", "/usr/sbin/nologin")
+    groups = (root / "etc/group").read_text(encoding="utf-8")
+    assert "video:x:44:edge-all\n" in groups
+
+    command = root / "usr/local/bin/edge-all"
+    assert os.readlink(command) == f"{VENV}/bin/edge-all"
+
+    wants = root / "etc/systemd/system/multi-user.target.wants/edge-all.service"
+    assert wants.is_symlink() and os.readlink(wants) == "/etc/systemd/system/edge-all.service"
+
+
+def test_real_run_again_changes_nothing_and_keeps_the_settings(debian_root):
+    root = debian_root
+    assert real_run(root).returncode == 0
+    env_file = root / "etc/edge-all/edge-all.env"
+    edited = env_file.read_text(encoding="utf-8").replace(
+        "EDGE_ALL_SAMPLE_ID=unattended", "EDGE_ALL_SAMPLE_ID=ward-3"
+    )
+    env_file.write_text(edited, encoding="utf-8")
+    before = tree(root)
+
+    again = real_run(root, "--camera", "2")
+    assert again.returncode == 0, again.stderr
+    assert tree(root) == before
+    assert f"{root}/etc/systemd/system/edge-all.service is up to date" in again.stdout
+    assert "keeping its settings" in again.stdout
+    assert "--camera 2 ignored" in again.stderr
+    assert not any(line.startswith("write ") for line in again.actions)

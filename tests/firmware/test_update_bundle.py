@@ -1,0 +1,235 @@
+"""update-bundle.sh, run for real on a fake root with real bundle directories.
+
+The tiny bundles' model.tflite is a few bytes, which passes the sha256 and labels checks but is
+not a model: those tests pass --no-load-check. The load check itself is tested with Coral's real
+MobileNetV2 model wrapped in a bundle (and with the tiny one, which it must refuse).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from edge_all.bundle import MODEL_FILE, read_manifest
+
+from .helpers import VENV, make_bundle, run_script, tree
+
+STORE = "var/lib/edge-all/bundles"
+
+
+def update(root, *args):
+    return run_script("update-bundle.sh", "--root", root, "--venv", VENV, *args)
+
+
+def link(root, name: str) -> str | None:
+    path = root / STORE / name
+    return os.readlink(path) if path.is_symlink() else None
+
+
+def sha12(bundle) -> str:
+    return read_manifest(bundle).model_sha256[:12]
+
+
+@pytest.fixture
+def bundles(tmp_path):
+    return {
+        name: make_bundle(tmp_path / "src" / name, f"model {name}".encode()) for name in ("a", "b", "c", "d")
+    }
+
+
+@pytest.fixture
+def root(tmp_path):
+    path = tmp_path / "root"
+    path.mkdir()
+    return path
+
+
+def test_install_then_update_keeps_the_old_one_for_rollback(root, bundles):
+    first = update(root, "--no-load-check", bundles["a"])
+    assert first.returncode == 0, first.stderr
+    assert link(root, "current") == sha12(bundles["a"])  # relative link inside the store
+    installed = root / STORE / sha12(bundles["a"])
+    assert read_manifest(root / STORE / "current").model_sha256 == read_manifest(bundles["a"]).model_sha256
+    assert (installed / MODEL_FILE).read_bytes() == b"model a"
+    assert link(root, "previous") is None
+
+    second = update(root, "--no-load-check", bundles["b"])
+    assert second.returncode == 0, second.stderr
+    assert link(root, "current") == sha12(bundles["b"])
+    assert link(root, "previous") == sha12(bundles["a"])
+    assert installed.is_dir()
+    # The swap is a rename of a new link over the old one, never a delete-then-create.
+    swaps = [line for line in second.actions if "current" in line]
+    assert swaps == [
+        f"ln -sfn {sha12(bundles['b'])} {root}/{STORE}/.current.new",
+        f"mv -T {root}/{STORE}/.current.new {root}/{STORE}/current",
+    ]
+    leftovers = [p.name for p in (root / STORE).iterdir() if p.name.startswith(".") and p.name != ".lock"]
+    assert leftovers == []
+
+
+def test_tampered_bundle_is_refused_and_current_is_unchanged(root, bundles, tmp_path):
+    assert update(root, "--no-load-check", bundles["a"]).returncode == 0
+    tampered = make_bundle(tmp_path / "src" / "tampered", b"original model")
+    (tampered / MODEL_FILE).write_bytes(b"swapped model")
+    before = tree(root)
+
+    result = update(root, "--no-load-check", tampered)
+    assert result.returncode == 1
+    assert f"refusing the bundle: {tampered}/model.tflite: sha256" in result.stderr
+    assert "does not match bundle.json" in result.stderr
+    assert tree(root) == before
+    assert link(root, "current") == sha12(bundles["a"])
+
+
+def test_wrong_labels_are_refused(root, bundles):
+    (bundles["b"] / "labels.txt").write_text("Benign\nEarly\nPro\nPre\n", encoding="utf-8")
+    result = update(root, "--no-load-check", bundles["b"])
+    assert result.returncode == 1
+    assert "labels differ from bundle.json" in result.stderr
+    assert not (root / STORE / "current").exists()
+
+
+def test_not_a_bundle_is_refused(root, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = update(root, "--no-load-check", empty)
+    assert result.returncode == 1
+    assert f"{empty}: not a bundle (no bundle.json)" in result.stderr
+    missing = update(root, "--no-load-check", tmp_path / "missing")
+    assert missing.returncode == 1
+    assert "no such bundle directory" in missing.stderr
+
+
+def test_rollback_switches_back_and_forth(root, bundles):
+    for name in ("a", "b"):
+        assert update(root, "--no-load-check", bundles[name]).returncode == 0
+
+    back = update(root, "--rollback")
+    assert back.returncode == 0, back.stderr
+    assert (link(root, "current"), link(root, "previous")) == (sha12(bundles["a"]), sha12(bundles["b"]))
+    assert read_manifest(root / STORE / "current").labels == ["Benign", "Early", "Pre", "Pro"]
+
+    forward = update(root, "--rollback")
+    assert forward.returncode == 0, forward.stderr
+    assert (link(root, "current"), link(root, "previous")) == (sha12(bundles["b"]), sha12(bundles["a"]))
+
+
+def test_rollback_refuses_a_damaged_previous_bundle(root, bundles):
+    for name in ("a", "b"):
+        assert update(root, "--no-load-check", bundles[name]).returncode == 0
+    (root / STORE / sha12(bundles["a"]) / MODEL_FILE).write_bytes(b"bit rot")
+    result = update(root, "--rollback")
+    assert result.returncode == 1
+    assert "does not match bundle.json" in result.stderr
+    assert link(root, "current") == sha12(bundles["b"])
+
+
+def test_rollback_without_a_previous_bundle(root, bundles):
+    assert update(root, "--no-load-check", bundles["a"]).returncode == 0
+    result = update(root, "--rollback")
+    assert result.returncode == 1
+    assert "no previous model to roll back to" in result.stderr
+    assert link(root, "current") == sha12(bundles["a"])
+
+
+def test_installing_the_current_bundle_again_does_nothing(root, bundles):
+    assert update(root, "--no-load-check", bundles["a"]).returncode == 0
+    before = tree(root)
+    again = update(root, "--no-load-check", bundles["a"])
+    assert again.returncode == 0, again.stderr
+    assert "already the current model: nothing to do" in again.stdout
+    assert again.actions == []
+    assert tree(root) == before
+
+
+def test_reinstalling_an_older_bundle_reuses_its_copy(root, bundles):
+    for name in ("a", "b", "a"):
+        assert update(root, "--no-load-check", bundles[name]).returncode == 0
+    assert (link(root, "current"), link(root, "previous")) == (sha12(bundles["a"]), sha12(bundles["b"]))
+
+
+def test_old_versions_beyond_keep_are_pruned(root, bundles):
+    for name in ("a", "b", "c", "d"):
+        assert update(root, "--no-load-check", "--keep", "3", bundles[name]).returncode == 0
+    kept = sorted(p.name for p in (root / STORE).iterdir() if not p.name.startswith(".") and p.is_dir())
+    kept = [name for name in kept if name not in ("current", "previous")]
+    assert sorted(kept) == sorted(sha12(bundles[name]) for name in ("b", "c", "d"))
+
+
+def test_dry_run_changes_nothing(root, bundles):
+    assert update(root, "--no-load-check", bundles["a"]).returncode == 0
+    before = tree(root)
+    result = update(root, "--no-load-check", "--dry-run", bundles["b"])
+    assert result.returncode == 0, result.stderr
+    assert f"mv -T {root}/{STORE}/.current.new {root}/{STORE}/current" in result.actions
+    assert "systemctl try-restart edge-all.service" in result.actions
+    assert tree(root) == before
+
+
+def test_list_marks_current_and_previous(root, bundles):
+    for name in ("a", "b"):
+        assert update(root, "--no-load-check", bundles[name]).returncode == 0
+    listing = update(root, "--list")
+    assert listing.returncode == 0
+    assert f"{sha12(bundles['b'])}  installed" in listing.stdout
+    assert listing.stdout.count("<- current") == 1 and listing.stdout.count("<- previous") == 1
+
+
+def test_missing_runtime_is_a_clear_error(root, bundles, tmp_path):
+    result = run_script("update-bundle.sh", "--root", root, "--venv", tmp_path / "no-venv", bundles["a"])
+    assert result.returncode == 1
+    assert f"{tmp_path}/no-venv/bin/python not found" in result.stderr
+
+
+@pytest.fixture
+def real_bundle(tmp_path, coral_models):
+    """Coral's uint8 MobileNetV2 (a real TFLite model) as a bundle, to test the load check."""
+    from edge_all.bundle import BundleManifest, TensorSpec, sha256_file, write_manifest
+    from edge_all.images import Preprocessing
+    from edge_all.labels import read_labels, write_labels
+
+    path = tmp_path / "mobilenet"
+    path.mkdir()
+    shutil.copy(coral_models / "mobilenet_v2_1.0_224_quant.tflite", path / MODEL_FILE)
+    labels = read_labels(coral_models / "imagenet_labels.txt")
+    write_labels(path / "labels.txt", labels)
+    manifest = BundleManifest(
+        labels=labels,
+        input=TensorSpec(shape=(1, 224, 224, 3), dtype="uint8"),
+        output=TensorSpec(shape=(1, len(labels)), dtype="uint8"),
+        preprocessing=Preprocessing(),
+        precision="int8",
+        model_sha256=sha256_file(path / MODEL_FILE),
+        model_bytes=(path / MODEL_FILE).stat().st_size,
+        float_model_bytes=None,
+        source_run=None,
+        accuracy_check=None,
+        created="2026-01-01T00:00:00+00:00",
+        edge_all_version="test",
+    )
+    write_manifest(path, manifest)
+    return path
+
+
+def has_info_command() -> bool:
+    import subprocess
+
+    proc = subprocess.run([str(VENV / "bin" / "edge-all"), "info", "--help"], capture_output=True)
+    return proc.returncode == 0
+
+
+def test_load_check_accepts_a_real_model_and_refuses_a_fake_one(root, bundles, real_bundle):
+    if not has_info_command():
+        pytest.skip("`edge-all info` is not available in this checkout yet")
+    good = update(root, real_bundle)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert link(root, "current") == sha12(real_bundle)
+
+    fake = update(root, bundles["a"])  # right sha256, but not a TFLite model
+    assert fake.returncode == 1
+    assert "could not load it" in fake.stderr
+    assert link(root, "current") == sha12(real_bundle)
+    assert not (root / STORE / sha12(bundles["a"])).exists()
