@@ -1,0 +1,155 @@
+"""Frame sources against real files: OpenCV videos, a watched folder, missing cameras."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+from capture_helpers import save_images, write_video
+from PIL import Image
+
+from edge_all.capture.folder_source import FolderSource, is_temporary
+from edge_all.capture.sources import EndOfSource, SourceUnavailable, parse_source
+
+pytest.importorskip("cv2")
+
+
+def read_all(source, limit: int = 100, timeout: float = 10.0) -> list:
+    frames, deadline = [], time.monotonic() + timeout
+    while len(frames) < limit and time.monotonic() < deadline:
+        try:
+            frame = source.read()
+        except EndOfSource:
+            break
+        if frame is None:
+            time.sleep(0.05)
+            continue
+        frames.append(frame)
+    return frames
+
+
+def test_video_frames_come_out_rgb_in_order(tmp_path, smear_frames):
+    red, blue = np.zeros((224, 224, 3), np.uint8), np.zeros((224, 224, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 220, 220
+    video = write_video(tmp_path / "a.avi", [red, blue, *smear_frames[:3]])
+    with parse_source(f"video:{video}") as source:
+        frames = read_all(source)
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+    assert frames[0].rgb[..., 0].mean() > 180 and frames[0].rgb[..., 2].mean() < 40  # red stays red
+    assert frames[1].rgb[..., 2].mean() > 180 and frames[1].rgb[..., 0].mean() < 40
+    # MJPEG is lossy, but each frame is its own image.
+    assert np.abs(frames[2].rgb.astype(int) - smear_frames[0]).mean() < 8
+    assert frames[3].origin == f"video:{video}#3"
+
+
+def test_missing_or_broken_video_is_unavailable(tmp_path):
+    with pytest.raises(SourceUnavailable, match="no such file"):
+        parse_source(f"video:{tmp_path / 'none.avi'}").open()
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"not a video at all" * 10)
+    with pytest.raises(SourceUnavailable, match="cannot be read as a video"):
+        parse_source(f"video:{junk}").open()
+
+
+def test_missing_cameras_fail_with_one_line(tmp_path):
+    with pytest.raises(SourceUnavailable, match="does not exist") as missing:
+        parse_source("/dev/video97").open()
+    assert "\n" not in str(missing.value)
+    with pytest.raises(SourceUnavailable, match="cannot be opened"):
+        parse_source("opencv:97").open()
+
+
+def test_picamera2_without_the_library_says_how_to_install_it():
+    try:
+        import picamera2  # noqa: F401
+
+        pytest.skip("picamera2 is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(SourceUnavailable, match="picamera2 is not installed"):
+        parse_source("picamera2").open()
+
+
+@pytest.mark.parametrize("spec", ["webcam", "video:", "folder:", "picamera2:x", "opencv:"])
+def test_unknown_source_specs_are_refused(spec):
+    with pytest.raises(ValueError, match="unknown camera source"):
+        parse_source(spec)
+
+
+def test_folder_takes_each_settled_image_once_including_late_arrivals(tmp_path, smear_frames):
+    folder = tmp_path / "drop"
+    save_images(folder, smear_frames[:2])
+    (folder / ".field-009.png").write_bytes(b"half")  # camera software's temp name
+    (folder / "field-010.png.part").write_bytes(b"half")
+    (folder / "notes.txt").write_text("not an image")
+    source = FolderSource("folder:x", folder, settle_seconds=0.2)
+    source.open()
+    first = read_all(source, limit=2)
+    assert sorted(f.file.name for f in first) == ["field-000.png", "field-001.png"]
+    Image.fromarray(smear_frames[2]).save(folder / "late.png")
+    late = read_all(source, limit=1)
+    assert [f.file.name for f in late] == ["late.png"]
+    assert read_all(source, limit=1, timeout=0.8) == []  # nothing is handed out twice
+    assert np.array_equal(late[0].rgb, smear_frames[2])
+
+
+def test_folder_waits_for_a_file_being_written(tmp_path, smear_frames):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    image = folder / "slow.png"
+    Image.fromarray(smear_frames[0]).save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    source = FolderSource("folder:x", folder, settle_seconds=0.5)
+    source.open()
+    with open(image, "wb") as handle:  # a writer that trickles the file in
+        for start in range(0, len(data), len(data) // 4 + 1):
+            handle.write(data[start : start + len(data) // 4 + 1])
+            handle.flush()
+            os.fsync(handle.fileno())
+            assert source.read() is None
+            time.sleep(0.3)
+    frames = read_all(source, limit=1)
+    assert frames and frames[0].error is None and np.array_equal(frames[0].rgb, smear_frames[0])
+
+
+def test_folder_reports_a_broken_image_as_an_error_frame(tmp_path):
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    source = FolderSource("folder:x", folder, settle_seconds=0.0)
+    source.open()
+    (frame,) = read_all(source, limit=1)
+    assert frame.rgb is None and "broken.jpg" in frame.error
+
+
+def test_folder_that_disappears_is_unavailable_until_it_returns(tmp_path, smear_frames):
+    folder = tmp_path / "drop"
+    save_images(folder, smear_frames[:1])
+    source = FolderSource("folder:x", folder, settle_seconds=0.0)
+    source.open()
+    assert len(read_all(source, limit=1)) == 1
+    folder.rename(tmp_path / "away")
+    with pytest.raises(SourceUnavailable, match="disappeared"):
+        source.read()
+    with pytest.raises(SourceUnavailable, match="no such folder"):
+        source.open()
+    (tmp_path / "away").rename(folder)
+    source.open()
+    assert read_all(source, limit=1, timeout=0.5) == []  # the first image is not taken again
+
+
+@pytest.mark.parametrize(
+    ("name", "temporary"),
+    [
+        (".x.png", True),
+        ("~x.png", True),
+        ("x.png.tmp", True),
+        ("x.PART", True),
+        ("x.png~", True),
+        ("x.png", False),
+    ],
+)
+def test_temporary_names(name, temporary):
+    assert is_temporary(name) is temporary
