@@ -1,0 +1,85 @@
+"""install-coral.sh: Coral's apt repository with its own keyring (signed-by, no apt-key), the
+Edge TPU runtime, USB access through group plugdev; dry run and a real run on a fake root."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import PI_ENV, run_script, tree
+
+KEYRING = "/etc/apt/keyrings/coral-edgetpu.gpg"
+SOURCES_LINE = f"deb [signed-by={KEYRING}] https://packages.cloud.google.com/apt coral-edgetpu-stable main"
+
+
+def test_dry_run_actions(pi_root):
+    result = run_script("install-coral.sh", "--root", pi_root, "--dry-run", env=PI_ENV)
+    assert result.returncode == 0, result.stderr
+    actions = result.actions
+
+    # No apt-key (removed from apt; it trusted a key for every repository): no command runs it.
+    assert not any(word == "apt-key" for line in actions for word in line.split())
+    assert "trusted.gpg" not in result.stdout
+    key_download = next(line for line in actions if line.startswith("curl "))
+    assert key_download.endswith("https://packages.cloud.google.com/apt/doc/apt-key.gpg")
+    dearmor = next(line for line in actions if line.startswith("gpg --dearmor"))
+    assert f"-o {pi_root}{KEYRING} " in dearmor
+    assert f"write {pi_root}/etc/apt/sources.list.d/coral-edgetpu.list (mode 0644):" in actions
+    # The sources line names the keyring by its path on the device, not inside --root.
+    assert f"    | {SOURCES_LINE}\n" in result.stdout
+
+    install = next(line for line in actions if "libedgetpu1-std" in line)
+    order = [actions.index(key_download), actions.index(dearmor), actions.index(install)]
+    assert order == sorted(order), "key and repository come before the package"
+    assert "apt-get update" in actions[order[1] : order[2]], "apt learns about the new repository first"
+
+    assert "    | m edge-all plugdev\n" in result.stdout
+    assert f"systemd-sysusers --root={pi_root} edge-all-coral.conf" in actions
+    assert "udevadm control --reload-rules" in actions
+    assert "systemctl try-restart edge-all.service" in actions
+
+
+def test_local_deb_skips_the_repository(pi_root, tmp_path):
+    deb = tmp_path / "libedgetpu1-std_16.0_arm64.deb"
+    deb.write_bytes(b"a package; not opened in a dry run")
+    result = run_script("install-coral.sh", "--root", pi_root, "--dry-run", "--deb", deb, env=PI_ENV)
+    assert result.returncode == 0, result.stderr
+    assert not any(line.startswith(("curl ", "gpg ")) for line in result.actions)
+    assert "coral-edgetpu.list" not in result.stdout
+    assert any(line.endswith(f"apt-get install -y usbutils {deb}") for line in result.actions)
+
+
+def test_missing_deb_is_refused(pi_root, tmp_path):
+    result = run_script(
+        "install-coral.sh", "--root", pi_root, "--dry-run", "--deb", tmp_path / "no.deb", env=PI_ENV
+    )
+    assert result.returncode == 1
+    assert "no.deb: no such file" in result.stderr
+
+
+@pytest.fixture
+def debian_root(pi_root):
+    (pi_root / "etc/group").write_text("root:x:0:\nvideo:x:44:\nplugdev:x:46:\n", encoding="utf-8")
+    (pi_root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    return pi_root
+
+
+def test_real_run_on_a_fake_root(debian_root):
+    root = debian_root
+    (root / "etc/sysusers.d").mkdir(parents=True)
+    (root / "etc/sysusers.d/edge-all.conf").write_text(
+        'u edge-all - "edge-all screening service" /var/lib/edge-all /usr/sbin/nologin\n', encoding="utf-8"
+    )
+    result = run_script("install-coral.sh", "--root", root, "--skip-checks", env=PI_ENV)
+    assert result.returncode == 0, result.stderr
+
+    sources = (root / "etc/apt/sources.list.d/coral-edgetpu.list").read_text(encoding="utf-8")
+    assert SOURCES_LINE + "\n" in sources
+    assert (root / "etc/apt/keyrings").is_dir()
+    assert not (root / "etc/apt/trusted.gpg").exists()
+    assert "plugdev:x:46:edge-all\n" in (root / "etc/group").read_text(encoding="utf-8")
+
+    before = tree(root)
+    again = run_script("install-coral.sh", "--root", root, "--skip-checks", env=PI_ENV)
+    assert again.returncode == 0, again.stderr
+    assert tree(root) == before
+    assert "coral-edgetpu.list is up to date" in again.stdout
