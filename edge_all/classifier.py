@@ -41,6 +41,8 @@ from edge_all.tensors import (
 PLAIN_PREPROCESSING = Preprocessing(crop="none")
 # Bundled models take raw 0-255 pixels (normalisation is inside the graph).
 RAW_PIXELS = (0.0, 255.0)
+# The custom op that edgetpu_compiler puts in place of the graph it maps onto the Edge TPU.
+EDGETPU_CUSTOM_OP = b"edgetpu-custom-op"
 
 
 class ModelError(ValueError):
@@ -81,7 +83,10 @@ class TensorInfo:
 
 
 class Classifier:
-    """A loaded model with its labels and preprocessing; create with `Classifier.load`."""
+    """A loaded model with its labels and preprocessing; create with `Classifier.load`.
+
+    One interpreter per Classifier, so use one Classifier per thread.
+    """
 
     def __init__(
         self,
@@ -103,6 +108,12 @@ class Classifier:
         (output_details,) = _single(interpreter.get_output_details(), model_path, "output")
         self.input = TensorInfo.from_details(input_details)
         self.output = TensorInfo.from_details(output_details)
+        signature = [int(d) for d in input_details.get("shape_signature", input_details["shape"])]
+        if any(d < 0 for d in signature[1:]):
+            raise ModelError(
+                f"{model_path}: input shape {signature} has a free height, width or channel count; "
+                "the runtime needs a fixed input size (convert with a fixed image size)"
+            )
         self._check_shapes()
         self._input_index = int(input_details["index"])
         self._output_index = int(output_details["index"])
@@ -162,6 +173,8 @@ class Classifier:
             raise ModelError(f"{path}: no such model file or bundle directory")
         if path.suffix != ".tflite":
             raise ModelError(f"{path}: not a .tflite model or a bundle directory")
+        if edgetpu and not is_edgetpu_compiled(path):
+            raise ModelError(f"{path}: not compiled for the Edge TPU (run edgetpu_compiler on it first)")
         interpreter, used = module.make(str(path), threads, delegate)
         label_list = _resolve_labels(labels, interpreter, path)
         return cls(interpreter, used, label_list, path, PLAIN_PREPROCESSING, None)
@@ -269,6 +282,11 @@ class Classifier:
         if quant is not None:
             return not is_softmax_quantization(np.dtype(self.output.dtype), quant)
         return None  # plain float model: decided per output (see tensors.OutputDecoder)
+
+
+def is_edgetpu_compiled(model_path: Path) -> bool:
+    """Whether edgetpu_compiler made this model: only then does the Edge TPU delegate run any of it."""
+    return EDGETPU_CUSTOM_OP in model_path.read_bytes()
 
 
 def _single(details: list[dict], model_path: Path, kind: str) -> list[dict]:

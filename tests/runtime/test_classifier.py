@@ -170,3 +170,28 @@ def test_threads_are_reported(tiny_models):
     assert classifier.backend.name == "ai_edge_litert"
     with pytest.raises(ModelError, match="threads"):
         Classifier.load(tiny_models.float32, labels=tiny_models.labels, threads=0)
+
+
+def test_edgetpu_compiled_models_are_recognised(coral_models, tmp_path):
+    from edge_all.classifier import EDGETPU_CUSTOM_OP, is_edgetpu_compiled
+
+    plain = coral_models / "mobilenet_v2_1.0_224_quant.tflite"
+    assert not is_edgetpu_compiled(plain)
+    # What edgetpu_compiler leaves in the flatbuffer: the custom op's name among the op codes.
+    marked = tmp_path / "marked.tflite"
+    marked.write_bytes(plain.read_bytes() + EDGETPU_CUSTOM_OP)
+    assert is_edgetpu_compiled(marked)
+
+
+def test_a_free_input_size_is_refused(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(
+        inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(inputs))
+    )
+    path = tmp_path / "dynamic.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    with pytest.raises(ModelError, match="fixed input size"):
+        Classifier.load(path)
