@@ -131,6 +131,22 @@ PY
     fi
 }
 
+# These scripts at a fixed place on the device (docs/deploy.md calls them there); install-pi.sh
+# can be run again from there, since its unit and settings templates come along.
+install_scripts() {
+    local name dest mode
+    for name in lib.sh install-pi.sh install-coral.sh update-bundle.sh edge-all.service edge-all.env; do
+        dest=$(rootpath "$EA_SCRIPTS_DIR/$name")
+        mode=0755
+        [[ $name == *.sh ]] || mode=0644
+        if cmp -s "$HERE/$name" "$dest"; then
+            info "$dest is up to date"
+        else
+            run install -D -m "$mode" "$HERE/$name" "$dest"
+        fi
+    done
+}
+
 # `edge-all` on everyone's PATH, for the commands in docs/deploy.md.
 link_command() {
     local link target
@@ -184,7 +200,8 @@ install_bundle() {
     [[ $EA_DRY_RUN == 0 ]] || args+=(--dry-run)
     is_real_root || args+=(--root "$EA_ROOT")
     printf '+ %s\n' "update-bundle.sh ${args[*]} $BUNDLE"
-    "$HERE/update-bundle.sh" "${args[@]}" "$BUNDLE"
+    # Through bash: a copy on a USB stick (FAT) may have lost its executable bit.
+    bash "$HERE/update-bundle.sh" "${args[@]}" "$BUNDLE"
 }
 
 # Checks run as the service user, so they prove what the service will be able to do.
@@ -224,7 +241,7 @@ PY
     if [[ -e $(rootpath "$model") || $EA_DRY_RUN == 1 ]]; then
         as_service_user "$edge_all" info --model "$model" || failed+=("the model in $model does not load")
     else
-        warn "no model bundle installed yet: install one with  sudo $HERE/update-bundle.sh BUNDLE_DIR"
+        warn "no model bundle installed yet: install one with  sudo $EA_SCRIPTS_DIR/update-bundle.sh BUNDLE_DIR"
     fi
     if [[ ${#failed[@]} -gt 0 ]]; then
         printf '%s: check failed: %s\n' "$EA_PROG" "${failed[@]}" >&2
@@ -240,6 +257,7 @@ apt_packages
 create_venv
 install_edge_all
 link_command
+install_scripts
 if [[ $SERVICE == 1 ]]; then
     service_user
     service_files

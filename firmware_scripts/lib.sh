@@ -13,6 +13,7 @@ EA_PROG=${EA_PROG:-$(basename "$0")}
 
 # Where things live on the device (paths inside the target root).
 EA_VENV_DEFAULT=/opt/edge-all/venv
+EA_SCRIPTS_DIR=/opt/edge-all/scripts
 EA_STATE_DIR=/var/lib/edge-all
 EA_BUNDLES_DIR=$EA_STATE_DIR/bundles
 EA_CONFIG_DIR=/etc/edge-all

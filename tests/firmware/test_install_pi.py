@@ -4,10 +4,11 @@ parts that can act on a fake root (files, the service user, enabling the unit)."
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
-from .helpers import PC_ENV, PI_ENV, REPO, VENV, make_root, run_script, tree
+from .helpers import PC_ENV, PI_ENV, REPO, SCRIPTS, VENV, make_root, run_script, tree
 
 DEBIAN_GROUPS = "root:x:0:\nvideo:x:44:\nplugdev:x:46:\nusers:x:100:\n"
 DEBIAN_PASSWD = "root:x:0:0:root:/root:/bin/bash\n"
@@ -130,6 +131,17 @@ def test_real_run_on_a_fake_root_writes_the_files_and_creates_the_user(debian_ro
     command = root / "usr/local/bin/edge-all"
     assert os.readlink(command) == f"{VENV}/bin/edge-all"
 
+    scripts = root / "opt/edge-all/scripts"
+    assert (scripts / "update-bundle.sh").read_bytes() == (SCRIPTS / "update-bundle.sh").read_bytes()
+    assert os.access(scripts / "update-bundle.sh", os.X_OK)
+    # The installed copy runs from its new place (it finds lib.sh beside it).
+    listing = subprocess.run(
+        ["bash", str(scripts / "update-bundle.sh"), "--root", str(root), "--list"],
+        capture_output=True,
+        text=True,
+    )
+    assert listing.returncode == 0 and "no models installed" in listing.stdout, listing.stderr
+
     wants = root / "etc/systemd/system/multi-user.target.wants/edge-all.service"
     assert wants.is_symlink() and os.readlink(wants) == "/etc/systemd/system/edge-all.service"
 
@@ -151,3 +163,14 @@ def test_real_run_again_changes_nothing_and_keeps_the_settings(debian_root):
     assert "keeping its settings" in again.stdout
     assert "--camera 2 ignored" in again.stderr
     assert not any(line.startswith("write ") for line in again.actions)
+
+    # Once more from the copy install-pi.sh left on the device: same result, nothing changes.
+    installed = root / "opt/edge-all/scripts/install-pi.sh"
+    from_device = subprocess.run(
+        ["bash", str(installed), "--root", str(root), "--venv", str(VENV), "--skip-checks"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **PI_ENV},
+    )
+    assert from_device.returncode == 0, from_device.stderr
+    assert tree(root) == before
