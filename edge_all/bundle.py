@@ -80,7 +80,9 @@ class BundleManifest:
     def from_dict(cls, data: dict[str, Any]) -> BundleManifest:
         version = data.get("format_version")
         if version != FORMAT_VERSION:
-            raise BundleError(f"bundle format version {version!r} is not supported (expected {FORMAT_VERSION})")
+            raise BundleError(
+                f"bundle format version {version!r} is not supported (expected {FORMAT_VERSION})"
+            )
         return cls(
             labels=[str(label) for label in data["labels"]],
             input=TensorSpec.from_dict(data["input"]),
@@ -114,7 +116,9 @@ def is_bundle(path: str | Path) -> bool:
 
 
 def write_manifest(bundle_dir: str | Path, manifest: BundleManifest) -> None:
-    Path(bundle_dir, MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8")
+    Path(bundle_dir, MANIFEST_FILE).write_text(
+        json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8"
+    )
 
 
 def read_manifest(bundle_dir: str | Path) -> BundleManifest:
@@ -138,8 +142,16 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
     except LabelsError as exc:
         raise BundleError(str(exc)) from None
     if labels != manifest.labels:
-        raise BundleError(f"{labels_path}: labels differ from {MANIFEST_FILE} ({labels} vs {manifest.labels})")
+        difference = _first_difference(labels, manifest.labels)
+        raise BundleError(f"{labels_path}: labels differ from {MANIFEST_FILE} ({difference})")
     return manifest
+
+
+def _first_difference(found: list[str], recorded: list[str]) -> str:
+    if len(found) != len(recorded):
+        return f"{len(found)} labels, {len(recorded)} recorded"
+    index = next(i for i, (a, b) in enumerate(zip(found, recorded, strict=True)) if a != b)
+    return f"label {index} is {found[index]!r}, recorded {recorded[index]!r}"
 
 
 def verify_file(path: Path, expected_sha256: str) -> None:

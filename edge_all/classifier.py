@@ -41,6 +41,12 @@ from edge_all.tensors import (
 PLAIN_PREPROCESSING = Preprocessing(crop="none")
 # Bundled models take raw 0-255 pixels (normalisation is inside the graph).
 RAW_PIXELS = (0.0, 255.0)
+# How `info` describes the output decision (OutputDecoder.logits).
+OUTPUT_KINDS = {
+    True: "logits (softmax applied)",
+    False: "probabilities",
+    None: "float scores (softmax applied unless they already sum to 1)",
+}
 # The custom op that edgetpu_compiler puts in place of the graph it maps onto the Edge TPU.
 EDGETPU_CUSTOM_OP = b"edgetpu-custom-op"
 
@@ -237,11 +243,7 @@ class Classifier:
             "model": str(self.model_path),
             "input": tensor(self.input),
             "output": tensor(self.output),
-            "outputs": "logits"
-            if self._decode.logits
-            else "probabilities"
-            if self._decode.logits is False
-            else "auto",
+            "outputs": OUTPUT_KINDS[self._decode.logits],
             "pixel_range": list(self.pixel_range),
             "preprocessing": self.preprocessing.to_dict(),
             "labels": list(self.labels),

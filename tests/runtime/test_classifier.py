@@ -195,3 +195,11 @@ def test_a_free_input_size_is_refused(tmp_path):
     path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     with pytest.raises(ModelError, match="fixed input size"):
         Classifier.load(path)
+
+
+def test_bundle_whose_labels_file_was_edited_is_refused(tiny_bundle, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(tiny_bundle, edited)
+    write_labels(edited / "labels.txt", ["red", "green", "purple"])
+    with pytest.raises(BundleError, match="label 2 is 'purple', recorded 'blue'"):
+        Classifier.load(edited)
