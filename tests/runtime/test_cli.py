@@ -175,3 +175,36 @@ def test_info_reports_backend_threads_and_model(tiny_bundle):
 
     result = edge_all("info", "--edgetpu")
     assert result.returncode == ExitCode.ERROR and "libedgetpu.so.1" in result.stderr
+
+
+def test_long_lists_show_a_progress_bar_on_a_terminal(tiny_bundle, tmp_path):
+    import os
+
+    for i in range(12):
+        Image.fromarray(colour_image(i % 3, 20, 20)).save(tmp_path / f"{i:02}.png")
+    main, terminal = os.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "edge_all", "classify", "-m", str(tiny_bundle), "--json", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=120,
+        )
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal's other end is closed: everything has been read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(main)
+    assert result.returncode == ExitCode.OK
+    assert len(result.stdout.splitlines()) == 12  # stdout stays clean JSON lines
+    shown = b"".join(chunks).decode()
+    assert "Classifying" in shown and "100%" in shown
