@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,6 +103,12 @@ def main() -> None:
         rows = [measure(frame).to_dict() for frame in frames]
         print("\n".join(describe("synthetic demo", rows, [assess(frame, limits).reason for frame in frames])))
     print(f"\nDefaults: {limits.to_dict()}")
+    for height, width in ((224, 224), (1232, 1640)):
+        frame = np.asarray(Image.fromarray(real[0]).resize((width, height)))
+        start = time.perf_counter()
+        for _ in range(20):
+            measure(frame)
+        print(f"measure() on a {width}x{height} frame: {(time.perf_counter() - start) / 20 * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import threading
 from pathlib import Path
@@ -268,7 +269,9 @@ def _install_stop_handlers(stop: threading.Event):
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
-        _notice(f"{signal.Signals(signum).name}: finishing the current frame, then stopping")
+        # os.write, not print: a handler may interrupt a print to stderr (reentrant buffered I/O).
+        message = f"{signal.Signals(signum).name}: finishing the current frame, then stopping\n"
+        os.write(2, message.encode())
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 

@@ -8,6 +8,7 @@ honoured between frames; a camera that goes away is retried with backoff until i
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -128,6 +129,8 @@ class CaptureSession:
                 self.on_record(self._process(frame))
             except StorageFull as full:
                 return CaptureOutcome(frames, f"disk full, stopped: {full}", False)
+            except sqlite3.Error as exc:  # locked for too long, I/O error, damaged file
+                return CaptureOutcome(frames, f"results database error, stopped: {exc}", False)
             frames += 1
 
     def _wait_until(self, moment: float, deadline: float | None) -> bool:
