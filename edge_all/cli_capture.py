@@ -183,6 +183,7 @@ def _run_capture(
     json_lines: bool,
 ) -> ExitCode:
     from edge_all import __version__
+    from edge_all.capture.folder_source import FolderSource
     from edge_all.capture.live import live_line, record_json
     from edge_all.capture.session import CaptureSession, now_iso
     from edge_all.capture.sources import SourceUnavailable
@@ -207,6 +208,11 @@ def _run_capture(
         source.close()
         raise _fail(str(exc)) from None
 
+    if isinstance(source, FolderSource):
+        # A restart (power cut, service restart) must not classify a slide's images twice.
+        skipped = source.skip(store.origins(source.spec, options.sample_id))
+        if skipped:
+            _notice(f"skipping {skipped} image(s) already recorded for this folder and sample id")
     stop = threading.Event()
     restore = _install_stop_handlers(stop)
     outcome = None

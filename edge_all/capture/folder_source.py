@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from edge_all.capture.sources import Frame, FrameSource, SourceUnavailable
@@ -50,6 +51,12 @@ class FolderSource(FrameSource):
             return Frame(index=index, origin=str(path), rgb=load_rgb(path), file=path)
         except ImageError as exc:
             return Frame(index=index, origin=str(path), file=path, error=str(exc))
+
+    def skip(self, paths: Iterable[str | Path]) -> int:
+        """Never hand out these files (e.g. recorded before a restart); returns how many are here."""
+        names = {Path(p).name for p in paths if Path(p).parent == self.folder}
+        self._taken |= names
+        return len(names)
 
     def close(self) -> None:
         self._pending.clear()  # files may change while we are away; settle them again

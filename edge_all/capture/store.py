@@ -256,6 +256,13 @@ class ResultsStore:
         rows = self.connection.execute("SELECT sample_id FROM captures GROUP BY sample_id ORDER BY MIN(id)")
         return [row[0] for row in rows]
 
+    def origins(self, source: str, sample_id: str | None) -> list[str]:
+        """Where the frames already recorded for this source and sample came from."""
+        rows = self.connection.execute(
+            "SELECT DISTINCT origin FROM captures WHERE source = ? AND sample_id IS ?", (source, sample_id)
+        )
+        return [row[0] for row in rows]
+
     def has_sample(self, sample_id: str) -> bool:
         return (
             self.connection.execute(

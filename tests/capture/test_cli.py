@@ -200,3 +200,59 @@ def test_a_full_disk_stops_cleanly_and_the_database_stays_readable(
     saved = sorted((tiny_filesystem / "frames").iterdir())
     assert all(not path.name.startswith(".") for path in saved)  # no half-written temp file left behind
     assert {row["image_path"] for row in rows} <= {str(path) for path in saved}
+
+
+def test_json_lines_thresholds_from_flags_and_config_and_session_listing(tmp_path, smear_frames, coral_model):
+    video = write_video(tmp_path / "v.avi", smear_frames[:3])
+    db = tmp_path / "r.db"
+    result = edge_all(
+        "capture-and-classify", *coral_model, "--camera", f"video:{video}", "--db", db, "--json",
+        "--count", "2", "--min-focus", "1e9", "--sample-id", "S9",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    *frames, summary = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [f["status"] for f in frames] == ["rejected", "rejected"]
+    assert all(f["reason"].startswith("out_of_focus:") and f["quality"]["focus"] > 0 for f in frames)
+    assert summary["summary"][0]["rejected"] == 2 and summary["summary"][0]["call"] == "no call"
+
+    config = tmp_path / "quality.json"
+    config.write_text(json.dumps({"min_brightness": 254}))
+    again = edge_all("capture-and-classify", *coral_model, "--camera", f"video:{video}", "--db", db,
+                     "--quality-config", config, "--json")  # fmt: skip
+    assert [json.loads(line).get("reason", "")[:8] for line in again.stdout.splitlines()[:-1]] == [
+        "too_dark"
+    ] * 3
+    config.write_text(json.dumps({"min_sharpness": 1}))
+    bad = edge_all(
+        "capture-and-classify", *coral_model, "--camera", f"video:{video}", "--quality-config", config
+    )
+    assert bad.returncode == 2 and "min_sharpness" in bad.stderr
+
+    sessions = json.loads(edge_all("results", "list", "--sessions", "--json", "--db", db).stdout)
+    assert [(s["id"], s["sample_id"], s["frames"]) for s in sessions] == [(1, "S9", 2), (2, None, 3)]
+
+
+def test_a_restarted_folder_capture_does_not_classify_an_image_twice(tmp_path, smear_frames, coral_model):
+    folder, db = tmp_path / "drop", tmp_path / "r.db"
+    save_images(folder, smear_frames[:2], prefix="a")
+    args = [
+        "capture-and-classify",
+        *coral_model,
+        "--camera",
+        f"folder:{folder}",
+        "--settle",
+        "0.1",
+        "--db",
+        db,
+    ]
+    first = edge_all(*args, "--sample-id", "S1", "--count", "2", "--duration", "20")
+    assert first.returncode == 0, first.stderr
+    save_images(folder, smear_frames[2:3], prefix="b")
+    second = edge_all(*args, "--sample-id", "S1", "--duration", "3")  # e.g. after a power cut
+    assert "skipping 2 image(s)" in second.stderr
+    other_slide = edge_all(*args, "--sample-id", "S2", "--duration", "3")
+    with ResultsStore.open(db, create=False) as store:
+        s1 = [Path(row["origin"]).name for row in store.captures(sample_id="S1")]
+        s2 = [Path(row["origin"]).name for row in store.captures(sample_id="S2")]
+    assert sorted(s1) == ["a-000.png", "a-001.png", "b-000.png"]
+    assert other_slide.returncode == 0 and sorted(s2) == sorted(s1)  # another sample id starts afresh
