@@ -173,6 +173,22 @@ m $EA_USER video"
     fi
 }
 
+# The state directory, ready before the service first starts, so `sudo -u edge-all edge-all ...`
+# (docs/deploy.md, slide by slide) can write results there: results.db is created empty with
+# mode 0640 (SQLite gives its journal files the same mode), frames/ is private, bundles/ is root's.
+state_dirs() {
+    write_file "$EA_TMPFILES_DIR/edge-all.conf" 0644 "# edge-all's state directory (install-pi.sh). Nothing here is ever cleaned automatically.
+d $EA_STATE_DIR 0751 $EA_USER $EA_USER -
+d $EA_BUNDLES_DIR 0755 root root -
+d $EA_STATE_DIR/frames 0750 $EA_USER $EA_USER -
+f $EA_STATE_DIR/results.db 0640 $EA_USER $EA_USER -"
+    if is_real_root; then
+        run systemd-tmpfiles --create edge-all.conf
+    else
+        run systemd-tmpfiles --root="$EA_ROOT" --create edge-all.conf
+    fi
+}
+
 service_files() {
     local camera unit
     camera=$CAMERA
@@ -260,6 +276,7 @@ link_command
 install_scripts
 if [[ $SERVICE == 1 ]]; then
     service_user
+    state_dirs
     service_files
 fi
 if [[ -n $BUNDLE ]]; then

@@ -21,6 +21,7 @@ EA_ENV_FILE=$EA_CONFIG_DIR/edge-all.env
 EA_UNIT_NAME=edge-all.service
 EA_UNIT_FILE=/etc/systemd/system/$EA_UNIT_NAME
 EA_SYSUSERS_DIR=/etc/sysusers.d
+EA_TMPFILES_DIR=/etc/tmpfiles.d
 EA_USER=edge-all
 
 info() {

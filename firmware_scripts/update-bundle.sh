@@ -129,10 +129,16 @@ restart_service() {
     run systemctl try-restart "$EA_UNIT_NAME"
 }
 
+# The installed version directories (named by 12 hex digits), most recently activated first.
+installed_versions() {
+    [[ -d $STORE ]] || return 0
+    find "$STORE" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
+        -regex '.*/[0-9a-f]{12}' -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-
+}
+
 # Delete the oldest versions beyond --keep; current and previous are never deleted.
 prune() {
     local current previous dir name kept=0
-    [[ -d $STORE ]] || return 0
     current=$(link_target current)
     previous=$(link_target previous)
     while IFS= read -r dir; do
@@ -145,8 +151,7 @@ prune() {
             continue
         fi
         run rm -rf -- "$dir"
-    done < <(find "$STORE" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
-        -regex '.*/[0-9a-f]{12}' -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-)
+    done < <(installed_versions)
 }
 
 lock_store() {
@@ -226,21 +231,21 @@ rollback() {
 }
 
 list_versions() {
-    local current previous dir name mark
+    local current previous dir name mark versions=()
     current=$(link_target current)
     previous=$(link_target previous)
-    if [[ ! -d $STORE ]]; then
-        info "no models installed ($STORE does not exist)"
+    mapfile -t versions < <(installed_versions)
+    if [[ ${#versions[@]} -eq 0 ]]; then
+        info "no models installed in $STORE"
         return 0
     fi
-    while IFS= read -r dir; do
+    for dir in "${versions[@]}"; do
         name=$(basename "$dir")
         mark=""
         [[ $name == "$current" ]] && mark="  <- current"
         [[ $name == "$previous" ]] && mark="  <- previous"
         printf '%s  installed %s%s\n' "$name" "$(date -r "$dir" '+%Y-%m-%d %H:%M')" "$mark"
-    done < <(find "$STORE" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
-        -regex '.*/[0-9a-f]{12}' -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-)
+    done
 }
 
 if [[ $MODE != list ]]; then

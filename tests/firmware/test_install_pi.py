@@ -128,6 +128,19 @@ def test_real_run_on_a_fake_root_writes_the_files_and_creates_the_user(debian_ro
     groups = (root / "etc/group").read_text(encoding="utf-8")
     assert "video:x:44:edge-all\n" in groups
 
+    # The state directory exists, owned by the new user, before the service ever starts.
+    state = root / "var/lib/edge-all"
+    modes = {
+        path.name: (path.stat().st_uid, oct(path.stat().st_mode & 0o777))
+        for path in (state, state / "frames", state / "results.db", state / "bundles")
+    }
+    assert modes == {
+        "edge-all": (int(uid), "0o751"),
+        "frames": (int(uid), "0o750"),
+        "results.db": (int(uid), "0o640"),
+        "bundles": (0, "0o755"),
+    }
+
     command = root / "usr/local/bin/edge-all"
     assert os.readlink(command) == f"{VENV}/bin/edge-all"
 
