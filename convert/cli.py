@@ -69,12 +69,15 @@ def convert(
         raise _fail(f"choose one precision, not {' and '.join('--' + c for c in chosen)}", ExitCode.USAGE)
     precision = chosen[0] if chosen else "int8"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # The TFLite converter needs Keras on TensorFlow; a model.keras trained on JAX or PyTorch loads fine.
+    os.environ["KERAS_BACKEND"] = "tensorflow"
 
     from convert.convert import ConvertConfig, convert_run
     from convert.errors import ConvertError
     from convert.table import format_report
+    from edge_all.backend import BackendError
     from edge_all.bundle import BundleError
+    from edge_all.classifier import ModelError
     from edge_all.images import ImageError
     from training.dataset import DatasetError
 
@@ -91,7 +94,7 @@ def convert(
             edgetpu=edgetpu,
         )
         result = convert_run(config)
-    except (ConvertError, DatasetError, BundleError, ImageError) as exc:
+    except (ConvertError, DatasetError, BundleError, ImageError, ModelError, BackendError) as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None

@@ -99,6 +99,62 @@ def _output_kind(probs: np.ndarray) -> str:
     return "probabilities" if is_distribution else "logits"
 
 
+@dataclass
+class _Conversion:
+    """The converted model, its float32 reference, and how it was made."""
+
+    tflite: bytes
+    float32_bytes: int
+    seconds: float
+    calibration: dict[str, Any] | None
+
+
+def _convert(config: ConvertConfig, source: RunSource, model: Any, size: tuple[int, int]) -> _Conversion:
+    """Calibrate (int8) and convert; the float32 conversion is the size the bundle is compared with."""
+    show = config.progress
+    started = time.perf_counter()
+    representative = None
+    summary = None
+    if config.precision == "int8":
+        calib = calibration.load_calibration(
+            source.split, config.calibration_samples, size, source.preprocessing, show
+        )
+        if len(calib.pixels) == 0:
+            raise ConvertError(
+                f"{source.split.root}: none of the training images could be read for calibration"
+            )
+        representative = calibration.representative_dataset(calib, show)
+        summary = calib.summary()
+    _say(f"Converting {source.model_path} to {config.precision} TFLite...", show)
+    converted = tflite.to_tflite(model, size, config.precision, config.io_dtype, representative)
+    seconds = time.perf_counter() - started
+    float32 = converted if config.precision == "float32" else tflite.to_tflite(model, size, "float32")
+    return _Conversion(converted, len(float32), seconds, summary)
+
+
+def _staged_manifest(
+    config: ConvertConfig, source: RunSource, conversion: _Conversion, model_path: Path, outputs: str
+) -> BundleManifest:
+    """bundle.json for the staged model, before the check fills in `accuracy_check`."""
+    input_spec, output_spec = publish.tensor_specs(model_path)
+    return BundleManifest(
+        labels=source.labels,
+        input=input_spec,
+        output=output_spec,
+        preprocessing=source.preprocessing,
+        precision=config.precision,
+        model_sha256=sha256_file(model_path),
+        model_bytes=len(conversion.tflite),
+        float_model_bytes=conversion.float32_bytes,
+        source_run=str(source.run_dir.resolve()),
+        accuracy_check=None,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        edge_all_version=edge_all.__version__,
+        outputs=outputs,
+        extra={"float_model": FLOAT_MODEL_NOTE, "conversion_seconds": round(conversion.seconds, 3)},
+    )
+
+
 def convert_run(config: ConvertConfig) -> ConvertResult:
     """Convert RUN_DIR's model, check it against the float model, and publish the bundle if it passes."""
     target = config.target
@@ -109,56 +165,22 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
     items, skipped, eval_set, eval_root = _eval_items(config, source)
     model = load_float_model(source)
     size = model_input_size(model)
-    show = config.progress
+    conversion = _convert(config, source, model, size)
 
-    started = time.perf_counter()
-    representative = None
-    calibration_summary: dict[str, Any] | None = None
-    if config.precision == "int8":
-        calib = calibration.load_calibration(
-            source.split, config.calibration_samples, size, source.preprocessing, show
-        )
-        if len(calib.pixels) == 0:
-            raise ConvertError(
-                f"{source.split.root}: none of the training images could be read for calibration"
-            )
-        representative = calibration.representative_dataset(calib, show)
-        calibration_summary = calib.summary()
-    _say(f"Converting {source.model_path} to {config.precision} TFLite...", show)
-    converted = tflite.to_tflite(model, size, config.precision, config.io_dtype, representative)
-    seconds = time.perf_counter() - started
-    float32 = converted if config.precision == "float32" else tflite.to_tflite(model, size, "float32")
-
+    check_started = time.perf_counter()
     float_probs, items, unreadable = accuracy.float_probabilities(
-        model, items, size, source.preprocessing, show
+        model, items, size, source.preprocessing, config.progress
     )
-    skipped += unreadable
     outputs = _output_kind(float_probs) if len(float_probs) else "probabilities"
     if outputs == "logits":
         float_probs = _softmax(float_probs)
 
     with publish.Staging(target) as staging:
-        model_path = staging.write_model(converted, source.labels)
-        input_spec, output_spec = publish.tensor_specs(model_path)
-        manifest = BundleManifest(
-            labels=source.labels,
-            input=input_spec,
-            output=output_spec,
-            preprocessing=source.preprocessing,
-            precision=config.precision,
-            model_sha256=sha256_file(model_path),
-            model_bytes=len(converted),
-            float_model_bytes=len(float32),
-            source_run=str(source.run_dir.resolve()),
-            accuracy_check=None,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            edge_all_version=edge_all.__version__,
-            outputs=outputs,
-            extra={"float_model": FLOAT_MODEL_NOTE, "conversion_seconds": round(seconds, 3)},
-        )
-        write_manifest(staging.dir, manifest)
+        model_path = staging.write_model(conversion.tflite, source.labels)
+        manifest = _staged_manifest(config, source, conversion, model_path, outputs)
+        write_manifest(staging.dir, manifest)  # the Classifier below loads exactly this bundle
 
-        converted_probs = accuracy.converted_probabilities(staging.dir, items, show)
+        converted_probs = accuracy.converted_probabilities(staging.dir, items, config.progress)
         report = accuracy.compare(
             source.labels,
             items,
@@ -168,17 +190,18 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
             ("float32 Keras", f"{config.precision} TFLite"),
             eval_set,
             eval_root,
-            skipped,
+            skipped + unreadable,
         )
         report.conversion = {
             "precision": config.precision,
-            "io_dtype": input_spec.dtype,
-            "seconds": round(seconds, 3),
-            "model_bytes": len(converted),
-            "float_model_bytes": len(float32),
+            "io_dtype": manifest.input.dtype,
+            "seconds": round(conversion.seconds, 3),
+            "check_seconds": round(time.perf_counter() - check_started, 3),
+            "model_bytes": len(conversion.tflite),
+            "float_model_bytes": conversion.float32_bytes,
             "float_model": FLOAT_MODEL_NOTE,
-            "calibration": calibration_summary,
-            "source_run": str(source.run_dir.resolve()),
+            "calibration": conversion.calibration,
+            "source_run": manifest.source_run,
         }
         report_dict = report.to_dict()
         if not report.passed:
@@ -186,19 +209,11 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
             publish.write_json(report_path, report_dict)
             return ConvertResult(target, False, report_dict, report_path)
 
-        outcome = None
-        result_warnings: list[str] = []
-        edgetpu_sha = None
-        if config.edgetpu:
-            outcome = compile_for_edgetpu(staging.dir)
-            if outcome.compiled:
-                edgetpu_sha = sha256_file(staging.dir / EDGETPU_MODEL_FILE)
-            else:
-                result_warnings.append(outcome.message)
+        outcome = compile_for_edgetpu(staging.dir) if config.edgetpu else None
+        edgetpu_sha = sha256_file(staging.dir / EDGETPU_MODEL_FILE) if outcome and outcome.compiled else None
         manifest = dataclasses.replace(manifest, accuracy_check=report_dict, edgetpu_model_sha256=edgetpu_sha)
         write_manifest(staging.dir, manifest)
         publish.write_json(staging.dir / publish.REPORT_FILE, report_dict)
         bundle_dir = staging.publish()
-    return ConvertResult(
-        bundle_dir, True, report_dict, bundle_dir / publish.REPORT_FILE, outcome, result_warnings
-    )
+    warnings = [outcome.message] if outcome and not outcome.compiled else []
+    return ConvertResult(bundle_dir, True, report_dict, bundle_dir / publish.REPORT_FILE, outcome, warnings)

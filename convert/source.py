@@ -75,8 +75,15 @@ def open_run(run_dir: str | Path, parts: tuple[str, ...]) -> RunSource:
 
 def load_float_model(source: RunSource) -> Any:
     """Load model.keras and check it takes [None, H, W, 3] pixels and gives one score per label."""
+    import keras
+
     from training.models import load_model  # registers training's custom layers, then keras.saving
 
+    if keras.backend.backend() != "tensorflow":
+        raise ConvertError(
+            f"convert needs Keras's TensorFlow backend, this process has {keras.backend.backend()!r} "
+            "(set KERAS_BACKEND=tensorflow; a model trained on any backend converts)"
+        )
     try:
         model = load_model(source.model_path)
     except Exception as exc:  # keras raises many types for a damaged or foreign file
