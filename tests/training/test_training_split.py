@@ -121,3 +121,19 @@ def test_missing_or_empty_class_is_an_error(tmp_path, problem, message):
             path.write_bytes(b"")
     with pytest.raises(DatasetError, match=re.escape(message)):
         discover(root)
+
+
+def test_a_run_reuses_its_split_json_exactly(trained_run, demo_data, tmp_path):
+    from training.config import TrainConfig
+    from training.prepare import prepare_split
+
+    recorded = read_split(trained_run / "split.json")
+    config = TrainConfig(
+        data=demo_data.root, out=tmp_path / "run", seed=99, split_file=trained_run / "split.json"
+    )  # another seed would split differently; the file wins
+    assert prepare_split(config).images == recorded.images
+    missing = tmp_path / "moved"
+    missing.mkdir()
+    config = TrainConfig(data=missing, out=tmp_path / "run", split_file=trained_run / "split.json")
+    with pytest.raises(DatasetError, match="missing"):
+        prepare_split(config)
