@@ -8,7 +8,6 @@ MobileNetV2 model wrapped in a bundle (and with the tiny one, which it must refu
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
@@ -182,36 +181,6 @@ def test_missing_runtime_is_a_clear_error(root, bundles, tmp_path):
     result = run_script("update-bundle.sh", "--root", root, "--venv", tmp_path / "no-venv", bundles["a"])
     assert result.returncode == 1
     assert f"{tmp_path}/no-venv/bin/python not found" in result.stderr
-
-
-@pytest.fixture
-def real_bundle(tmp_path, coral_models):
-    """Coral's uint8 MobileNetV2 (a real TFLite model) as a bundle, to test the load check."""
-    from edge_all.bundle import BundleManifest, TensorSpec, sha256_file, write_manifest
-    from edge_all.images import Preprocessing
-    from edge_all.labels import read_labels, write_labels
-
-    path = tmp_path / "mobilenet"
-    path.mkdir()
-    shutil.copy(coral_models / "mobilenet_v2_1.0_224_quant.tflite", path / MODEL_FILE)
-    labels = read_labels(coral_models / "imagenet_labels.txt")
-    write_labels(path / "labels.txt", labels)
-    manifest = BundleManifest(
-        labels=labels,
-        input=TensorSpec(shape=(1, 224, 224, 3), dtype="uint8"),
-        output=TensorSpec(shape=(1, len(labels)), dtype="uint8"),
-        preprocessing=Preprocessing(),
-        precision="int8",
-        model_sha256=sha256_file(path / MODEL_FILE),
-        model_bytes=(path / MODEL_FILE).stat().st_size,
-        float_model_bytes=None,
-        source_run=None,
-        accuracy_check=None,
-        created="2026-01-01T00:00:00+00:00",
-        edge_all_version="test",
-    )
-    write_manifest(path, manifest)
-    return path
 
 
 def has_info_command() -> bool:
