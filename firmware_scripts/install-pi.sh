@@ -59,6 +59,9 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 
+# Debian's own Python, whatever else is on PATH: only its site-packages hold apt's picamera2.
+SYSTEM_PYTHON=/usr/bin/python3
+
 is_raspberry_pi() {
     [[ -f $(rootpath /etc/apt/sources.list.d/raspi.list) ]] ||
         grep -qs "Raspberry Pi" "$(rootpath /proc/device-tree/model)"
@@ -98,7 +101,7 @@ apt_packages() {
 # The numpy apt installed for picamera2 and OpenCV. pip must not put another numpy in the venv:
 # apt's compiled modules (simplejpeg, cv2) break against a different numpy ABI.
 system_numpy() {
-    python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true
+    "$SYSTEM_PYTHON" -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true
 }
 
 create_venv() {
@@ -108,7 +111,7 @@ create_venv() {
         info "virtual environment $(rootpath "$VENV") exists"
     else
         # --system-site-packages: apt's picamera2, libcamera and OpenCV are visible inside it.
-        run_host python3 -m venv --system-site-packages "$(rootpath "$VENV")"
+        run_host "$SYSTEM_PYTHON" -m venv --system-site-packages "$(rootpath "$VENV")"
     fi
 }
 
@@ -117,7 +120,7 @@ install_edge_all() {
     spec=$(resolve_package "$PACKAGE")
     numpy_pin=$(system_numpy)
     if [[ -z $numpy_pin ]]; then
-        [[ $EA_DRY_RUN == 1 ]] || ! is_real_root || die "python3 cannot import numpy after the apt step; is python3-numpy installed?"
+        [[ $EA_DRY_RUN == 1 ]] || ! is_real_root || die "$SYSTEM_PYTHON cannot import numpy after the apt step; is python3-numpy installed?"
         numpy_pin="<apt's python3-numpy version>"
     fi
     run_host "$(rootpath "$VENV")/bin/python" -m pip install --upgrade "$spec" "numpy==$numpy_pin"

@@ -4,6 +4,7 @@ parts that can act on a fake root (files, the service user, enabling the unit)."
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -29,8 +30,8 @@ def test_dry_run_on_a_raspberry_pi(pi_root):
     assert {"python3-picamera2", "python3-libcamera", "python3-opencv", "python3-venv"} <= packages
     assert result.actions.index("apt-get update") < result.actions.index(apt)
 
-    venv = action(result, "python3 -m venv")
-    assert venv == f"python3 -m venv --system-site-packages {pi_root}/opt/edge-all/venv"
+    venv = action(result, "/usr/bin/python3 -m venv")
+    assert venv == f"/usr/bin/python3 -m venv --system-site-packages {pi_root}/opt/edge-all/venv"
 
     pip = action(result, f"{pi_root}/opt/edge-all/venv/bin/python -m pip install")
     words = pip.split()
@@ -187,3 +188,33 @@ def test_real_run_again_changes_nothing_and_keeps_the_settings(debian_root):
     )
     assert from_device.returncode == 0, from_device.stderr
     assert tree(root) == before
+
+
+def test_dry_run_with_a_bundle_checks_it_and_shows_the_swap(pi_root, real_bundle):
+    result = run_script(
+        "install-pi.sh", "--root", pi_root, "--venv", VENV, "--dry-run", "--bundle", real_bundle, env=PI_ENV
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sha256 and labels match bundle.json" in result.stdout  # checks run even in a dry run
+    store = f"{pi_root}/var/lib/edge-all/bundles"
+    assert f"mv -T {store}/.current.new {store}/current" in result.actions
+    assert not (pi_root / "var").exists()
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root to become nobody"
+)
+@pytest.mark.parametrize("script", ["install-pi.sh", "install-coral.sh", "update-bundle.sh"])
+def test_a_real_install_needs_root(script, tmp_path):
+    """Without --dry-run or --root, a non-root user is stopped before anything is done."""
+    args = ["--rollback"] if script == "update-bundle.sh" else []
+    proc = subprocess.run(
+        ["runuser", "-u", "nobody", "--", "bash", str(SCRIPTS / script), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, **PI_ENV},
+    )
+    assert proc.returncode == 1
+    assert "must run as root: try  sudo" in proc.stderr
+    assert not [line for line in proc.stdout.splitlines() if line.startswith("+ ")]
