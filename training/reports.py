@@ -11,6 +11,7 @@ from pathlib import Path
 
 from training.config import TrainConfig
 from training.dataset import Skipped, Split
+from training.loading import PREPROCESSING
 from training.metrics import format_confusion, format_report
 from training.plots import plot_confusion, plot_history
 
@@ -22,15 +23,27 @@ IMAGE_LEVEL_WARNING = (
 PART_TITLES = {"train": "train", "val": "validation", "test": "test (held out)", "all": "all images"}
 
 
-def write_run_reports(
+def write_run_files(
     run_dir: Path,
+    config: TrainConfig,
     split: Split,
     metrics: dict[str, dict],
     history: dict,
     info: dict,
-    config: TrainConfig,
     skipped: list[Skipped],
 ) -> None:
+    """config.json, history.json, metrics.json, report.txt and the two plots (split.json and model.keras
+    are written as training goes)."""
+    config_doc = {
+        "config": config.to_dict(),
+        "classes": list(split.classes),
+        "image_size": config.image_size,
+        "input": {"shape": [config.image_size, config.image_size, 3], "range": [0, 255], "dtype": "float32"},
+        "preprocessing": PREPROCESSING.to_dict(),
+        **info,
+    }
+    _write_json(run_dir / "config.json", config_doc)
+    _write_json(run_dir / "history.json", history)
     doc = {
         **metrics,
         "note": IMAGE_LEVEL_WARNING,
@@ -39,7 +52,7 @@ def write_run_reports(
         "duplicates_dropped": split.duplicates_dropped,
         **info,
     }
-    (run_dir / "metrics.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    _write_json(run_dir / "metrics.json", doc)
     (run_dir / "report.txt").write_text(
         format_run_report(split, metrics, info, config, skipped), encoding="utf-8"
     )
@@ -47,6 +60,10 @@ def write_run_reports(
         metrics["test"], run_dir / "confusion_matrix.png", f"{config.backbone}: test split (image-level)"
     )
     plot_history(history, run_dir / "training_curves.png")
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
 def format_parts(metrics: dict[str, dict]) -> str:

@@ -7,7 +7,6 @@ many times faster). The saved model.keras is always the whole network on raw pix
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -24,7 +23,7 @@ from training.dataset import (
     write_split,
 )
 from training.evaluate import MODEL_FILE, SPLIT_FILE, score
-from training.loading import PREPROCESSING, ImageBatches, LoadedImages, load_images, one_hot
+from training.loading import ImageBatches, LoadedImages, load_images, one_hot
 from training.models import build_classifier, compile_model, load_model, unfreeze_top
 from training.prepare import log as _log
 from training.prepare import prepare_split
@@ -109,49 +108,21 @@ def _append(history: dict, new: dict, phase: str) -> None:
     history.setdefault("phase", []).extend([phase] * len(next(iter(new.values()), [])))
 
 
-def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
-    """Train as `config` says and write the run dir; raises DatasetError/WeightsError/ConfigError early.
-
-    `split` is the result of `prepare_split(config)` when the caller already made it.
-    """
-    from training.reports import print_summary, write_run_reports
-
-    started = time.perf_counter()
-    keras.utils.set_random_seed(config.seed)
-    split = split if split is not None else prepare_split(config)
-    parts = build_classifier(config, num_classes=len(split.classes))  # weights fail here, before loading
-    if config.verbose:
-        parts.model.summary()
-        _log(f"parameters: base {parts.base.count_params():,}, head {parts.head.count_params():,}")
-    run_dir = config.out
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_split(split, run_dir / SPLIT_FILE)
-
-    images = {p: load_images(split, split.part(p), config.image_size, _log) for p in ("train", "val", "test")}
-    if len(images["val"].labels) == 0 or len(images["train"].labels) == 0:
-        raise DatasetError(f"{config.data}: no readable train or validation images")
-
-    checkpoint = SaveBestFullModel(parts.model, run_dir / MODEL_FILE)
+def fit(config: TrainConfig, parts, train_images: LoadedImages, val_images: LoadedImages, checkpoint) -> dict:
+    """Fit the head (on cached features when the base is frozen and nothing is augmented), then
+    optionally fine-tune the top of the backbone. Returns the merged history, one "phase" per epoch."""
     history: dict = {}
-    fit_started = time.perf_counter()
 
     def early_stop():
         return keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
 
     if config.frozen_base and not config.augment:
-        phase = _fit_head_on_features(
-            config, parts, images["train"], images["val"], [checkpoint, early_stop()]
-        )
+        phase = _fit_head_on_features(config, parts, train_images, val_images, [checkpoint, early_stop()])
     else:
         phase = _fit_on_images(
-            config,
-            parts.model,
-            images["train"],
-            images["val"],
-            config.epochs,
-            config.learning_rate,
+            config, parts.model, train_images, val_images, config.epochs, config.learning_rate,
             [checkpoint, early_stop()],
-        )
+        )  # fmt: skip
     _append(history, phase, "head" if config.frozen_base else "full")
     if config.fine_tune_epochs > 0:
         unfrozen = unfreeze_top(parts.base, config.fine_tune_layers)
@@ -160,26 +131,47 @@ def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
             f"BatchNorm frozen) at learning rate {config.fine_tune_learning_rate}"
         )
         phase = _fit_on_images(
-            config,
-            parts.model,
-            images["train"],
-            images["val"],
-            config.fine_tune_epochs,
-            config.fine_tune_learning_rate,
-            [checkpoint, early_stop()],
-        )
+            config, parts.model, train_images, val_images, config.fine_tune_epochs,
+            config.fine_tune_learning_rate, [checkpoint, early_stop()],
+        )  # fmt: skip
         _append(history, phase, "fine-tune")
+    return history
+
+
+def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
+    """Train as `config` says and write the run dir; raises DatasetError/WeightsError/ConfigError early.
+
+    `split` is the result of `prepare_split(config)` when the caller already made it.
+    """
+    from training.reports import print_summary, write_run_files
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    split = split if split is not None else prepare_split(config)
+    parts = build_classifier(config, num_classes=len(split.classes))  # weights fail here, before loading
+    if config.verbose:
+        parts.model.summary()
+        _log(f"parameters: base {parts.base.count_params():,}, head {parts.head.count_params():,}")
+    images = {p: load_images(split, split.part(p), config.image_size, _log) for p in ("train", "val", "test")}
+    if len(images["val"].labels) == 0 or len(images["train"].labels) == 0:
+        raise DatasetError(f"{config.data}: no readable train or validation images")
+    run_dir = config.out
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_split(split, run_dir / SPLIT_FILE)
+
+    checkpoint = SaveBestFullModel(parts.model, run_dir / MODEL_FILE)
+    fit_started = time.perf_counter()
+    history = fit(config, parts, images["train"], images["val"], checkpoint)
     fit_seconds = time.perf_counter() - fit_started
 
     best = load_model(run_dir / MODEL_FILE)  # score the checkpoint that was saved, not the last epoch
     metrics = {p: score(best, images[p], split.classes, config.batch_size) for p in ("train", "val", "test")}
-    wall_seconds = time.perf_counter() - started
     info = {
         "best_epoch": checkpoint.best_epoch + 1,
         "best_val_loss": checkpoint.best,
         "epochs_run": len(history.get("loss", [])),
         "fit_seconds": round(fit_seconds, 2),
-        "wall_seconds": round(wall_seconds, 2),
+        "wall_seconds": round(time.perf_counter() - started, 2),
         "machine": machine_info(),
         "parameters": {
             "total": int(parts.model.count_params()),
@@ -188,17 +180,7 @@ def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
         },
     }
     skipped = [*split.skipped, *(s for p in images.values() for s in p.skipped)]
-    config_doc = {
-        "config": config.to_dict(),
-        "classes": list(split.classes),
-        "image_size": config.image_size,
-        "input": {"shape": [config.image_size, config.image_size, 3], "range": [0, 255], "dtype": "float32"},
-        "preprocessing": PREPROCESSING.to_dict(),
-        **info,
-    }
-    (run_dir / "config.json").write_text(json.dumps(config_doc, indent=1) + "\n", encoding="utf-8")
-    (run_dir / "history.json").write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
-    write_run_reports(run_dir, split, metrics, history, info, config, skipped)
+    write_run_files(run_dir, config, split, metrics, history, info, skipped)
     if config.verbose:
         print_summary(metrics, info)
-    return TrainResult(run_dir=run_dir, metrics=metrics, history=history, wall_seconds=wall_seconds)
+    return TrainResult(run_dir=run_dir, metrics=metrics, history=history, wall_seconds=info["wall_seconds"])
