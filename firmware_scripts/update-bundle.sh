@@ -176,8 +176,8 @@ install_bundle() {
         check_loads "$src"
     fi
     target=$STORE/$sha12
-    current=$(link_target current)
     lock_store
+    current=$(link_target current)
 
     if [[ -d $target ]]; then
         if ! cmp -s "$src/bundle.json" "$target/bundle.json" || ! verified_sha256 "$target" >/dev/null; then
@@ -192,7 +192,8 @@ install_bundle() {
         incoming=$STORE/.incoming-$sha12
         run mkdir -p "$STORE"
         run rm -rf -- "$incoming"
-        run cp -R -- "$src" "$incoming"
+        # -L: copy what links point to, so the store holds real files (checked again below).
+        run cp -R -L -- "$src" "$incoming"
         run chmod -R u=rwX,go=rX "$incoming"
         if [[ $EA_DRY_RUN == 0 ]]; then
             # Check the copy too: the SD card, not only the source, can damage a file.
@@ -214,6 +215,7 @@ install_bundle() {
 
 rollback() {
     local current previous
+    lock_store
     current=$(link_target current)
     previous=$(link_target previous)
     [[ -n $previous ]] || die "no previous model to roll back to ($STORE/previous does not exist)"
@@ -221,7 +223,6 @@ rollback() {
     if [[ $EA_DRY_RUN == 0 || -x $PYTHON ]]; then
         verified_sha256 "$STORE/$previous" >/dev/null || exit 1
     fi
-    lock_store
     if [[ -n $current ]]; then
         swap_link previous "$current"
     fi

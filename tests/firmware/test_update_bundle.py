@@ -202,3 +202,15 @@ def test_load_check_accepts_a_real_model_and_refuses_a_fake_one(root, bundles, r
     assert "could not load it" in fake.stderr
     assert link(root, "current") == sha12(real_bundle)
     assert not (root / STORE / sha12(bundles["a"])).exists()
+
+
+def test_links_inside_a_bundle_are_copied_as_files(root, tmp_path):
+    """A bundle whose model.tflite is a symlink is stored as a real file, not a link out of the store."""
+    elsewhere = tmp_path / "elsewhere.tflite"
+    source = make_bundle(tmp_path / "src" / "linked", b"linked model")
+    (source / MODEL_FILE).rename(elsewhere)
+    (source / MODEL_FILE).symlink_to(elsewhere)
+    result = update(root, "--no-load-check", source)
+    assert result.returncode == 0, result.stderr
+    stored = root / STORE / sha12(source) / MODEL_FILE
+    assert not stored.is_symlink() and stored.read_bytes() == b"linked model"
