@@ -90,11 +90,21 @@ def load_calibration(
 
 
 def representative_dataset(calibration: CalibrationSet, show_progress: bool = True) -> Callable[[], Iterator]:
-    """The converter's generator: one float32 [1, H, W, 3] batch of raw 0-255 pixels at a time."""
+    """The converter's generator: one float32 [1, H, W, 3] batch of raw 0-255 pixels at a time.
+
+    The first image carries one black and one white pixel, so the input's quantization spans the
+    whole 0-255 pixel range (scale 1, zero point 0 for uint8 I/O): a bright background is never
+    clipped, and raw camera pixels are the model's input as they are, as pycoral and the runtime's
+    fast path expect. Two pixels of one image leave every other range as calibration found it.
+    """
 
     def generate() -> Iterator[list[np.ndarray]]:
         items = progress(calibration.pixels, "Calibrating", len(calibration.pixels), show_progress)
-        for pixels in items:
-            yield [pixels[None].astype(np.float32)]
+        for k, pixels in enumerate(items):
+            sample = pixels[None].astype(np.float32)
+            if k == 0:
+                sample[0, 0, 0, :] = 0.0
+                sample[0, 0, -1, :] = 255.0
+            yield [sample]
 
     return generate

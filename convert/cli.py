@@ -111,7 +111,8 @@ def convert(
         typer.echo(
             f"error: accuracy gate failed: {report['converted']['name']} accuracy "
             f"{100 * converted:.1f}% vs float {100 * floating:.1f}% "
-            f"({-report['drop_pp']:+.1f} pp; a drop of at most {report['max_drop_pp']:g} pp is allowed); "
+            f"({100 * (converted - floating):+.1f} pp; "
+            f"a drop of at most {report['max_drop_pp']:g} pp is allowed); "
             f"no bundle written to {result.bundle_dir}; report: {result.report_path}",
             err=True,
         )

@@ -39,9 +39,9 @@ def format_report(report: dict[str, Any]) -> str:
         name = f"recall {label} (n={report['support'][label]})"
         rows.append((name, _pct(before), _pct(after), _change(before, after)))
     if conversion.get("model_bytes") is not None:
-        rows.append(
-            ("model size", _size(conversion.get("float_model_bytes")), _size(conversion["model_bytes"]), "")
-        )
+        float_bytes, model_bytes = conversion.get("float_model_bytes"), conversion["model_bytes"]
+        ratio = f"{100 * model_bytes / float_bytes:.0f}% of float32" if float_bytes else ""
+        rows.append(("model size (.tflite)", _size(float_bytes), _size(model_bytes), ratio))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [f"Accuracy check on {report['images']} images ({report['eval_set']})"]
     for k, row in enumerate(rows):

@@ -77,7 +77,10 @@ def test_manifest_describes_the_int8_bundle(int8_bundle, trained_run):
     assert (int8_bundle / LABELS_FILE).read_text().split() == list(CLASSES)
     assert manifest.model_sha256 == sha256_file(int8_bundle / MODEL_FILE)
     assert manifest.input.shape == (1, 64, 64, 3) and manifest.input.dtype == "uint8"
-    assert manifest.input.quantization is not None and manifest.output.quantization is not None
+    # Calibration anchors the input to the whole pixel range: raw uint8 pixels go in unchanged.
+    assert manifest.input.quantization.scale == pytest.approx(1.0, abs=1e-5)
+    assert manifest.input.quantization.zero_point == 0
+    assert manifest.output.quantization is not None
     assert manifest.output.shape == (1, len(CLASSES)) and manifest.output.dtype == "uint8"
     assert manifest.preprocessing == Preprocessing(color_order="RGB", resize="bilinear", crop="center")
     assert manifest.outputs == "probabilities"

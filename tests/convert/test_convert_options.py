@@ -69,3 +69,4 @@ def test_check_on_another_labelled_folder_with_int8_io(trained_run, demo_data, t
     manifest = read_manifest(result.bundle_dir)
     assert manifest.input.dtype == "int8" and manifest.output.dtype == "int8"
     assert manifest.input.quantization.zero_point == -128
+    assert manifest.input.quantization.scale == pytest.approx(1.0, abs=1e-5)
