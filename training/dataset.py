@@ -307,5 +307,5 @@ def check_files_present(split: Split, parts: tuple[str, ...] = PARTS) -> None:
     if missing:
         raise DatasetError(
             f"{split.root}: {len(missing)} image(s) of the split are missing, e.g. {missing[0]} "
-            "(pass --data to point at the dataset's new location)"
+            "(restore the dataset there, or train again on its new location)"
         )

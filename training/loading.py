@@ -28,14 +28,25 @@ class LoadedImages:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def load_images(split: Split, records: list[ImageRecord], size: int, warn=None) -> LoadedImages:
-    """Decode and resize `records`; an unreadable file is skipped with one warning line."""
+def load_images(
+    split: Split, records: list[ImageRecord], size: int, warn=None, progress: str | None = None
+) -> LoadedImages:
+    """Decode and resize `records`; an unreadable file is skipped with one warning line.
+
+    `progress` names a Keras progress bar (for the thousands of images of a real dataset).
+    """
     warn = warn or (lambda line: print(line, file=sys.stderr))
     index = {name: i for i, name in enumerate(split.classes)}
     pixels = np.empty((len(records), size, size, 3), np.uint8)
     kept: list[ImageRecord] = []
     skipped: list[Skipped] = []
-    for record in records:
+    bar = None
+    if progress and records:
+        print(progress, flush=True)
+        bar = keras.utils.Progbar(len(records), unit_name="image")
+    for done, record in enumerate(records):
+        if bar is not None and done % 64 == 0:
+            bar.update(done)
         try:
             pixels[len(kept)] = prepare(split.path(record), size, size, PREPROCESSING)
         except ImageError as exc:
@@ -44,6 +55,8 @@ def load_images(split: Split, records: list[ImageRecord], size: int, warn=None) 
             skipped.append(Skipped(record.file, reason))
             continue
         kept.append(record)
+    if bar is not None:
+        bar.update(len(records))
     labels = np.array([index[r.label] for r in kept], np.int64)
     return LoadedImages(pixels[: len(kept)], labels, kept, skipped)
 

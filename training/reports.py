@@ -82,7 +82,7 @@ def format_run_report(
     lines = [
         f"edge-all training run: {config.backbone} (head {config.head}, weights {config.weights}), "
         f"{config.image_size}x{config.image_size} pixels",
-        f"data: {split.root}  (seed {split.seed}, test {split.test_fraction:.0%}, "
+        f"data: {split.root.resolve()}  (seed {split.seed}, test {split.test_fraction:.0%}, "
         f"val {split.val_fraction:.0%}, "
         f"segmented in training: {'yes' if split.include_segmented else 'no'}, augmentation: "
         f"{'yes' if config.augment else 'no'})",
@@ -90,6 +90,9 @@ def format_run_report(
         f"training took {info['fit_seconds']:.1f} s, the whole run {info['wall_seconds']:.1f} s on "
         f"{machine['platform']} ({machine['cpu_count']} CPUs, "
         f"Keras {machine['keras']} on {machine['keras_backend']})",
+        f"parameters: {info['parameters']['total']:,} ({info['parameters']['base']:,} backbone, "
+        f"{info['parameters']['head']:,} head; backbone {'frozen' if config.frozen_base else 'trained'}"
+        f"{f', top {config.fine_tune_layers} layers fine-tuned' if config.fine_tune_epochs else ''})",
         "",
         "NOTE: " + IMAGE_LEVEL_WARNING,
         "",

@@ -152,7 +152,16 @@ def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
     if config.verbose:
         parts.model.summary()
         _log(f"parameters: base {parts.base.count_params():,}, head {parts.head.count_params():,}")
-    images = {p: load_images(split, split.part(p), config.image_size, _log) for p in ("train", "val", "test")}
+    images = {
+        part: load_images(
+            split,
+            split.part(part),
+            config.image_size,
+            _log,
+            f"loading {part} images" if config.verbose else None,
+        )
+        for part in ("train", "val", "test")
+    }
     if len(images["val"].labels) == 0 or len(images["train"].labels) == 0:
         raise DatasetError(f"{config.data}: no readable train or validation images")
     run_dir = config.out
