@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display on servers or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def plot_confusion(metrics: dict, path: Path, title: str) -> None:
@@ -33,14 +34,17 @@ def plot_history(history: dict, path: Path) -> None:
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
-        ax.plot(epochs, history.get(key, []), label=f"train {key}")
+        ax.plot(epochs, history.get(key, []), label=f"train {key}", marker=".")
         if f"val_{key}" in history:
-            ax.plot(epochs, history[f"val_{key}"], label=f"val {key}")
+            ax.plot(epochs, history[f"val_{key}"], label=f"val {key}", marker=".")
         phases = history.get("phase", [])
         for i in range(1, len(phases)):
             if phases[i] != phases[i - 1]:
                 ax.axvline(i + 0.5, color="grey", linestyle="--", linewidth=0.8)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(
+            "epoch (dashed line: fine-tuning starts)" if "fine-tune" in history.get("phase", []) else "epoch"
+        )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(key)
         ax.legend()
     fig.tight_layout()
