@@ -88,7 +88,6 @@ deb [signed-by=$KEYRING] $CORAL_REPO_URL $CORAL_SUITE main"
 install_runtime() {
     run_host apt-get update
     if [[ -n $DEB ]]; then
-        [[ -f $DEB ]] || die "--deb $DEB: no such file"
         run_host env DEBIAN_FRONTEND=noninteractive apt-get install -y usbutils "$(readlink -f "$DEB")"
     else
         # libedgetpu1-std: the standard clock (libedgetpu1-max runs hotter; see docs/deploy.md).
@@ -155,6 +154,9 @@ run_checks() {
     info "checks passed"
 }
 
+if [[ -n $DEB ]]; then
+    [[ -f $DEB ]] || usage_error "--deb $DEB: no such file"
+fi
 require_root_user "${ARGS[@]}"
 check_os
 check_arch

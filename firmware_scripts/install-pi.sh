@@ -27,6 +27,7 @@ Options:
   --venv DIR       virtual environment to create (default $EA_VENV_DEFAULT)
   --no-service     do not install or enable the systemd service
   --skip-checks    do not check the camera and the model at the end
+  --check-only     install nothing: only check the camera and the model (works offline)
   --root DIR       write every file inside DIR instead of / (for tests); commands are still shown
   --dry-run        print each action without doing it
   -h, --help       this help
@@ -42,6 +43,7 @@ CAMERA=""
 VENV=$EA_VENV_DEFAULT
 SERVICE=1
 CHECKS=1
+INSTALL=1
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -54,6 +56,7 @@ while [[ $# -gt 0 ]]; do
         --venv) need_value "$@"; VENV=$2; shift ;;
         --no-service) SERVICE=0 ;;
         --skip-checks) CHECKS=0 ;;
+        --check-only) INSTALL=0 ;;
         *) usage_error "unknown argument $1" ;;
     esac
     shift
@@ -237,6 +240,9 @@ run_checks() {
     if is_raspberry_pi; then
         as_service_user "$python" -c 'import picamera2' || failed+=("picamera2 is not visible in $VENV")
     fi
+    if is_real_root && systemctl is-active --quiet "$EA_UNIT_NAME" 2>/dev/null; then
+        warn "the $EA_UNIT_NAME service is running and holds the camera, so the camera check may fail; stop it first:  sudo systemctl stop $EA_UNIT_NAME"
+    fi
     # Any camera will do: a Raspberry Pi camera (libcamera) or a USB camera (V4L2 via OpenCV).
     as_service_user "$python" - <<'PY' || failed+=("no camera found (see docs/deploy.md, Troubleshooting)")
 import sys
@@ -269,9 +275,16 @@ PY
     info "checks passed"
 }
 
+if [[ $INSTALL == 0 && $CHECKS == 0 ]]; then
+    usage_error "--check-only and --skip-checks together leave nothing to do"
+fi
 require_root_user "${ARGS[@]}"
 check_os
 check_arch
+if [[ $INSTALL == 0 ]]; then
+    run_checks
+    exit 0
+fi
 apt_packages
 create_venv
 install_edge_all

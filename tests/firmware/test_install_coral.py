@@ -52,8 +52,9 @@ def test_missing_deb_is_refused(pi_root, tmp_path):
     result = run_script(
         "install-coral.sh", "--root", pi_root, "--dry-run", "--deb", tmp_path / "no.deb", env=PI_ENV
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "no.deb: no such file" in result.stderr
+    assert result.actions == []
 
 
 @pytest.fixture

@@ -218,3 +218,11 @@ def test_a_real_install_needs_root(script, tmp_path):
     assert proc.returncode == 1
     assert "must run as root: try  sudo" in proc.stderr
     assert not [line for line in proc.stdout.splitlines() if line.startswith("+ ")]
+
+
+def test_check_only_installs_nothing(pi_root):
+    result = run_script("install-pi.sh", "--root", pi_root, "--dry-run", "--check-only", env=PI_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.actions and all(line.startswith("runuser -u edge-all -- ") for line in result.actions)
+    both = run_script("install-pi.sh", "--root", pi_root, "--check-only", "--skip-checks", env=PI_ENV)
+    assert both.returncode == 2
