@@ -17,16 +17,23 @@ from pathlib import Path
 import keras
 
 from training.config import TrainConfig
-from training.dataset import (
-    DatasetError,
-    Split,
-    write_split,
-)
+from training.dataset import DatasetError, Split, write_split
 from training.evaluate import MODEL_FILE, SPLIT_FILE, score
 from training.loading import ImageBatches, LoadedImages, load_images, one_hot
 from training.models import build_classifier, compile_model, load_model, unfreeze_top
 from training.prepare import log as _log
 from training.prepare import prepare_split
+
+RUN_FILES = (
+    MODEL_FILE,
+    SPLIT_FILE,
+    "config.json",
+    "history.json",
+    "metrics.json",
+    "report.txt",
+    "confusion_matrix.png",
+    "training_curves.png",
+)
 
 
 @dataclass
@@ -166,6 +173,8 @@ def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
         raise DatasetError(f"{config.data}: no readable train or validation images")
     run_dir = config.out
     run_dir.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:  # a re-run (--force) must not leave the previous run's files beside its own
+        (run_dir / name).unlink(missing_ok=True)
     write_split(split, run_dir / SPLIT_FILE)
 
     checkpoint = SaveBestFullModel(parts.model, run_dir / MODEL_FILE)
