@@ -19,6 +19,7 @@ def prepare_split(config: TrainConfig) -> Split:
         split = read_split(config.split_file, root=config.data)
         check_files_present(split)
         return split
+    log(f"reading every image under {config.data} once (decode check and sha256)...")
     dataset = discover(config.data, include_segmented=config.include_segmented)
     for folder in dataset.unknown_folders:
         log(f"warning: ignoring {folder}: not a class folder (classes: {', '.join(dataset.classes)})")
@@ -30,6 +31,12 @@ def prepare_split(config: TrainConfig) -> Split:
         val_fraction=config.val_fraction,
         seed=config.seed,
         include_segmented=config.include_segmented,
+    )
+    counts = split.counts()
+    log(
+        "split (image-level): "
+        + "; ".join(f"{part} {sum(counts[part].values())}" for part in counts)
+        + f"; {len(split.skipped)} skipped, {len(split.duplicates_dropped)} duplicates dropped"
     )
     for part in ("train", "val", "test"):
         missing = [c for c in split.classes if not any(r.label == c for r in split.part(part))]
