@@ -11,13 +11,27 @@ from edge_all.bundle import MODEL_FILE, BundleManifest, TensorSpec, sha256_file,
 from edge_all.images import Preprocessing
 from edge_all.labels import read_labels, write_labels
 
-from .helpers import make_root
+from .helpers import SYSTEMD_TOOLS, make_root
 
 
 @pytest.fixture
 def pi_root(tmp_path) -> Path:
     """A fake root that looks like Raspberry Pi OS Bookworm 64-bit."""
     return make_root(tmp_path / "root")
+
+
+@pytest.fixture
+def debian_root(pi_root) -> Path:
+    """The Pi root with Debian's users and groups, for real runs (systemd-sysusers, -tmpfiles and
+    systemctl act on it through --root, so they must be installed here)."""
+    missing = [tool for tool in SYSTEMD_TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (real runs on a fake root use them)")
+    (pi_root / "etc/group").write_text(
+        "root:x:0:\nvideo:x:44:\nplugdev:x:46:\nusers:x:100:\n", encoding="utf-8"
+    )
+    (pi_root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    return pi_root
 
 
 @pytest.fixture

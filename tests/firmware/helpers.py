@@ -49,6 +49,8 @@ VERSION_CODENAME=jammy
 ID=ubuntu
 ID_LIKE=debian
 """
+# What the scripts run against a fake root (--root) for real, besides coreutils.
+SYSTEMD_TOOLS = ("systemd-sysusers", "systemd-tmpfiles", "systemctl")
 PI_ENV = {"EDGE_ALL_ARCH": "aarch64", "EDGE_ALL_DPKG_ARCH": "arm64"}
 PC_ENV = {"EDGE_ALL_ARCH": "x86_64", "EDGE_ALL_DPKG_ARCH": "amd64"}
 

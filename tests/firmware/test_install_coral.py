@@ -3,8 +3,6 @@ Edge TPU runtime, USB access through group plugdev; dry run and a real run on a 
 
 from __future__ import annotations
 
-import pytest
-
 from .helpers import PI_ENV, run_script, tree
 
 KEYRING = "/etc/apt/keyrings/coral-edgetpu.gpg"
@@ -55,13 +53,6 @@ def test_missing_deb_is_refused(pi_root, tmp_path):
     assert result.returncode == 2
     assert "no.deb: no such file" in result.stderr
     assert result.actions == []
-
-
-@pytest.fixture
-def debian_root(pi_root):
-    (pi_root / "etc/group").write_text("root:x:0:\nvideo:x:44:\nplugdev:x:46:\n", encoding="utf-8")
-    (pi_root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
-    return pi_root
 
 
 def test_real_run_on_a_fake_root(debian_root):

@@ -11,9 +11,6 @@ import pytest
 
 from .helpers import PC_ENV, PI_ENV, REPO, SCRIPTS, VENV, make_root, run_script, tree
 
-DEBIAN_GROUPS = "root:x:0:\nvideo:x:44:\nplugdev:x:46:\nusers:x:100:\n"
-DEBIAN_PASSWD = "root:x:0:0:root:/root:/bin/bash\n"
-
 
 def action(result, starts_with: str) -> str:
     matches = [line for line in result.actions if line.startswith(starts_with)]
@@ -98,13 +95,6 @@ def test_custom_venv_goes_into_the_unit(pi_root):
 
 def real_run(root, *args):
     return run_script("install-pi.sh", "--root", root, "--venv", VENV, "--skip-checks", *args, env=PI_ENV)
-
-
-@pytest.fixture
-def debian_root(pi_root):
-    (pi_root / "etc" / "group").write_text(DEBIAN_GROUPS, encoding="utf-8")
-    (pi_root / "etc" / "passwd").write_text(DEBIAN_PASSWD, encoding="utf-8")
-    return pi_root
 
 
 def test_real_run_on_a_fake_root_writes_the_files_and_creates_the_user(debian_root):

@@ -20,12 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PI_ENV, SCRIPTS, VENV, make_root, run_script
+from .helpers import PI_ENV, SCRIPTS, SYSTEMD_TOOLS, VENV, make_root, run_script
 
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 SYSTEM_UNITS = Path("/usr/lib/systemd/system")
 needs_systemd = pytest.mark.skipif(
-    SYSTEMD_ANALYZE is None or not SYSTEM_UNITS.is_dir(), reason="systemd-analyze or system units not present"
+    SYSTEMD_ANALYZE is None
+    or not SYSTEM_UNITS.is_dir()
+    or any(shutil.which(tool) is None for tool in SYSTEMD_TOOLS),
+    reason="systemd-analyze, systemd's units or its tools are not installed",
 )
 
 
