@@ -81,7 +81,7 @@ def convert(
     from edge_all.images import ImageError
     from training.dataset import DatasetError
 
-    try:
+    try:  # option combinations convert cannot honour are a bad command line
         config = ConvertConfig(
             run_dir=run_dir,
             out=out,
@@ -93,6 +93,9 @@ def convert(
             force=force,
             edgetpu=edgetpu,
         )
+    except ConvertError as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
+    try:
         result = convert_run(config)
     except (ConvertError, DatasetError, BundleError, ImageError, ModelError, BackendError) as exc:
         raise _fail(str(exc)) from None

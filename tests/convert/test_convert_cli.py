@@ -53,3 +53,11 @@ def test_one_precision_at_a_time(trained_run, edge_all_cli, error_lines):
     done = edge_all_cli("convert", str(trained_run), "--int8", "--float16")
     assert done.returncode == ExitCode.USAGE
     assert error_lines(done.stderr) == ["error: choose one precision, not --int8 and --float16"]
+
+
+def test_edgetpu_needs_int8(trained_run, edge_all_cli, error_lines):
+    done = edge_all_cli("convert", str(trained_run), "--float32", "--edgetpu")
+    assert done.returncode == ExitCode.USAGE
+    (line,) = error_lines(done.stderr)
+    assert "--edgetpu needs an int8 model" in line
+    assert not (trained_run / "bundle-float32").exists()

@@ -30,6 +30,19 @@ def test_existing_target_is_refused_then_replaced_with_force(trained_run, float3
     assert _no_leftovers(tmp_path) == []
 
 
+def test_a_failed_gate_with_force_keeps_the_old_bundle(trained_run, float32_bundle, tmp_path):
+    target = tmp_path / "bundle"
+    shutil.copytree(float32_bundle, target)
+    before = read_manifest(target)
+    result = convert_run(
+        ConvertConfig(run_dir=trained_run, out=target, precision="float16", force=True, max_drop=-100)
+    )
+    assert not result.published
+    assert read_manifest(target) == before
+    assert result.report_path == tmp_path / "bundle.accuracy_check.json" and result.report_path.is_file()
+    assert _no_leftovers(tmp_path) == []
+
+
 def test_edgetpu_without_the_compiler_keeps_the_cpu_bundle(trained_run, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # a PATH on which no edgetpu_compiler exists
     result = convert_run(
