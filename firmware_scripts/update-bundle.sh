@@ -23,7 +23,8 @@ the sha256 in its bundle.json, its labels differ, or the model does not load.
 Bundles live in $EA_BUNDLES_DIR/<sha12>; 'current' and 'previous' are symlinks there.
 
 Options:
-  --venv DIR        edge-all's virtual environment, used to check bundles (default $EA_VENV_DEFAULT)
+  --venv DIR        edge-all's virtual environment, used to check bundles (default $EA_VENV_DEFAULT;
+                    a path on this machine, never taken inside --root)
   --no-load-check   check sha256 and labels only; skip loading the model with 'edge-all info'
   --keep N          keep at most N installed models, current and previous included (default 3)
   --no-restart      do not restart the edge-all service (by default it is restarted if running)
