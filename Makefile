@@ -18,6 +18,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/shellcheck firmware_scripts/*.sh
 
 test: lint
 	$(BIN)/python -m pytest
