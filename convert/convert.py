@@ -29,6 +29,8 @@ FLOAT_MODEL_NOTE = "float_model_bytes is the size of the float32 TFLite conversi
 
 @dataclass
 class ConvertConfig:
+    """One conversion, as `edge-all convert` takes it; bad combinations fail here, before any work."""
+
     run_dir: Path
     out: Path | None = None  # default: RUN_DIR/bundle-<precision>
     precision: str = "int8"  # "int8", "float16" or "float32"
@@ -65,6 +67,8 @@ class ConvertConfig:
 
 @dataclass
 class ConvertResult:
+    """What happened: `published` is False when the gate failed (then report_path is beside the target)."""
+
     bundle_dir: Path  # the bundle, or where it would have gone when the gate failed
     published: bool
     report: dict[str, Any]
@@ -94,7 +98,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _output_kind(probs: np.ndarray) -> str:
-    """ "probabilities" when the model ends in a softmax (rows are distributions), else "logits"."""
+    """What the model outputs: "probabilities" when every row is a distribution (a softmax), else "logits"."""
     is_distribution = bool(np.all(probs >= -1e-6) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-3))
     return "probabilities" if is_distribution else "logits"
 

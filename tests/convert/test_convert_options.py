@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from convert.convert import ConvertConfig, convert_run
 from convert.errors import ConvertError
 from edge_all.bundle import EDGETPU_MODEL_FILE, MODEL_FILE, read_manifest
+from edge_all.images import Preprocessing
 
 
 def _no_leftovers(folder):
@@ -83,3 +85,13 @@ def test_check_on_another_labelled_folder_with_int8_io(trained_run, demo_data, t
     assert manifest.input.dtype == "int8" and manifest.output.dtype == "int8"
     assert manifest.input.quantization.zero_point == -128
     assert manifest.input.quantization.scale == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_bundle_records_the_preprocessing_training_used(run_copy, tmp_path):
+    config_path = run_copy / "config.json"
+    config = json.loads(config_path.read_text())
+    config["preprocessing"] = {"color_order": "RGB", "resize": "bicubic", "crop": "none"}
+    config_path.write_text(json.dumps(config))
+    result = convert_run(ConvertConfig(run_dir=run_copy, out=tmp_path / "b", precision="float32"))
+    assert result.published
+    assert read_manifest(result.bundle_dir).preprocessing == Preprocessing(resize="bicubic", crop="none")
