@@ -126,12 +126,20 @@ def evaluate_command(
         raise _fail(str(exc)) from None
     for skipped in result.skipped:
         print(f"warning: skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
+    if result.seen_in_training:
+        print(
+            f"warning: {len(result.seen_in_training)} of these images are byte-identical to images the "
+            f"model trained or was validated on (e.g. {result.seen_in_training[0]}); the scores are not "
+            "independent",
+            file=sys.stderr,
+        )
     if as_json:
         doc = {
             "run_dir": str(run_dir),
             "source": result.source,
             "metrics": result.metrics,
             "skipped": [{"file": s.file, "reason": s.reason} for s in result.skipped],
+            "seen_in_training": result.seen_in_training,
             "note": IMAGE_LEVEL_WARNING if data is None else None,
         }
         print(json.dumps(doc, indent=1))

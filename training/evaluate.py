@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from training.dataset import DatasetError, ImageRecord, Split, check_files_present, discover, read_split
+from training.dataset import (
+    DatasetError,
+    ImageRecord,
+    Skipped,
+    Split,
+    check_files_present,
+    discover,
+    read_split,
+)
 from training.loading import ImageBatches, LoadedImages, load_images
 from training.metrics import classification_metrics
 
@@ -55,7 +63,8 @@ class Evaluation:
     run_dir: Path
     source: str  # what was evaluated, in words
     metrics: dict[str, dict]
-    skipped: list
+    skipped: list[Skipped]
+    seen_in_training: list[str] = field(default_factory=list)  # files whose bytes the model trained on
 
 
 def evaluate_run(run_dir: str | Path, data: str | Path | None = None, batch_size: int = 32) -> Evaluation:
@@ -67,12 +76,15 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, batch_size
     if not model_path.is_file():
         raise RunError(f"{run_dir}: no {MODEL_FILE} (not a training run dir, or training did not finish)")
     split = read_split(run_dir / SPLIT_FILE)
+    seen: list[str] = []
     if data is None:
         check_files_present(split, ("test",))
         records, source, name = split.part("test"), f"test split of {split.root}", "test"
     else:
+        trained_on = {r.sha256 for r in split.images if r.part in ("train", "val")}
         dataset = discover(data, include_segmented=False)
         records = unique_images(dataset.images)
+        seen = [r.file for r in records if r.sha256 in trained_on]
         split = Split(Path(data), split.classes, records, 0, 0.0, 0.0, False, skipped=dataset.skipped)
         source, name = f"every image of {data}", "all"
     if not records:
@@ -84,6 +96,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, batch_size
         source=source,
         metrics={name: score(model, images, split.classes, batch_size)},
         skipped=[*split.skipped, *images.skipped] if data is not None else images.skipped,
+        seen_in_training=seen,
     )
 
 

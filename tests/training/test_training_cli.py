@@ -97,3 +97,5 @@ def test_evaluate_on_every_image_of_another_folder(trained_run, demo_data):
     assert "== all images: 123 images ==" in proc.stdout
     assert "precision" in proc.stdout and "confusion matrix" in proc.stdout
     assert Path(demo_data.quirk_files["truncated"]).name in proc.stderr
+    # the same folder the run trained on: the overlap is named, not silently scored as if independent
+    assert "byte-identical to images the model trained or was validated on" in proc.stderr
