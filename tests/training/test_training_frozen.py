@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from training.config import TrainConfig
 from training.loading import ImageBatches, augment_batch
 
 
-def test_weights_file_backbone_stays_frozen_while_the_head_trains(tmp_path, demo_data, trained_run):
+@pytest.fixture(scope="module")
+def tiny_backbone(tmp_path_factory, trained_run):
+    """A backbone weights file, as a user would bring for --weights FILE: the trained tiny run's base."""
+    from training.models import load_model
+
+    source = load_model(trained_run / "model.keras").get_layer("tiny")
+    weights_file = tmp_path_factory.mktemp("weights") / "tiny.weights.h5"
+    source.save_weights(weights_file)
+    return weights_file, {layer.name: [w.copy() for w in layer.get_weights()] for layer in source.layers}
+
+
+def test_weights_file_backbone_stays_frozen_while_the_head_trains(tmp_path, demo_data, tiny_backbone):
     from training.models import load_model
     from training.train import train
 
-    # A backbone weights file, as a user would bring for --weights FILE: the trained tiny run's base.
-    source = load_model(trained_run / "model.keras").get_layer("tiny")
-    weights_file = tmp_path / "tiny.weights.h5"
-    source.save_weights(weights_file)
-    frozen = [w.copy() for w in source.get_weights()]
+    weights_file, before = tiny_backbone
 
     config = TrainConfig(
         data=demo_data.root,
@@ -30,11 +38,46 @@ def test_weights_file_backbone_stays_frozen_while_the_head_trains(tmp_path, demo
     )
     result = train(config)
     assert result.history["phase"] == ["head"] * len(result.history["loss"])
-    model = load_model(result.run_dir / "model.keras")
-    for before, after in zip(frozen, model.get_layer("tiny").get_weights(), strict=True):
-        assert np.array_equal(before, after)  # the frozen base was not touched
+    base = load_model(result.run_dir / "model.keras").get_layer("tiny")
+    for name, weights in before.items():  # the frozen base was not touched
+        after = base.get_layer(name).get_weights() if weights else []
+        assert all(np.array_equal(a, b) for a, b in zip(weights, after, strict=True)), name
     # the head started from random init and learned on the cached features of a good base
     assert result.metrics["test"]["accuracy"] >= 0.8
+
+
+def test_fine_tuning_trains_only_the_top_of_the_backbone_and_never_batchnorm(
+    tmp_path, demo_data, tiny_backbone
+):
+    from training.models import load_model
+    from training.train import train
+
+    weights_file, before = tiny_backbone
+    config = TrainConfig(
+        data=demo_data.root,
+        out=tmp_path / "run",
+        backbone="tiny",
+        weights=str(weights_file),
+        epochs=1,
+        fine_tune_epochs=2,
+        fine_tune_layers=4,  # block3: conv, bn, relu, pool
+        fine_tune_learning_rate=1e-3,
+        augment=True,  # the frozen base now runs every epoch, on flipped and rotated images
+        batch_size=16,
+        image_size=64,
+        patience=5,
+        verbose=0,
+    )
+    result = train(config)
+    assert result.history["phase"] == ["head", "fine-tune", "fine-tune"], result.history["val_loss"]
+    base = load_model(result.run_dir / "model.keras").get_layer("tiny")
+    if result.history["val_loss"].index(min(result.history["val_loss"])) > 0:  # a fine-tuned checkpoint won
+        assert not np.array_equal(before["block3_conv"][0], base.get_layer("block3_conv").get_weights()[0])
+    for name in ("block1_conv", "block2_conv", "block3_bn"):
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(before[name], base.get_layer(name).get_weights(), strict=True)
+        ), name
 
 
 def test_augmentation_flips_and_rotates_without_changing_pixels():
