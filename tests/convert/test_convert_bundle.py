@@ -19,9 +19,12 @@ WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
 
 
 def _interpreter(path: Path):
-    from ai_edge_litert.interpreter import Interpreter
+    """The model's own graph, with no delegate rewriting it (what is inspected is what was converted)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_path=str(path))
+    interpreter = Interpreter(
+        model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
     interpreter.allocate_tensors()
     return interpreter
 
@@ -52,6 +55,8 @@ def test_int8_model_is_integer_end_to_end(int8_bundle):
     assert all(t["dtype"] == np.int32 for t in biases)
     floats = [t["name"] for t in interpreter.get_tensor_details() if t["dtype"] in (np.float32, np.float16)]
     assert floats == []  # no float activation or weight anywhere
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert "DEQUANTIZE" not in ops  # nothing falls back to float between the integer ops
 
 
 def test_int8_weights_are_a_quarter_of_float32(int8_bundle, float32_bundle):
