@@ -47,6 +47,10 @@ def train_command(
     fine_tune_epochs: Annotated[
         int, typer.Option(min=0, help="Then unfreeze the top of the backbone for N epochs.")
     ] = 0,
+    fine_tune_layers: Annotated[
+        int, typer.Option(min=1, help="How many of the backbone's top layers fine-tuning unfreezes.")
+    ] = 30,
+    fine_tune_lr: Annotated[float, typer.Option(help="Learning rate of the fine-tuning phase.")] = 1e-5,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     seed: Annotated[int, typer.Option(help="Seeds the split and the weights initialisation.")] = 0,
     include_segmented: Annotated[
@@ -78,6 +82,8 @@ def train_command(
             head=head,
             epochs=epochs,
             fine_tune_epochs=fine_tune_epochs,
+            fine_tune_layers=fine_tune_layers,
+            fine_tune_learning_rate=fine_tune_lr,
             batch_size=batch_size,
             seed=seed,
             include_segmented=include_segmented,
