@@ -1,0 +1,183 @@
+"""Per-frame cost of the device loop, against the interpreter's bare `invoke()` time.
+
+- runtime overhead: `Classifier.predict(frame)` on an in-memory camera frame (load_rgb, centre crop,
+  resize, pixel lookup into the input tensor, output decoding) minus the `invoke()` inside it,
+  per call. The target: under 15 % of `invoke()` for ResNet50 int8.
+- capture-and-classify end to end: the CaptureSession loop that the command runs, on a video file
+  (OpenCV decode, BGR->RGB, quality gate, predict, one SQLite commit per frame, synchronous=FULL),
+  per frame; the one-time costs (loading the model, opening the video) are left out.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.settings import ROUNDS, WARMUP, median, median_ms
+from edge_all.benchmark import synthetic_smear
+from edge_all.classifier import Classifier
+
+FRAME_SIZES = {"224x224": (224, 224), "1920x1080": (1080, 1920)}
+BACKBONES = ("resnet50", "mobilenetv2")
+VIDEO_FRAMES = 20
+CAPTURE_ROUNDS = 3
+THREADS = 2
+
+
+def write_video(path: Path, size: tuple[int, int], frames: int) -> Path:
+    """Motion-JPEG AVI of synthetic smears, as edge_all.capture.make_video writes them."""
+    import cv2
+
+    height, width = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 2.0, (width, height))
+    assert writer.isOpened(), f"OpenCV cannot write {path}"
+    rng = np.random.default_rng(2)
+    for _ in range(frames):
+        writer.write(synthetic_smear(rng, height, width)[:, :, ::-1].copy())
+    writer.release()
+    return path
+
+
+@pytest.mark.parametrize("frame", list(FRAME_SIZES))
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_runtime_overhead_per_frame(benchmark, bench_models, results, backbone, frame):
+    classifier = Classifier.load(bench_models(backbone)["int8"].bundle, threads=THREADS)
+    image = synthetic_smear(np.random.default_rng(3), *FRAME_SIZES[frame])
+    calls: list[tuple[float, float]] = []  # (predict ms, invoke ms) of each call
+
+    def predict() -> None:
+        begin = time.perf_counter()
+        prediction = classifier.predict(image)
+        calls.append(((time.perf_counter() - begin) * 1000.0, prediction.inference_ms))
+
+    benchmark.group = f"predict(frame) {backbone}-int8"
+    benchmark.pedantic(predict, rounds=ROUNDS, warmup_rounds=WARMUP)
+    timed = calls[-ROUNDS:]
+    results.put(
+        "overhead",
+        f"{backbone}-int8/{frame}",
+        backbone=backbone,
+        frame=frame,
+        threads=THREADS,
+        predict_ms=median([p for p, _ in timed]),
+        invoke_ms=median([i for _, i in timed]),
+        overhead_ms=median([p - i for p, i in timed]),
+    )
+
+
+@pytest.mark.parametrize("frame", list(FRAME_SIZES))
+def test_video_read(benchmark, results, tmp_path, frame):
+    """One frame from the video source: OpenCV's MJPEG decode and the BGR->RGB copy."""
+    from edge_all.capture.sources import EndOfSource, parse_source
+
+    frames = max(ROUNDS + WARMUP, VIDEO_FRAMES)
+    source = parse_source(f"video:{write_video(tmp_path / 'read.avi', FRAME_SIZES[frame], frames)}")
+    source.open()
+    try:
+        benchmark.group = "capture parts"
+        benchmark.pedantic(source.read, rounds=ROUNDS, warmup_rounds=WARMUP)
+        with pytest.raises(EndOfSource):  # every frame was read, none skipped
+            while True:
+                source.read()
+    finally:
+        source.close()
+    results.put("capture_parts", f"video read {frame}", ms=median_ms(benchmark))
+
+
+def test_results_store_add(benchmark, results, tmp_path):
+    """One committed row (WAL, synchronous=FULL: an fsync per frame) on this machine's disk."""
+    from edge_all.capture.session import now_iso
+    from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo
+
+    store = ResultsStore.open(tmp_path / "results.db")
+    try:
+        session = store.start_session(
+            SessionInfo(now_iso(), "video:x", "s", "m", "0" * 64, ["a", "b"], 0.6, None, "benchmark")
+        )
+        record = CaptureRecord(
+            session_id=session,
+            captured_at=now_iso(),
+            sample_id="s",
+            source="video:x",
+            frame_index=0,
+            origin="video:x#0",
+            status="classified",
+            bundle_sha256="0" * 64,
+            label="a",
+            confidence=0.9,
+            probabilities={"a": 0.9, "b": 0.1},
+            quality={"focus": 100.0, "brightness": 200.0},
+            inference_ms=10.0,
+        )
+        benchmark.group = "capture parts"
+        benchmark.pedantic(store.add, args=(record,), rounds=ROUNDS, warmup_rounds=WARMUP)
+    finally:
+        store.close()
+    results.put("capture_parts", "SQLite row (commit)", ms=median_ms(benchmark), folder=str(tmp_path))
+
+
+@pytest.mark.parametrize("frame", list(FRAME_SIZES))
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_capture_and_classify_per_frame(benchmark, bench_models, results, tmp_path, backbone, frame):
+    from edge_all.capture.quality import QualityThresholds
+    from edge_all.capture.session import CaptureOptions, CaptureSession, now_iso
+    from edge_all.capture.sources import parse_source
+    from edge_all.capture.store import ResultsStore, SessionInfo
+
+    bundle = bench_models(backbone)["int8"].bundle
+    classifier = Classifier.load(bundle, threads=THREADS)
+    digest = classifier.manifest.model_sha256
+    video = write_video(tmp_path / f"{frame}.avi", FRAME_SIZES[frame], VIDEO_FRAMES)
+    options = CaptureOptions(sample_id="benchmark", interval=0.0, quality=QualityThresholds())
+    records: list = []
+    opened: list = []
+
+    def fresh_session():
+        records.clear()
+        source = parse_source(f"video:{video}")
+        source.open()
+        store = ResultsStore.open(tmp_path / f"results-{len(opened)}.db")
+        opened.append((source, store))
+        info = SessionInfo(
+            started_at=now_iso(),
+            source=source.spec,
+            sample_id=options.sample_id,
+            model=str(bundle),
+            bundle_sha256=digest,
+            labels=list(classifier.labels),
+            threshold=options.threshold,
+            quality_thresholds=options.quality.to_dict(),
+            edge_all_version="benchmark",
+        )
+        session = CaptureSession(
+            source, classifier, store, store.start_session(info), digest, options, on_record=records.append
+        )
+        return (session,), {}
+
+    benchmark.group = f"capture-and-classify {backbone}-int8"
+    try:
+        outcome = benchmark.pedantic(
+            lambda session: session.run(), setup=fresh_session, rounds=CAPTURE_ROUNDS, warmup_rounds=1
+        )
+    finally:
+        for source, store in opened:
+            source.close()
+            store.close()
+    assert outcome.ok and outcome.frames == VIDEO_FRAMES, outcome
+    statuses = {record.status for record in records}
+    assert statuses <= {"classified", "uncertain"}, f"frames rejected or failed: {statuses}"
+    per_frame_ms = benchmark.stats.stats.median * 1000.0 / VIDEO_FRAMES
+    invoke_ms = median([record.inference_ms for record in records])
+    results.put(
+        "capture",
+        f"{backbone}-int8/{frame}",
+        backbone=backbone,
+        frame=frame,
+        threads=THREADS,
+        frames=VIDEO_FRAMES,
+        per_frame_ms=per_frame_ms,
+        invoke_ms=invoke_ms,
+    )

@@ -1,0 +1,93 @@
+"""Preprocessing time: an image file or a camera frame to the model's 224x224 uint8 pixels.
+
+Through `Classifier.prepare` (edge_all.images: decode, EXIF orientation, RGB, centre crop, bilinear
+resize), the exact path `predict` takes. Frames: 1920x1080 (a USB microscope camera, HD) and
+4056x3040 (the Raspberry Pi HQ camera's full resolution), as in-memory arrays (what camera sources
+hand over) and, for 224 and HD, as JPEG files (what the folder source and `classify` read).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.settings import ROUNDS, WARMUP, median_ms
+from edge_all.benchmark import synthetic_smear
+from edge_all.capture.quality import QualityThresholds, assess
+from edge_all.classifier import Classifier
+
+FRAMES = {"224x224": (224, 224), "1920x1080": (1080, 1920), "4056x3040": (3040, 4056)}
+FILE_FRAMES = ("224x224", "1920x1080")
+
+
+@pytest.fixture(scope="module")
+def classifier(bench_models) -> Classifier:
+    return Classifier.load(bench_models("resnet50")["int8"].bundle, threads=2)
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return {name: synthetic_smear(rng, h, w) for name, (h, w) in FRAMES.items()}
+
+
+@pytest.mark.parametrize("frame", FILE_FRAMES)
+def test_prepare_jpeg_file(benchmark, results, classifier, frames, tmp_path, frame):
+    path = tmp_path / f"{frame}.jpg"
+    Image.fromarray(frames[frame]).save(path, quality=90)
+    benchmark.group = "preprocessing"
+    pixels = benchmark.pedantic(classifier.prepare, args=(path,), rounds=ROUNDS, warmup_rounds=WARMUP)
+    assert pixels.shape == (224, 224, 3)
+    results.put("preprocessing", f"JPEG file {frame}", ms=median_ms(benchmark), bytes=path.stat().st_size)
+
+
+@pytest.mark.parametrize("frame", list(FRAMES))
+def test_prepare_camera_frame(benchmark, results, classifier, frames, frame):
+    benchmark.group = "preprocessing"
+    pixels = benchmark.pedantic(
+        classifier.prepare, args=(frames[frame],), rounds=ROUNDS, warmup_rounds=WARMUP
+    )
+    assert pixels.shape == (224, 224, 3)
+    results.put("preprocessing", f"RGB array {frame}", ms=median_ms(benchmark))
+
+
+@pytest.mark.parametrize("frame", list(FRAMES))
+def test_quality_gate(benchmark, results, frames, frame):
+    """capture-and-classify checks every frame's quality before the model sees it."""
+    benchmark.group = "quality gate"
+    limits = QualityThresholds()
+    benchmark.pedantic(assess, args=(frames[frame], limits), rounds=ROUNDS, warmup_rounds=WARMUP)
+    results.put("quality_gate", f"RGB array {frame}", ms=median_ms(benchmark))
+
+
+def prepare_reducing_gap(frame: np.ndarray, size: int = 224) -> np.ndarray:
+    """A candidate for edge_all.images.resize_rgb on large frames (not what the runtime does today).
+
+    Two changes: the centre crop goes through `resize(box=...)` instead of slicing the array (the
+    slice is not contiguous, so PIL copies it first), and `reducing_gap=2.0` lets PIL shrink by an
+    integer factor before the bilinear pass (its documented fast path for big reductions).
+    """
+    height, width = frame.shape[:2]
+    side = min(height, width)
+    left, top = (width - side) // 2, (height - side) // 2
+    box = (left, top, left + side, top + side)
+    image = Image.fromarray(frame)
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0))
+
+
+@pytest.mark.parametrize("frame", ["1920x1080", "4056x3040"])
+def test_prepare_camera_frame_reducing_gap(benchmark, results, classifier, frames, frame):
+    """What the change above would save, and how far its pixels are from today's."""
+    benchmark.group = "preprocessing"
+    image = frames[frame]
+    pixels = benchmark.pedantic(prepare_reducing_gap, args=(image,), rounds=ROUNDS, warmup_rounds=WARMUP)
+    today = classifier.prepare(frames[frame]).astype(np.int16)
+    difference = np.abs(pixels.astype(np.int16) - today)
+    results.put(
+        "preprocessing_candidate",
+        f"RGB array {frame}",
+        ms=median_ms(benchmark),
+        max_abs_diff=int(difference.max()),
+        mean_abs_diff=float(difference.mean()),
+    )

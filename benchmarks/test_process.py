@@ -1,0 +1,79 @@
+"""What a fresh runtime process pays: start-up (import to first prediction) and peak memory; file sizes.
+
+Each round starts `python -m edge_all.benchmark` (the probe behind `edge-all benchmark`): it imports
+the runtime, loads the bundle, classifies 100 JPEG files and reports its own timings and its
+resident-memory high-water mark (VmHWM; see edge_all.benchmark._peak_rss_mb for why not ru_maxrss).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.models import BACKBONES, PRECISIONS
+from benchmarks.settings import PROCESS_ROUNDS, ROUNDS, WARMUP, median, median_ms
+from edge_all.benchmark import PROBE_IMAGES, measure_process, write_synthetic_images
+from edge_all.classifier import Classifier
+
+CASES = [(b, p) for b in BACKBONES for p in PRECISIONS]
+IDS = [f"{b}-{p}" for b, p in CASES]
+
+
+@pytest.fixture(scope="module")
+def probe_images(tmp_path_factory) -> list[Path]:
+    files = write_synthetic_images(tmp_path_factory.mktemp("probe-images"), 20, 224, 224)
+    return [files[i % len(files)] for i in range(PROBE_IMAGES)]
+
+
+@pytest.mark.parametrize(("backbone", "precision"), CASES, ids=IDS)
+def test_fresh_process(benchmark, bench_models, results, probe_images, backbone, precision):
+    """pytest-benchmark times the whole child process (100 images); the start-up split is the child's."""
+    model = bench_models(backbone)[precision]
+    runs = []
+
+    def probe() -> None:
+        runs.append(measure_process(model.bundle, probe_images, threads=2))
+
+    benchmark.group = "fresh process: load + 100 images"
+    benchmark.pedantic(probe, rounds=PROCESS_ROUNDS, iterations=1)
+    assert not any(run.tensorflow_imported for run in runs), "the runtime process imported TensorFlow"
+    results.put(
+        "process",
+        f"{backbone}-{precision}",
+        backbone=backbone,
+        precision=precision,
+        threads=2,
+        images=PROBE_IMAGES,
+        rounds=len(runs),
+        import_s=median([r.import_s for r in runs]),
+        load_s=median([r.load_s for r in runs]),
+        first_prediction_s=median([r.first_prediction_s for r in runs]),
+        import_to_first_prediction_s=median([r.import_to_first_prediction_s for r in runs]),
+        process_start_to_first_prediction_s=median([r.process_start_to_first_prediction_s for r in runs]),
+        peak_rss_mb=max(r.peak_rss_mb for r in runs),
+    )
+
+
+@pytest.mark.parametrize(("backbone", "precision"), CASES, ids=IDS)
+def test_model_load_and_size(benchmark, bench_models, results, backbone, precision):
+    """Classifier.load (sha256 of the whole file, interpreter, tensor allocation); the file size."""
+    models = bench_models(backbone)
+    model = models[precision]
+    benchmark.group = "Classifier.load"
+    benchmark.pedantic(
+        Classifier.load,
+        args=(model.bundle,),
+        kwargs={"threads": 2},
+        rounds=max(3, ROUNDS // 3),
+        warmup_rounds=min(WARMUP, 2),
+    )
+    results.put(
+        "files",
+        f"{backbone}-{precision}",
+        backbone=backbone,
+        precision=precision,
+        bytes=model.model_bytes,
+        float32_bytes=models["float32"].model_bytes,
+        load_ms=median_ms(benchmark),
+    )

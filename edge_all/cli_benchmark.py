@@ -1,0 +1,84 @@
+"""`edge-all benchmark`: latency percentiles, throughput, start-up time and peak memory on this device.
+
+Only typer and the standard library at module level (numpy, pillow and the interpreter load inside
+the command), like every other command module.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edge_all.exit_codes import EPILOG, ExitCode
+
+
+def benchmark(
+    model: Annotated[
+        Path, typer.Argument(metavar="BUNDLE", help="A bundle directory, or a plain .tflite model.")
+    ],
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed predictions.")] = 100,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed predictions first.")] = 10,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="Interpreter threads (default: every core).")
+    ] = None,
+    edgetpu: Annotated[
+        bool,
+        typer.Option("--edgetpu", help="Run on a Coral Edge TPU (needs libedgetpu.so.1)."),
+    ] = False,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="Labels file for a plain .tflite (optional).")
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images", help="Time these images (a folder) instead of synthetic JPEGs at the input size."
+        ),
+    ] = None,
+    no_startup: Annotated[
+        bool,
+        typer.Option(
+            "--no-startup", help="Skip the fresh-process measurement (start-up time and peak memory)."
+        ),
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the results as one JSON object.")
+    ] = False,
+) -> None:
+    """Time a model on this device: p50/p90/p99 latency, throughput, start-up time, peak RSS.
+
+    Latency: Classifier.predict on JPEG files (decode, preprocessing, invoke(), output), after warm-up.
+    It is split into the interpreter's invoke() and the runtime's own overhead around it.
+    Start-up (import to first prediction) and peak RSS: a fresh process loads it and classifies 100 images.
+    """
+    from edge_all.backend import BackendError
+    from edge_all.benchmark import BenchmarkError, format_table, run_benchmark
+    from edge_all.bundle import BundleError
+    from edge_all.classifier import ModelError
+    from edge_all.labels import LabelsError
+
+    try:
+        result = run_benchmark(
+            model,
+            labels=labels,
+            runs=runs,
+            warmup=warmup,
+            threads=threads,
+            edgetpu=edgetpu,
+            images=images,
+            fresh_process=not no_startup,
+        )
+    except (ModelError, BundleError, BackendError, LabelsError, BenchmarkError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(int(ExitCode.ERROR)) from None
+    if json_output:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        typer.echo(format_table(result))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `benchmark` to the `edge-all` app."""
+    app.command("benchmark", epilog=EPILOG)(benchmark)
