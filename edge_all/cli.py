@@ -22,10 +22,10 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     from convert import cli as convert_cli
-    from edge_all import cli_capture, cli_classify
+    from edge_all import cli_benchmark, cli_capture, cli_classify
     from training import cli as training_cli
 
-    for module in (training_cli, convert_cli, cli_classify, cli_capture):
+    for module in (training_cli, convert_cli, cli_classify, cli_capture, cli_benchmark):
         module.register(app)
 
 
