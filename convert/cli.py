@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -61,7 +60,9 @@ def convert(
     edgetpu: Annotated[
         bool, typer.Option("--edgetpu", help="Also compile model_edgetpu.tflite (needs edgetpu_compiler).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the accuracy check as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the outcome and the accuracy check as JSON.")
+    ] = False,
 ) -> None:
     """Convert RUN_DIR's model, check it against the float model, publish the bundle (see HELP)."""
     chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
@@ -103,7 +104,14 @@ def convert(
         raise _fail(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
 
     if as_json:
-        typer.echo(json.dumps(result.report, indent=2))
+        summary = {
+            "published": result.published,
+            "bundle_dir": str(result.bundle_dir),
+            "report_path": str(result.report_path),
+            "warnings": result.warnings,
+            "accuracy_check": result.report,
+        }
+        typer.echo(json.dumps(summary, indent=2))
     else:
         typer.echo(format_report(result.report))
     for warning in result.warnings:
@@ -122,7 +130,7 @@ def convert(
         raise typer.Exit(int(ExitCode.ACCURACY_GATE_FAILED))
     if result.edgetpu is not None and result.edgetpu.compiled:
         typer.echo(result.edgetpu.message, err=True)
-    print(f"bundle written to {result.bundle_dir} (report: {result.report_path})", file=sys.stderr)
+    typer.echo(f"bundle written to {result.bundle_dir} (report: {result.report_path})", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,8 +16,11 @@ def test_gate_failure_writes_the_report_and_no_bundle(trained_run, tmp_path, edg
         "--max-drop", "-100", "--calibration-samples", "8", "--json",
     )  # fmt: skip
     assert done.returncode == ExitCode.ACCURACY_GATE_FAILED, done.stderr
-    report = json.loads(done.stdout)
+    outcome = json.loads(done.stdout)
+    assert outcome["published"] is False and outcome["bundle_dir"] == str(target)
+    report = outcome["accuracy_check"]
     assert report["passed"] is False and report["max_drop_pp"] == -100
+    assert outcome["report_path"] == str(tmp_path / "bundle.accuracy_check.json")
     assert not target.exists()
     saved = tmp_path / "bundle.accuracy_check.json"
     assert json.loads(saved.read_text()) == report
