@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from convert.errors import ConvertError
 
 PRECISIONS = ("int8", "float16", "float32")
@@ -44,8 +46,8 @@ def to_tflite(
         if precision == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = representative
-            # Builtin int8 kernels only: conversion fails rather than leaving a float op behind,
-            # which the Edge TPU could not run.
+            # Ask for builtin int8 kernels only; the converter still leaves an op without one in
+            # float between DEQUANTIZE/QUANTIZE, so check_full_integer verifies the result.
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             io_type = {"uint8": tf.uint8, "int8": tf.int8}[io_dtype]
             converter.inference_input_type = io_type
@@ -57,9 +59,40 @@ def to_tflite(
             with warnings.catch_warnings():
                 # "Statistics for quantized inputs were expected": the ranges come from calibration.
                 warnings.simplefilter("ignore", UserWarning)
-                return bytes(converter.convert())
+                converted = bytes(converter.convert())
         except Exception as exc:
             raise ConvertError(f"TFLite {precision} conversion failed ({_first_line(exc)})") from None
+    if precision == "int8":
+        check_full_integer(converted)
+    return converted
+
+
+def float_ops(tflite: bytes) -> list[str]:
+    """Names of the ops of a model that read or write a float tensor (none in a full-integer model)."""
+    from edge_all.backend import find_interpreter
+
+    interpreter = find_interpreter().module.Interpreter(model_content=tflite)
+    tensors = interpreter.get_tensor_details()
+    floats = {t["index"] for t in tensors if np.dtype(t["dtype"]).kind == "f"}
+    return sorted(
+        {
+            op["op_name"]
+            for op in interpreter._get_ops_details()  # the interpreter's only per-op listing
+            if floats.intersection(i for i in (*op["inputs"], *op["outputs"]) if i >= 0)
+        }
+    )
+
+
+def check_full_integer(tflite: bytes) -> None:
+    """Refuse an "int8" model that still computes in float somewhere: integer-only hardware cannot run it."""
+    found = float_ops(tflite)
+    if found:
+        # The (de)quantize ops around a float op are symptoms; name the op itself.
+        culprits = [name for name in found if name not in ("QUANTIZE", "DEQUANTIZE")] or found
+        raise ConvertError(
+            f"int8 conversion left op(s) in float ({', '.join(culprits)}): a layer has no integer kernel, so "
+            "this is not a full-integer model the Edge TPU could run; replace that layer or use --float16"
+        )
 
 
 def _first_line(exc: Exception) -> str:
