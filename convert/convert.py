@@ -167,6 +167,8 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
     parts = (("train",) if config.precision == "int8" else ()) + (("test",) if config.data is None else ())
     source = open_run(config.run_dir, parts)
     items, skipped, eval_set, eval_root = _eval_items(config, source)
+    if not items:
+        raise ConvertError(f"{eval_root}: no images to check the converted model on ({eval_set})")
     model = load_float_model(source)
     size = model_input_size(model)
     conversion = _convert(config, source, model, size)

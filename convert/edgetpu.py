@@ -56,4 +56,9 @@ def compile_for_edgetpu(bundle_dir: Path) -> EdgeTpuOutcome:
                 False, f"{COMPILER} failed ({reason}); see {LOG_FILE}; the CPU bundle is complete"
             )
         shutil.move(str(produced), bundle_dir / EDGETPU_MODEL_FILE)
-    return EdgeTpuOutcome(True, f"compiled {EDGETPU_MODEL_FILE} ({COMPILER} log in {LOG_FILE})")
+    # With -s the compiler says how many ops it mapped to the Edge TPU and how many stay on the CPU.
+    counts = [
+        line.strip() for line in done.stdout.splitlines() if line.strip().startswith("Number of operations")
+    ]
+    detail = "; ".join(counts) if counts else f"log in {LOG_FILE}"
+    return EdgeTpuOutcome(True, f"compiled {EDGETPU_MODEL_FILE} ({detail})")

@@ -72,3 +72,12 @@ def test_bad_options():
         ConvertConfig(run_dir="run", precision="float32", edgetpu=True)
     with pytest.raises(ConvertError, match="unknown I/O type"):
         ConvertConfig(run_dir="run", io_dtype="int16")
+
+
+def test_a_split_without_test_images(run_copy):
+    split = json.loads((run_copy / "split.json").read_text())
+    for record in split["images"]:
+        record["part"] = "train" if record["part"] == "test" else record["part"]
+    (run_copy / "split.json").write_text(json.dumps(split))
+    with pytest.raises(ConvertError, match="no images to check the converted model on"):
+        convert_run(ConvertConfig(run_dir=run_copy, precision="float32"))
