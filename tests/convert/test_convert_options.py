@@ -43,6 +43,10 @@ def test_a_failed_gate_with_force_keeps_the_old_bundle(trained_run, float32_bund
     assert read_manifest(target) == before
     assert result.report_path == tmp_path / "bundle.accuracy_check.json" and result.report_path.is_file()
     assert _no_leftovers(tmp_path) == []
+    # A later conversion that passes replaces the bundle and removes the stale report beside it.
+    passed = convert_run(ConvertConfig(run_dir=trained_run, out=target, precision="float16", force=True))
+    assert passed.published and read_manifest(target).precision == "float16"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle"]
 
 
 def test_edgetpu_without_the_compiler_keeps_the_cpu_bundle(trained_run, tmp_path, monkeypatch):
