@@ -1,7 +1,8 @@
 """The representative dataset for int8 calibration: training images only, every class represented.
 
 Calibration sets the int8 ranges of every activation. Drawing it from the test split would leak the
-test set into the model; drawing it from one class would clip the activations of the others.
+test set into the model; drawing it from one class would clip the activations of the others. Segmented
+copies (black background), which a run may train on, are left out: the microscope never shows one.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def load_calibration(
     """Prepare the chosen training images exactly as the device will (edge_all.images.prepare)."""
     if samples < 1:
         raise ValueError("calibration needs at least one sample")
-    chosen = select_stratified(split.part("train"), samples, seed=split.seed)
+    train = split.part("train")
+    originals = [r for r in train if r.variant != "segmented"]
+    chosen = select_stratified(originals or train, samples, seed=split.seed)
     height, width = size
     pixels: list[np.ndarray] = []
     per_class: dict[str, int] = {}

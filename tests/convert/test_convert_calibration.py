@@ -34,3 +34,22 @@ def test_all_when_fewer_than_asked_and_the_same_choice_every_time():
     assert len(select_stratified(records, 200)) == 18
     assert select_stratified(records, 7, seed=1) == select_stratified(list(reversed(records)), 7, seed=1)
     assert select_stratified(records, 7, seed=1) != select_stratified(records, 7, seed=2)
+
+
+def test_calibration_leaves_out_segmented_copies(trained_run, tmp_path):
+    """A run trained with --include-segmented still calibrates on what the microscope shows."""
+    from dataclasses import replace
+
+    from convert.calibration import load_calibration
+    from edge_all.images import Preprocessing
+    from training.dataset import read_split
+
+    split = read_split(trained_run / "split.json")
+    train = split.part("train")
+    segmented = [
+        replace(r, file=r.file.replace("Original/", "Segmented/", 1), variant="segmented") for r in train
+    ]
+    split.images = split.images + segmented
+    calibration = load_calibration(split, 500, (64, 64), Preprocessing(), show_progress=False)
+    assert sorted(calibration.files) == sorted(r.file for r in train)
+    assert calibration.pixels.shape == (len(train), 64, 64, 3)
