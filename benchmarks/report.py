@@ -218,6 +218,14 @@ def process_section(process: dict[str, Any]) -> str:
     return _table(header, rows)
 
 
+def imports_section(imports: dict[str, Any]) -> str:
+    item = imports.get("runtime", {})
+    rows = [[f"`{name}`", _ms(ms)] for name, ms in item.get("modules_ms", {}).items()]
+    whole = "whole process (Python start, imports, finding the interpreter)"
+    rows.append([whole, _ms(item.get("process_ms"))])
+    return _table(["import (cumulative, where first imported)", "ms"], rows)
+
+
 def targets(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) for each of the issue's targets; met is None when not measured."""
     sections = data["sections"]
@@ -283,6 +291,8 @@ def format_report(data: dict[str, Any]) -> str:
         ]
     if "process" in sections:
         parts += ["Fresh process: start-up and peak memory", process_section(sections["process"])]
+    if "imports" in sections:
+        parts += ["Start-up imports", imports_section(sections["imports"])]
     parts += ["Targets", targets_section(data)]
     return "\n\n".join(parts)
 

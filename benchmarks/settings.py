@@ -15,7 +15,9 @@ PROCESS_ROUNDS = int(os.environ.get("EDGE_ALL_BENCH_PROCESS_ROUNDS", "3"))
 
 
 def median_ms(benchmark) -> float:
-    """pytest-benchmark's median of the timed rounds, in milliseconds."""
+    """pytest-benchmark's median of the timed rounds, in milliseconds (NaN under --benchmark-disable)."""
+    if benchmark.stats is None:
+        return float("nan")
     return benchmark.stats.stats.median * 1000.0
 
 

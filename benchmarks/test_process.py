@@ -77,3 +77,35 @@ def test_model_load_and_size(benchmark, bench_models, results, backbone, precisi
         float32_bytes=models["float32"].model_bytes,
         load_ms=median_ms(benchmark),
     )
+
+
+def test_import_breakdown(benchmark, results):
+    """What start-up imports cost (`python -X importtime`): the runtime and the interpreter it finds.
+
+    Cumulative ms of the modules that matter, where each is first imported; the benchmark row is
+    the whole process (Python's own start included).
+    """
+    import subprocess
+    import sys
+
+    code = "import edge_all.classifier, edge_all.backend; edge_all.backend.find_interpreter()"
+    command = [sys.executable, "-X", "importtime", "-c", code]
+
+    def run() -> str:
+        return subprocess.run(command, capture_output=True, text=True, check=True).stderr
+
+    benchmark.group = "fresh process: imports"
+    report = benchmark.pedantic(run, rounds=PROCESS_ROUNDS, iterations=1)
+    cumulative: dict[str, float] = {}
+    for line in report.splitlines():
+        fields = line.split("|")
+        if len(fields) == 3 and fields[1].strip().isdigit():
+            cumulative[fields[2].strip()] = int(fields[1]) / 1000.0
+    interpreter = "ai_edge_litert._pywrap_litert_interpreter_wrapper"
+    watched = ("numpy", "PIL.Image", "edge_all.classifier", interpreter)
+    results.put(
+        "imports",
+        "runtime",
+        modules_ms={name: cumulative.get(name) for name in watched},
+        process_ms=median_ms(benchmark),
+    )
