@@ -138,7 +138,10 @@ def preprocessing_section(data: dict[str, Any]) -> str:
                 _ms(item["ms"]),
                 _pct(item["ms"], invoke),
                 _ms(gate.get(name, {}).get("ms")) if name in gate else "",
-                f"{_ms(other['ms'])} (pixels differ by <= {other['max_abs_diff']})" if other else "",
+                f"{_ms(other['ms'])} (max pixel difference {other['max_abs_diff']}, mean "
+                f"{other['mean_abs_diff']:.2f})"
+                if other
+                else "",
             ]
         )
     header = [
@@ -146,7 +149,7 @@ def preprocessing_section(data: dict[str, Any]) -> str:
         "prepare (ms)",
         "of ResNet50 int8 invoke()",
         "quality gate (ms)",
-        "prepare with box + reducing_gap (ms)",
+        "candidate change (ms)",
     ]
     return _table(header, rows)
 

@@ -76,6 +76,30 @@ def prepare_reducing_gap(frame: np.ndarray, size: int = 224) -> np.ndarray:
     return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0))
 
 
+def prepare_jpeg_draft(path, size: int = 224) -> np.ndarray:
+    """A candidate for large JPEG files: let libjpeg decode at 1/2, 1/4 or 1/8 scale (DCT scaling,
+    `Image.draft`) while the result stays at least twice the model size, then crop and resize."""
+    with Image.open(path) as image:
+        image.draft("RGB", (2 * size, 2 * size))
+        return prepare_reducing_gap(np.asarray(image.convert("RGB")), size)
+
+
+def test_prepare_jpeg_file_draft(benchmark, results, classifier, frames, tmp_path):
+    """What decoding a 1920x1080 JPEG at reduced scale would save, and how far its pixels are."""
+    path = tmp_path / "1920x1080.jpg"
+    Image.fromarray(frames["1920x1080"]).save(path, quality=90)
+    benchmark.group = "preprocessing"
+    pixels = benchmark.pedantic(prepare_jpeg_draft, args=(path,), rounds=ROUNDS, warmup_rounds=WARMUP)
+    difference = np.abs(pixels.astype(np.int16) - classifier.prepare(path).astype(np.int16))
+    results.put(
+        "preprocessing_candidate",
+        "JPEG file 1920x1080",
+        ms=median_ms(benchmark),
+        max_abs_diff=int(difference.max()),
+        mean_abs_diff=float(difference.mean()),
+    )
+
+
 @pytest.mark.parametrize("frame", ["1920x1080", "4056x3040"])
 def test_prepare_camera_frame_reducing_gap(benchmark, results, classifier, frames, frame):
     """What the change above would save, and how far its pixels are from today's."""
