@@ -67,6 +67,7 @@ class AccuracyReport:
     skipped: list[str] = field(default_factory=list)
     conversion: dict[str, Any] = field(default_factory=dict)  # precision, sizes, timings, calibration
     caveat: str = CAVEAT
+    notes: list[str] = field(default_factory=list)  # anything else a reader must know to trust the numbers
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -82,6 +82,16 @@ def _say(message: str, enabled: bool) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _overlap_note(config: ConvertConfig, source: RunSource) -> list[str]:
+    """A --data folder that is the run's own dataset puts training images into the check."""
+    if config.data is not None and config.data.resolve() == source.split.root.resolve():
+        return [
+            f"{config.data} is the dataset this run was trained on: the check includes its training "
+            "images, so both accuracies are inflated (the drop between them is still meaningful)"
+        ]
+    return []
+
+
 def _eval_items(
     config: ConvertConfig, source: RunSource
 ) -> tuple[list[accuracy.EvalItem], list[str], str, Path]:
@@ -198,6 +208,7 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
             eval_root,
             skipped + unreadable,
         )
+        report.notes = _overlap_note(config, source)
         report.conversion = {
             "precision": config.precision,
             "io_dtype": manifest.input.dtype,
@@ -221,5 +232,5 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
         write_manifest(staging.dir, manifest)
         publish.write_json(staging.dir / publish.REPORT_FILE, report_dict)
         bundle_dir = staging.publish()
-    warnings = [outcome.message] if outcome and not outcome.compiled else []
+    warnings = report.notes + ([outcome.message] if outcome and not outcome.compiled else [])
     return ConvertResult(bundle_dir, True, report_dict, bundle_dir / publish.REPORT_FILE, outcome, warnings)

@@ -69,5 +69,6 @@ def format_report(report: dict[str, Any]) -> str:
         f"gate {verdict}: accuracy drop {report['drop_pp']:.1f} pp "
         f"({'within' if report['passed'] else 'more than'} the {report['max_drop_pp']:g} pp allowed)"
     )
+    lines.extend(f"note: {note}" for note in report.get("notes", []))
     lines.append(report["caveat"])
     return "\n".join(lines)

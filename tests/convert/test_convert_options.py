@@ -80,6 +80,9 @@ def test_check_on_another_labelled_folder_with_int8_io(trained_run, demo_data, t
     assert result.published
     report = result.report
     assert report["eval_set"] == f"every image of {demo_data.root}"
+    # This folder is the run's own dataset: the check says its training images are in it.
+    (note,) = report["notes"]
+    assert "trained on" in note and "inflated" in note and note in result.warnings
     originals = [p for p in (demo_data.root / "Original").rglob("*") if p.is_file()]
     # One truncated file is unreadable and one byte-identical duplicate counts once.
     assert report["images"] == len(originals) - 2
