@@ -13,9 +13,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    """`python -m edge_all ARGS` as a user would run it."""
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m edge_all ARGS` as a user would run it (extra environment variables in `env`)."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "edge_all", *args],
         cwd=REPO,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from edge_all.bundle import read_manifest
 from edge_all.exit_codes import ExitCode
 
@@ -64,3 +66,20 @@ def test_edgetpu_needs_int8(trained_run, edge_all_cli, error_lines):
     (line,) = error_lines(done.stderr)
     assert "--edgetpu needs an int8 model" in line
     assert not (trained_run / "bundle-float32").exists()
+
+
+@pytest.mark.slow
+def test_a_model_trained_on_jax_converts(demo_data, tmp_path, edge_all_cli):
+    """model.keras is backend-neutral: convert loads it on TensorFlow whatever KERAS_BACKEND says."""
+    run = tmp_path / "jax-run"
+    jax = {"KERAS_BACKEND": "jax"}
+    trained = edge_all_cli(
+        "train", "--data", str(demo_data.root), "--out", str(run), "--backbone", "tiny",
+        "--weights", "none", "--epochs", "2", "--image-size", "32", env=jax,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert json.loads((run / "config.json").read_text())["machine"]["keras_backend"] == "jax"
+    done = edge_all_cli("convert", str(run), "--calibration-samples", "8", "--max-drop", "100", env=jax)
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = read_manifest(run / "bundle-int8")
+    assert manifest.precision == "int8" and manifest.input.shape == (1, 32, 32, 3)
