@@ -4,7 +4,7 @@ Two measurements, because they answer different questions:
 - in this process, after warm-up: per-image latency of `Classifier.predict` on JPEG files at the
   model's input size (decode + preprocessing + `invoke()` + output decoding), split into the
   interpreter's own `invoke()` time and the runtime's overhead around it; throughput.
-- in a fresh process (`python -m edge_all.benchmark`, what a service restart pays): the time from
+- then in a fresh process (`python -m edge_all.benchmark`, what a service restart pays): the time from
   importing the runtime to the first prediction, and the peak resident memory after loading the
   model and classifying a batch of images.
 
@@ -14,6 +14,7 @@ and the interpreter are imported.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -238,7 +239,8 @@ def measure_process(
         os.unlink(listing.name)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise BenchmarkError(lines[-1] if lines else f"the fresh process exited with {done.returncode}")
+        last = lines[-1].removeprefix("error: ") if lines else f"exited with {done.returncode}"
+        raise BenchmarkError(f"the fresh-process measurement failed: {last}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
     report["process_start_to_first_prediction_s"] = report.pop("first_prediction_at") - spawned
     return ProcessStats(**report)
@@ -323,11 +325,14 @@ def run_benchmark(
     images: Path | None = None,
     fresh_process: bool = True,
 ) -> BenchmarkResult:
-    """Benchmark a bundle or plain .tflite: the fresh process first (a quiet machine), then latency."""
+    """Benchmark a bundle or plain .tflite: latency in this process, then a fresh process.
+
+    The fresh process starts only after this process has let go of its interpreter: a Coral USB
+    Accelerator serves one process at a time, and a small board should not hold the model twice.
+    """
     from edge_all.classifier import Classifier
 
     with tempfile.TemporaryDirectory(prefix="edge-all-benchmark-") as scratch:
-        # Loading once up front gives the input size for the synthetic images and fails fast.
         classifier = Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
         height, width = classifier.input_size
         if images is not None:
@@ -336,25 +341,28 @@ def run_benchmark(
         else:
             files = write_synthetic_images(Path(scratch), DISTINCT_IMAGES, height, width)
             described = f"{len(files)} synthetic {width}x{height} JPEG smears"
+        invoke_ms, predict_ms, wall = time_predictions(classifier, files, runs, warmup)
+        facts = {
+            "model": str(model),
+            "precision": classifier.manifest.precision if classifier.manifest is not None else None,
+            "model_bytes": classifier.model_path.stat().st_size,
+            "input_shape": list(classifier.input.shape),
+            "input_dtype": classifier.input.dtype,
+            "backend": {
+                "name": classifier.backend.name,
+                "version": classifier.backend.version,
+                "delegate": classifier.backend.delegate,
+                "threads": classifier.backend.threads,
+            },
+        }
+        del classifier  # the interpreter (and an Edge TPU delegate) go before the fresh process starts
+        gc.collect()
         process = None
         if fresh_process:
             probe_files = [files[i % len(files)] for i in range(PROBE_IMAGES)]
             process = measure_process(model, probe_files, labels, threads, edgetpu)
-        invoke_ms, predict_ms, wall = time_predictions(classifier, files, runs, warmup)
-    manifest = classifier.manifest
-    backend = classifier.backend
     return BenchmarkResult(
-        model=str(model),
-        precision=manifest.precision if manifest is not None else None,
-        model_bytes=classifier.model_path.stat().st_size,
-        input_shape=list(classifier.input.shape),
-        input_dtype=classifier.input.dtype,
-        backend={
-            "name": backend.name,
-            "version": backend.version,
-            "delegate": backend.delegate,
-            "threads": backend.threads,
-        },
+        **facts,
         machine=machine_facts(),
         warmup=warmup,
         images=described,

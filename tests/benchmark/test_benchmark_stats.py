@@ -46,3 +46,14 @@ def test_fresh_process_reports_its_own_peak_memory(int8_bundle, tmp_path):
     assert stats.images == 2
     assert 0 < stats.peak_rss_mb < 400
     assert stats.tensorflow_imported is False
+
+
+def test_fresh_process_failure_is_one_line(tmp_path):
+    from edge_all.benchmark import BenchmarkError
+
+    images = write_synthetic_images(tmp_path, 1, 32, 32)
+    missing = tmp_path / "gone.tflite"
+    with pytest.raises(BenchmarkError) as failure:
+        measure_process(missing, images)
+    expected = f"{missing}: no such model file or bundle directory"
+    assert str(failure.value) == f"the fresh-process measurement failed: {expected}"
