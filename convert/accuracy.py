@@ -62,6 +62,8 @@ class AccuracyReport:
     max_drop_pp: float
     passed: bool
     top1_agreement: float
+    # The paired view behind the drop: of the images whose class changed, how many became right/wrong.
+    changed: dict[str, int]
     mean_abs_prob_diff: float
     predictions: list[dict[str, Any]]
     skipped: list[str] = field(default_factory=list)
@@ -204,6 +206,11 @@ def compare(
         max_drop_pp=float(max_drop_pp),
         passed=drop_pp <= max_drop_pp,
         top1_agreement=float(np.mean(float_top == converted_top)),
+        changed={
+            "images": int(np.sum(float_top != converted_top)),
+            "became_right": int(np.sum((float_top != truth) & (converted_top == truth))),
+            "became_wrong": int(np.sum((float_top == truth) & (converted_top != truth))),
+        },
         mean_abs_prob_diff=float(np.mean(np.abs(float_probs - converted_probs))),
         predictions=predictions,
         skipped=list(skipped or []),

@@ -53,8 +53,10 @@ def format_report(report: dict[str, Any]) -> str:
         )
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
+    changed = report["changed"]
     lines.append(
-        f"top-1 agreement {_pct(report['top1_agreement'])}, "
+        f"top-1 agreement {_pct(report['top1_agreement'])} ({changed['images']} of {report['images']} images "
+        f"changed class: {changed['became_right']} became right, {changed['became_wrong']} became wrong), "
         f"mean |probability difference| {report['mean_abs_prob_diff']:.4f}"
     )
     if conversion.get("seconds") is not None:

@@ -78,6 +78,11 @@ def test_int8_numbers_match_a_bare_interpreter(independent):
     assert check["converted"]["per_class_recall"] == pytest.approx(_recall(truth, int8_top))
     assert [p["converted"] for p in check["predictions"]] == [CLASSES[i] for i in int8_top]
     assert check["top1_agreement"] == pytest.approx(np.mean(int8_top == float_top))
+    assert check["changed"] == {
+        "images": int(np.sum(int8_top != float_top)),
+        "became_right": int(np.sum((float_top != truth) & (int8_top == truth))),
+        "became_wrong": int(np.sum((float_top == truth) & (int8_top != truth))),
+    }
     expected_drop = 100 * (np.mean(float_top == truth) - np.mean(int8_top == truth))
     assert check["drop_pp"] == pytest.approx(expected_drop)
     mad = np.mean(np.abs(independent["float"] - independent["int8"]))
