@@ -55,10 +55,10 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append("  ".join("-" * w for w in widths))
     changed = report["changed"]
     lines.append(
-        f"top-1 agreement {_pct(report['top1_agreement'])} ({changed['images']} of {report['images']} images "
-        f"changed class: {changed['became_right']} became right, {changed['became_wrong']} became wrong), "
-        f"mean |probability difference| {report['mean_abs_prob_diff']:.4f}"
+        f"top-1 agreement {_pct(report['top1_agreement'])}: {changed['images']} of {report['images']} images "
+        f"changed class ({changed['became_right']} became right, {changed['became_wrong']} became wrong)"
     )
+    lines.append(f"mean |probability difference| {report['mean_abs_prob_diff']:.4f}")
     if conversion.get("seconds") is not None:
         lines.append(f"conversion took {conversion['seconds']:.1f} s")
     if report["skipped"]:

@@ -161,3 +161,16 @@ def test_bundle_round_trips_through_the_classifier(int8_bundle):
         prediction = classifier.predict(root / row["file"])
         assert prediction.label == row["converted"], row["file"]
         assert prediction.confidence == pytest.approx(row["converted_confidence"], abs=1e-6)
+
+
+def test_the_table_puts_float_and_converted_side_by_side(int8_bundle):
+    from convert.table import format_report
+
+    check = read_manifest(int8_bundle).accuracy_check
+    table = format_report(check)
+    header = table.splitlines()[1]
+    assert "float32 Keras" in header and "int8 TFLite" in header and "change" in header
+    for label in CLASSES:
+        assert f"recall {label} (n={check['support'][label]})" in table
+    assert "% of float32" in table and "gate PASSED" in table
+    assert "no patient ids" in table  # the caveat travels with every table
