@@ -33,7 +33,7 @@ def _tiny_base(input_shape: tuple[int, int, int]) -> keras.Model:
     """Three conv blocks: enough for the synthetic smears, small enough for tests on 2 cores."""
     inputs = keras.Input(input_shape)
     x = inputs
-    for i, filters in enumerate((16, 32, 64), start=1):
+    for i, filters in enumerate((32, 64, 128), start=1):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{i}_conv")(x)
         x = keras.layers.BatchNormalization(momentum=0.5, name=f"block{i}_bn")(x)
         x = keras.layers.ReLU(name=f"block{i}_relu")(x)

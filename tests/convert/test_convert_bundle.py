@@ -67,9 +67,9 @@ def test_int8_weights_are_a_quarter_of_float32(int8_bundle, float32_bundle):
     assert int8_bytes / float_bytes < 0.30
     int8_file = (int8_bundle / MODEL_FILE).stat().st_size
     float_file = (float32_bundle / MODEL_FILE).stat().st_size
-    # The file of this 24k-weight test network also carries ~7 KB of tensor names and per-channel
-    # quantization parameters that do not shrink (measured: 32%; ResNet50 26%, MobileNetV2 31%).
-    assert int8_file / float_file < 0.35
+    # Every .tflite also carries tensor names and per-channel quantization parameters that do not
+    # shrink; the tiny backbone is wide enough (about 95k weights) for the file to stay under 30%.
+    assert int8_file / float_file < 0.30
     manifest = read_manifest(int8_bundle)
     assert manifest.model_bytes == int8_file
     assert manifest.float_model_bytes == float_file  # float size = the float32 TFLite conversion
