@@ -59,6 +59,9 @@ def train_command(
     augment: Annotated[
         bool, typer.Option(help="Random flips and 90-degree rotations while training.")
     ] = False,
+    class_weight: Annotated[
+        str, typer.Option(help="none, or balanced: weigh each class's loss inversely to its image count.")
+    ] = "none",
     image_size: Annotated[int, typer.Option(min=32, help="Square input size in pixels.")] = 224,
     split: Annotated[
         Path | None, typer.Option("--split", help="Reuse this split.json instead of splitting again.")
@@ -88,6 +91,7 @@ def train_command(
             seed=seed,
             include_segmented=include_segmented,
             augment=augment,
+            class_weight=class_weight,
             image_size=image_size,
             split_file=split,
             verbose=0 if quiet else 1,

@@ -32,6 +32,7 @@ class TrainConfig:
     seed: int = 0
     include_segmented: bool = False
     augment: bool = False
+    class_weight: str = "none"  # "balanced": weigh each class's loss by N / (classes * class count)
     image_size: int = 224
     test_fraction: float = 0.2
     val_fraction: float = 0.1  # of all images, carved from the train+val part
@@ -63,6 +64,8 @@ class TrainConfig:
             raise ConfigError(
                 "--fine-tune-epochs needs pretrained weights (with --weights none all layers train)"
             )
+        if self.class_weight not in ("none", "balanced"):
+            raise ConfigError(f"unknown class weight {self.class_weight!r} (choose none or balanced)")
         if self.image_size < 32:
             raise ConfigError(f"image size {self.image_size} is too small (at least 32)")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from training.config import TrainConfig
 from training.dataset import DatasetError, Split, write_split
@@ -74,6 +75,14 @@ def machine_info() -> dict:
     }
 
 
+def class_weights(config: TrainConfig, labels: np.ndarray, num_classes: int) -> dict[int, float] | None:
+    """Balanced weights let a small class (Benign is 16% of the public set) count as much as a large one."""
+    if config.class_weight == "none":
+        return None
+    counts = np.bincount(labels, minlength=num_classes)
+    return {c: float(len(labels) / (num_classes * n)) for c, n in enumerate(counts) if n}
+
+
 def _fit_head_on_features(config, parts, train: LoadedImages, val: LoadedImages, callbacks) -> dict:
     """Run the frozen backbone once per image, then fit only the head on its outputs."""
     n = parts.model.output_shape[-1]
@@ -90,6 +99,7 @@ def _fit_head_on_features(config, parts, train: LoadedImages, val: LoadedImages,
         epochs=config.epochs,
         batch_size=config.batch_size,
         shuffle=True,
+        class_weight=class_weights(config, train.labels, n),
         callbacks=callbacks,
         verbose=config.verbose,
     )
@@ -103,6 +113,7 @@ def _fit_on_images(config, model, train, val, epochs, learning_rate, callbacks) 
         ImageBatches(train.pixels, train.labels, n, config.batch_size, True, config.augment, config.seed),
         validation_data=ImageBatches(val.pixels, val.labels, n, config.batch_size),
         epochs=epochs,
+        class_weight=class_weights(config, train.labels, n),
         callbacks=callbacks,
         verbose=config.verbose,
     )
