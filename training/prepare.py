@@ -17,6 +17,12 @@ def prepare_split(config: TrainConfig) -> Split:
     """Reuse a given split.json, or discover the dataset and split it once (stratified, seeded, leak-free)."""
     if config.split_file is not None:
         split = read_split(config.split_file, root=config.data)
+        if split.include_segmented != config.include_segmented:
+            made = "with" if split.include_segmented else "without"
+            raise DatasetError(
+                f"{config.split_file}: this split was made {made} Segmented training images; "
+                "drop --split or match its --include-segmented"
+            )
         check_files_present(split)
         return split
     log(f"reading every image under {config.data} once (decode check and sha256)...")

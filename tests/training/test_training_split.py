@@ -137,3 +137,18 @@ def test_a_run_reuses_its_split_json_exactly(trained_run, demo_data, tmp_path):
     config = TrainConfig(data=missing, out=tmp_path / "run", split_file=trained_run / "split.json")
     with pytest.raises(DatasetError, match="missing"):
         prepare_split(config)
+
+
+def test_a_reused_split_without_segmented_images_refuses_include_segmented(trained_run, demo_data, tmp_path):
+    """A split made without Segmented images has none to add: say so rather than silently train without."""
+    from training.config import TrainConfig
+    from training.prepare import prepare_split
+
+    config = TrainConfig(
+        data=demo_data.root,
+        out=tmp_path / "run",
+        include_segmented=True,
+        split_file=trained_run / "split.json",
+    )
+    with pytest.raises(DatasetError, match="made without Segmented"):
+        prepare_split(config)
