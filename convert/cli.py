@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from edge_all.exit_codes import EPILOG, ExitCode
+from edge_all.exit_codes import EPILOG, ExitCode, fail
 
 HELP = (
     "Convert a trained model to TFLite, check its accuracy against the float model, write a bundle.\n\n"
@@ -21,11 +21,6 @@ HELP = (
     "(or on every image of --data). Otherwise convert exits with 4 and writes no bundle, only the report, "
     "beside the target as TARGET.accuracy_check.json."
 )
-
-
-def _fail(message: str, code: ExitCode = ExitCode.ERROR) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(int(code))
 
 
 def convert(
@@ -67,7 +62,7 @@ def convert(
     """Convert RUN_DIR's model, check it against the float model, publish the bundle (see HELP)."""
     chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
     if len(chosen) > 1:
-        raise _fail(f"choose one precision, not {' and '.join('--' + c for c in chosen)}", ExitCode.USAGE)
+        raise fail(f"choose one precision, not {' and '.join('--' + c for c in chosen)}", ExitCode.USAGE)
     precision = chosen[0] if chosen else "int8"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The TFLite converter needs Keras on TensorFlow; a model.keras trained on JAX or PyTorch loads fine.
@@ -95,13 +90,13 @@ def convert(
             edgetpu=edgetpu,
         )
     except ConvertError as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+        raise fail(str(exc), ExitCode.USAGE) from None
     try:
         result = convert_run(config)
     except (ConvertError, DatasetError, BundleError, ImageError, ModelError, BackendError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
+        raise fail(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
 
     if as_json:
         summary = {

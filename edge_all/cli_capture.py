@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from edge_all.exit_codes import EPILOG, ExitCode
+from edge_all.exit_codes import EPILOG, ExitCode, fail
 
 DbOption = Annotated[
     Path | None,
@@ -28,11 +28,6 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
-
-
-def _fail(message: str, code: ExitCode = ExitCode.ERROR) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(int(code))
 
 
 def _notice(message: str) -> None:
@@ -126,7 +121,7 @@ def capture_and_classify(
     from edge_all.capture.sources import parse_source
 
     if frame_format not in ("png", "jpeg"):
-        raise _fail(f"--frame-format must be png or jpeg, not {frame_format!r}", ExitCode.USAGE)
+        raise fail(f"--frame-format must be png or jpeg, not {frame_format!r}", ExitCode.USAGE)
     try:
         limits = QualityThresholds.from_file(quality_config) if quality_config else QualityThresholds()
         limits = limits.replace(
@@ -139,9 +134,9 @@ def capture_and_classify(
         )
         source = parse_source(camera, settle_seconds=settle)
     except ValueError as exc:
-        raise _fail(str(exc), ExitCode.USAGE) from None
+        raise fail(str(exc), ExitCode.USAGE) from None
     if save_frames is not None and Path(getattr(source, "folder", "")) == save_frames:
-        raise _fail("--save-frames must not be the watched folder (saved frames would be read again)")
+        raise fail("--save-frames must not be the watched folder (saved frames would be read again)")
     options = CaptureOptions(
         sample_id=sample_id,
         count=count,
@@ -166,7 +161,7 @@ def _load_classifier(model: Path, labels: Path | None, threads: int | None, edge
     try:
         classifier = Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
     except (ModelError, BundleError, BackendError, LabelsError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     manifest = classifier.manifest
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
     return classifier, digest
@@ -200,13 +195,13 @@ def _run_capture(
     try:
         source.open()
     except SourceUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     db_path = db or default_db_path()
     try:
         store = ResultsStore.open(db_path)
     except StoreError as exc:
         source.close()
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     if isinstance(source, FolderSource):
         # A restart (power cut, service restart) must not classify a slide's images twice.
@@ -232,7 +227,7 @@ def _run_capture(
                 )
             )
         except StorageFull as exc:
-            raise _fail(f"disk full, nothing captured: {exc}") from None
+            raise fail(f"disk full, nothing captured: {exc}") from None
         if not json_lines:
             _notice(f"capturing from {source.spec} into {db_path} (session {session_id}); Ctrl+C to stop")
         session = CaptureSession(
@@ -302,7 +297,7 @@ def _open_store(db: Path | None) -> Any:
     try:
         return ResultsStore.open(db or default_db_path(), create=False)
     except StoreError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @results_app.command("list")
@@ -358,7 +353,7 @@ def results_show(
         elif ident.isdigit() and (row := store.capture(int(ident))) is not None:
             rows = [row]
         else:
-            raise _fail(f"no sample or row {ident!r} in {store.path}")
+            raise fail(f"no sample or row {ident!r} in {store.path}")
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -380,7 +375,7 @@ def results_export(
         try:
             count = export_csv(store, csv_path, sample_id)
         except OSError as exc:
-            raise _fail(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
+            raise fail(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
     typer.echo(f"wrote {count} rows to {csv_path}", err=True)
 
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from edge_all.exit_codes import EPILOG, ExitCode
+from edge_all.exit_codes import EPILOG, ExitCode, fail
 
 # Lists longer than this get a progress bar on stderr (only shown on a terminal).
 PROGRESS_MIN_FILES = 10
@@ -35,11 +35,6 @@ EdgeTpuOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(int(ExitCode.ERROR))
-
-
 def _load(model: Path, labels: Path | None, threads: int | None, edgetpu: bool):
     """Load the classifier, or exit 1 with the one-line reason."""
     from edge_all.backend import BackendError
@@ -50,7 +45,7 @@ def _load(model: Path, labels: Path | None, threads: int | None, edgetpu: bool):
     try:
         return Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
     except (ModelError, BundleError, BackendError, LabelsError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def classify(
@@ -93,7 +88,7 @@ def classify(
     classifier = _load(model, labels, threads, edgetpu)
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
-        raise _fail(f"no images found in {' '.join(paths)}")
+        raise fail(f"no images found in {' '.join(paths)}")
 
     results: list[FileResult] = []
 
@@ -126,7 +121,7 @@ def classify(
         try:
             write_csv(csv_path, results)
         except OSError as exc:
-            raise _fail(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
+            raise fail(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
     summary = format_summary(results, classifier.labels, failed, threshold)
     if json_lines:
         typer.echo(summary, err=True)
@@ -181,7 +176,7 @@ def info(
 
                 load_delegate(module)
         except BackendError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         delegate = EDGETPU_LIBRARY if edgetpu else None
         backend = Backend(module.name, module.version, delegate, threads or os.cpu_count() or 1)
     facts["backend"] = {

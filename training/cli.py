@@ -14,12 +14,7 @@ from typing import Annotated
 
 import typer
 
-from edge_all.exit_codes import EPILOG, ExitCode
-
-
-def _fail(message: str) -> typer.Exit:
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    return typer.Exit(int(ExitCode.ERROR))
+from edge_all.exit_codes import EPILOG, fail
 
 
 def _quiet_tensorflow() -> None:
@@ -75,7 +70,7 @@ def train_command(
     from training.prepare import prepare_split
 
     if (out / "model.keras").exists() and not force:
-        raise _fail(f"{out}: already holds a trained model; choose another --out or pass --force")
+        raise fail(f"{out}: already holds a trained model; choose another --out or pass --force")
     try:
         config = TrainConfig(
             data=data,
@@ -98,7 +93,7 @@ def train_command(
         )
         prepared = prepare_split(config)
     except (ConfigError, DatasetError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     _quiet_tensorflow()
     from edge_all.images import ImageError
@@ -108,9 +103,9 @@ def train_command(
     try:
         result = train(config, split=prepared)
     except (ConfigError, DatasetError, WeightsError, ImageError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except MemoryError:
-        raise _fail("out of memory: try a smaller --batch-size or --image-size") from None
+        raise fail("out of memory: try a smaller --batch-size or --image-size") from None
     print(f"run dir: {result.run_dir} (report: {result.run_dir / 'report.txt'})")
 
 
@@ -124,7 +119,7 @@ def evaluate_command(
 ) -> None:
     """Re-score a run's saved model on its test split, or on every image of another dataset folder."""
     if not (run_dir / "model.keras").is_file():
-        raise _fail(f"{run_dir}: no model.keras (not a training run dir, or training did not finish)")
+        raise fail(f"{run_dir}: no model.keras (not a training run dir, or training did not finish)")
     _quiet_tensorflow()
     from training.dataset import DatasetError
     from training.evaluate import RunError, evaluate_run
@@ -133,7 +128,7 @@ def evaluate_command(
     try:
         result = evaluate_run(run_dir, data=data, batch_size=batch_size)
     except (RunError, DatasetError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for skipped in result.skipped:
         print(f"warning: skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
     if result.seen_in_training:
