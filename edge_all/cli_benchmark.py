@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from edge_all.exit_codes import EPILOG, ExitCode
+from edge_all.exit_codes import EPILOG, fail
 
 
 def benchmark(
@@ -71,8 +71,7 @@ def benchmark(
             fresh_process=not no_startup,
         )
     except (ModelError, BundleError, BackendError, LabelsError, BenchmarkError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(int(ExitCode.ERROR)) from None
+        raise fail(str(exc)) from None
     if json_output:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
