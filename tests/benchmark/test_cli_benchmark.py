@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run_edge_all as edge_all
 from PIL import Image
 
 from edge_all.backend import edgetpu_runtime_present
@@ -21,16 +20,6 @@ from edge_all.exit_codes import ExitCode
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATS = ("runs", "mean_ms", "min_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms")
-
-
-def edge_all(*args: object) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "edge_all", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=300,
-    )
 
 
 def assert_ordered(stats: dict, runs: int) -> None:

@@ -16,23 +16,13 @@ from pathlib import Path
 
 import pytest
 from capture_helpers import save_images, write_video
+from cli_runner import run_edge_all as edge_all
 
 from edge_all.capture.store import ResultsStore
 
 pytest.importorskip("cv2")
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def edge_all(*args: str, timeout: float = 180, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "edge_all", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=REPO,
-        **kwargs,
-    )
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_runner import run_edge_all
 
 from edge_all.classifier import Classifier
 from edge_all.exit_codes import ExitCode
 from edge_all.images import ImageError
-
-from .conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # trains and converts a tiny model once per session
 
@@ -70,13 +67,7 @@ def test_int8_and_float32_bundles_mostly_agree(int8_bundle, float32_bundle, trai
 
 def test_cli_on_a_real_bundle_and_a_test_folder(int8_bundle, trained_run):
     images = [path for path, _ in _test_images(trained_run)][:6]
-    result = subprocess.run(
-        [sys.executable, "-m", "edge_all", "classify", "-m", str(int8_bundle), "--json", *map(str, images)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
+    result = run_edge_all("classify", "-m", int8_bundle, "--json", *images, timeout=120)
     assert result.returncode in (ExitCode.OK, ExitCode.SOME_INPUTS_FAILED), result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == len(images)

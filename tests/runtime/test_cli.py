@@ -9,22 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from cli_runner import run_edge_all as edge_all
 from PIL import Image
 
 from edge_all.bundle import MODEL_FILE
 from edge_all.exit_codes import ExitCode
 
 from .conftest import COLOURS, REPO_ROOT, colour_image, write_bad_inputs
-
-
-def edge_all(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "edge_all", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from cli_runner import run_edge_all
 
 TRAINING = Path(__file__).resolve().parents[2] / "training"
 
@@ -32,13 +30,7 @@ def test_tiny_model_trains_on_the_jax_backend(tmp_path, demo_data):
     out = tmp_path / "jax-run"
     args = ["train", "--data", demo_data.root, "--out", out, "--backbone", "tiny", "--weights", "none"]
     args += ["--epochs", "2", "--image-size", "32", "--quiet"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_all", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        env={**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
+    proc = run_edge_all(*args, timeout=240, env={"KERAS_BACKEND": "jax"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     config = json.loads((out / "config.json").read_text())
     assert config["machine"]["keras_backend"] == "jax"
