@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from edge_all.cli_model import EdgeTpuOption, LabelsOption, ThreadsOption
 from edge_all.exit_codes import EPILOG, fail
 
 
@@ -21,16 +22,9 @@ def benchmark(
     ],
     runs: Annotated[int, typer.Option("--runs", min=1, help="Timed predictions.")] = 100,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed predictions first.")] = 10,
-    threads: Annotated[
-        int | None, typer.Option("--threads", min=1, help="Interpreter threads (default: every core).")
-    ] = None,
-    edgetpu: Annotated[
-        bool,
-        typer.Option("--edgetpu", help="Run on a Coral Edge TPU (needs libedgetpu.so.1)."),
-    ] = False,
-    labels: Annotated[
-        Path | None, typer.Option("--labels", help="Labels file for a plain .tflite (optional).")
-    ] = None,
+    threads: ThreadsOption = None,
+    edgetpu: EdgeTpuOption = False,
+    labels: LabelsOption = None,
     images: Annotated[
         Path | None,
         typer.Option(

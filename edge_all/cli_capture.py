@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, load_classifier
 from edge_all.exit_codes import EPILOG, ExitCode, fail
 
 DbOption = Annotated[
@@ -36,9 +37,7 @@ def _notice(message: str) -> None:
 
 # ---- capture-and-classify -------------------------------------------------------------------
 def capture_and_classify(
-    model: Annotated[
-        Path, typer.Option("--model", "-m", help="A bundle directory, or a plain .tflite (with --labels).")
-    ],
+    model: ModelOption,
     camera: Annotated[
         str,
         typer.Option(
@@ -47,7 +46,7 @@ def capture_and_classify(
             "(classify each new image once, also those arriving while running).",
         ),
     ] = "opencv:0",
-    labels: Annotated[Path | None, typer.Option("--labels", help="Labels file for a plain .tflite.")] = None,
+    labels: LabelsOption = None,
     sample_id: Annotated[
         str | None, typer.Option("--sample-id", help="Slide/patient sample these fields of view belong to.")
     ] = None,
@@ -108,8 +107,8 @@ def capture_and_classify(
     json_lines: Annotated[
         bool, typer.Option("--json", help="One JSON object per frame on stdout, then the summary.")
     ] = False,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="Interpreter threads.")] = None,
-    edgetpu: Annotated[bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU.")] = False,
+    threads: ThreadsOption = None,
+    edgetpu: EdgeTpuOption = False,
 ) -> None:
     """Capture fields of view, check their quality, classify them and record every frame.
 
@@ -153,15 +152,10 @@ def capture_and_classify(
 
 
 def _load_classifier(model: Path, labels: Path | None, threads: int | None, edgetpu: bool) -> Any:
-    from edge_all.backend import BackendError
-    from edge_all.bundle import BundleError, sha256_file
-    from edge_all.classifier import Classifier, ModelError
-    from edge_all.labels import LabelsError
+    """The classifier and the sha256 of its model, which every recorded frame names."""
+    from edge_all.bundle import sha256_file
 
-    try:
-        classifier = Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
-    except (ModelError, BundleError, BackendError, LabelsError) as exc:
-        raise fail(str(exc)) from None
+    classifier = load_classifier(model, labels, threads, edgetpu)
     manifest = classifier.manifest
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
     return classifier, digest

@@ -15,37 +15,11 @@ from typing import Annotated
 
 import typer
 
+from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, load_classifier
 from edge_all.exit_codes import EPILOG, ExitCode, fail
 
 # Lists longer than this get a progress bar on stderr (only shown on a terminal).
 PROGRESS_MIN_FILES = 10
-
-ModelOption = Annotated[
-    Path, typer.Option("--model", "-m", help="A bundle directory, or a plain .tflite model (with --labels).")
-]
-LabelsOption = Annotated[
-    Path | None,
-    typer.Option("--labels", help="Labels file for a plain .tflite: `label` or `index label` per line."),
-]
-ThreadsOption = Annotated[
-    int | None, typer.Option("--threads", min=1, help="Interpreter threads (default: every core).")
-]
-EdgeTpuOption = Annotated[
-    bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (needs libedgetpu.so.1 and the device).")
-]
-
-
-def _load(model: Path, labels: Path | None, threads: int | None, edgetpu: bool):
-    """Load the classifier, or exit 1 with the one-line reason."""
-    from edge_all.backend import BackendError
-    from edge_all.bundle import BundleError
-    from edge_all.classifier import Classifier, ModelError
-    from edge_all.labels import LabelsError
-
-    try:
-        return Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
-    except (ModelError, BundleError, BackendError, LabelsError) as exc:
-        raise fail(str(exc)) from None
 
 
 def classify(
@@ -85,7 +59,7 @@ def classify(
     from edge_all.images import ImageError
     from edge_all.inputs import expand_inputs
 
-    classifier = _load(model, labels, threads, edgetpu)
+    classifier = load_classifier(model, labels, threads, edgetpu)
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
         raise fail(f"no images found in {' '.join(paths)}")
@@ -165,7 +139,7 @@ def info(
         "edgetpu_runtime": EDGETPU_LIBRARY if edgetpu_runtime_present() else None,
     }
     if model is not None:
-        classifier = _load(model, labels, threads, edgetpu)
+        classifier = load_classifier(model, labels, threads, edgetpu)
         backend = classifier.backend
         facts["model"] = classifier.describe()
     else:
