@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from capture_helpers import save_images, write_video
-from cli_runner import run_edge_all as edge_all
 
 from edge_all.capture.store import ResultsStore
+from tests.cli_runner import run_edge_all as edge_all
+
+from .helpers import save_images, write_video
 
 pytest.importorskip("cv2")
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from capture_helpers import blurred, darkened
 from PIL import Image
 
 from edge_all.capture.quality import (
@@ -20,6 +19,8 @@ from edge_all.capture.quality import (
     luma,
     measure,
 )
+
+from .helpers import blurred, darkened
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "ALL" / "Original"
 LIMITS = QualityThresholds()

@@ -6,13 +6,14 @@ import threading
 import time
 
 import pytest
-from capture_helpers import blurred, darkened, save_images, write_video
 
 from edge_all.capture.folder_source import FolderSource
 from edge_all.capture.opencv_sources import VideoFile
 from edge_all.capture.session import CaptureOptions, CaptureSession
 from edge_all.capture.sources import SourceUnavailable
 from edge_all.capture.store import ResultsStore, SessionInfo
+
+from .helpers import blurred, darkened, save_images, write_video
 
 pytest.importorskip("cv2")
 

@@ -7,11 +7,12 @@ import time
 
 import numpy as np
 import pytest
-from capture_helpers import save_images, write_video
 from PIL import Image
 
 from edge_all.capture.folder_source import FolderSource, is_temporary
 from edge_all.capture.sources import EndOfSource, SourceUnavailable, parse_source
+
+from .helpers import save_images, write_video
 
 pytest.importorskip("cv2")
 

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_runner import run_edge_all as _run_cli
+
+from tests.cli_runner import run_edge_all as _run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from cli_runner import run_edge_all
 
 from edge_all.classifier import Classifier
 from edge_all.exit_codes import ExitCode
 from edge_all.images import ImageError
+from tests.cli_runner import run_edge_all
 
 pytestmark = pytest.mark.slow  # trains and converts a tiny model once per session
 

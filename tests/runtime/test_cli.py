@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
-from cli_runner import run_edge_all as edge_all
 from PIL import Image
 
 from edge_all.bundle import MODEL_FILE
 from edge_all.exit_codes import ExitCode
+from tests.cli_runner import run_edge_all as edge_all
 
 from .conftest import COLOURS, REPO_ROOT, colour_image, write_bad_inputs
 

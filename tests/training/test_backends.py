@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from cli_runner import run_edge_all
+
+from tests.cli_runner import run_edge_all
 
 TRAINING = Path(__file__).resolve().parents[2] / "training"
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_runner import run_edge_all as edge_all
 from PIL import Image
 
 from edge_all.backend import edgetpu_runtime_present
 from edge_all.bundle import LABELS_FILE, MODEL_FILE
 from edge_all.exit_codes import ExitCode
+from tests.cli_runner import run_edge_all as edge_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATS = ("runs", "mean_ms", "min_ms", "p50_ms", "p90_ms", "p99_ms", "max_ms")

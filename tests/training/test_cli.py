@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_runner import run_edge_all as run_cli
 
 from edge_all.exit_codes import ExitCode
+from tests.cli_runner import run_edge_all as run_cli
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:

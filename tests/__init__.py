@@ -1,0 +1,1 @@
+"""The test suite, as a package: pytest imports it in importlib mode and helpers import relatively."""
