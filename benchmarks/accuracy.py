@@ -114,10 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from convert.convert import ConvertConfig, convert_run
-    from convert.errors import ConvertError
-    from training.config import ConfigError, TrainConfig
-    from training.dataset import DatasetError, read_split
-    from training.models import WeightsError
+    from edge_all.errors import EdgeAllError
+    from training.config import TrainConfig
+    from training.dataset import read_split
 
     try:
         if args.run is None:
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 progress=False,
             )
         )
-    except (ConvertError, ConfigError, DatasetError, WeightsError) as exc:
+    except EdgeAllError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     report = result.report

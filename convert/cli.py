@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from edge_all.exit_codes import EPILOG, ExitCode, fail
+from edge_all.errors import FileError, UsageError
+from edge_all.exit_codes import EPILOG
 
 HELP = (
     "Convert a trained model to TFLite, check its accuracy against the float model, write a bundle.\n\n"
@@ -62,41 +63,31 @@ def convert(
     """Convert RUN_DIR's model, check it against the float model, publish the bundle (see HELP)."""
     chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
     if len(chosen) > 1:
-        raise fail(f"choose one precision, not {' and '.join('--' + c for c in chosen)}", ExitCode.USAGE)
+        raise UsageError(f"choose one precision, not {' and '.join('--' + c for c in chosen)}")
     precision = chosen[0] if chosen else "int8"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The TFLite converter needs Keras on TensorFlow; a model.keras trained on JAX or PyTorch loads fine.
     os.environ["KERAS_BACKEND"] = "tensorflow"
 
     from convert.convert import ConvertConfig, convert_run
-    from convert.errors import ConvertError
+    from convert.errors import AccuracyGateFailed
     from convert.table import format_report
-    from edge_all.backend import BackendError
-    from edge_all.bundle import BundleError
-    from edge_all.classifier import ModelError
-    from edge_all.images import ImageError
-    from training.dataset import DatasetError
 
-    try:  # option combinations convert cannot honour are a bad command line
-        config = ConvertConfig(
-            run_dir=run_dir,
-            out=out,
-            precision=precision,
-            io_dtype=io_dtype,
-            calibration_samples=calibration_samples,
-            max_drop=max_drop,
-            data=data,
-            force=force,
-            edgetpu=edgetpu,
-        )
-    except ConvertError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
+    config = ConvertConfig(  # an option combination convert cannot honour is a bad command line (exit 2)
+        run_dir=run_dir,
+        out=out,
+        precision=precision,
+        io_dtype=io_dtype,
+        calibration_samples=calibration_samples,
+        max_drop=max_drop,
+        data=data,
+        force=force,
+        edgetpu=edgetpu,
+    )
     try:
         result = convert_run(config)
-    except (ConvertError, DatasetError, BundleError, ImageError, ModelError, BackendError) as exc:
-        raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
+        raise FileError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
 
     if as_json:
         summary = {
@@ -114,15 +105,13 @@ def convert(
     if not result.published:
         report = result.report
         converted, floating = report["converted"]["accuracy"], report["float_model"]["accuracy"]
-        typer.echo(
-            f"error: accuracy gate failed: {report['converted']['name']} accuracy "
+        raise AccuracyGateFailed(
+            f"accuracy gate failed: {report['converted']['name']} accuracy "
             f"{100 * converted:.1f}% vs float {100 * floating:.1f}% "
             f"({100 * (converted - floating):+.1f} pp; "
             f"a drop of at most {report['max_drop_pp']:g} pp is allowed); "
-            f"no bundle written to {result.bundle_dir}; report: {result.report_path}",
-            err=True,
+            f"no bundle written to {result.bundle_dir}; report: {result.report_path}"
         )
-        raise typer.Exit(int(ExitCode.ACCURACY_GATE_FAILED))
     if result.edgetpu is not None and result.edgetpu.compiled:
         typer.echo(result.edgetpu.message, err=True)
     typer.echo(f"bundle written to {result.bundle_dir} (report: {result.report_path})", err=True)

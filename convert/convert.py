@@ -20,7 +20,7 @@ import numpy as np
 import edge_all
 from convert import accuracy, calibration, publish, tflite
 from convert.edgetpu import EdgeTpuOutcome, compile_for_edgetpu
-from convert.errors import ConvertError
+from convert.errors import ConvertError, ConvertOptionError
 from convert.source import RunSource, load_float_model, model_input_size, open_run
 from edge_all.bundle import EDGETPU_MODEL_FILE, BundleManifest, sha256_file, write_manifest
 
@@ -47,17 +47,19 @@ class ConvertConfig:
         self.out = Path(self.out) if self.out is not None else self.run_dir / f"bundle-{self.precision}"
         self.data = Path(self.data) if self.data is not None else None
         if self.precision not in tflite.PRECISIONS:
-            raise ConvertError(
+            raise ConvertOptionError(
                 f"unknown precision {self.precision!r} (choose from {', '.join(tflite.PRECISIONS)})"
             )
         if self.io_dtype not in tflite.IO_DTYPES:
-            raise ConvertError(
+            raise ConvertOptionError(
                 f"unknown I/O type {self.io_dtype!r} (choose from {', '.join(tflite.IO_DTYPES)})"
             )
         if self.calibration_samples < 1:
-            raise ConvertError("--calibration-samples must be at least 1")
+            raise ConvertOptionError("--calibration-samples must be at least 1")
         if self.edgetpu and self.precision != "int8":
-            raise ConvertError("--edgetpu needs an int8 model (the Edge TPU runs only full-integer models)")
+            raise ConvertOptionError(
+                "--edgetpu needs an int8 model (the Edge TPU runs only full-integer models)"
+            )
 
     @property
     def target(self) -> Path:

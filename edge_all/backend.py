@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from edge_all.errors import EdgeAllError
+
 # In the order they are tried; the last one is only a fallback for workstations.
 BACKENDS = ("ai_edge_litert", "tflite_runtime", "tensorflow")
 EDGETPU_LIBRARY = {"Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}.get(
@@ -29,7 +31,7 @@ EDGETPU_LIBRARY = {"Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}.get
 BACKEND_ENV = "EDGE_ALL_BACKEND"
 
 
-class BackendError(RuntimeError):
+class BackendError(EdgeAllError):
     """No usable interpreter, or an accelerator delegate that cannot be loaded."""
 
 

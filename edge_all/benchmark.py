@@ -28,12 +28,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_all.errors import EdgeAllError
+
 PROBE_IMAGES = 100  # images the fresh process classifies before reporting its peak memory
 DISTINCT_IMAGES = 20  # synthetic JPEGs made for the timing loop (cycled through)
 PROBE_TIMEOUT_S = 600.0
 
 
-class BenchmarkError(RuntimeError):
+class BenchmarkError(EdgeAllError):
     """A benchmark that could not run; the message says why in one line."""
 
 
@@ -270,7 +272,7 @@ def _probe(argv: Sequence[str] | None = None) -> int:
         classifier = Classifier.load(
             args.model, labels=args.labels, threads=args.threads, edgetpu=args.edgetpu
         )
-    except (ValueError, RuntimeError) as exc:  # ModelError, BundleError, BackendError
+    except EdgeAllError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     loaded = time.perf_counter()

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_all.errors import EdgeAllError
 from edge_all.images import Preprocessing
 from edge_all.labels import LabelsError, read_labels
 
@@ -22,7 +23,7 @@ LABELS_FILE = "labels.txt"
 MANIFEST_FILE = "bundle.json"
 
 
-class BundleError(ValueError):
+class BundleError(EdgeAllError):
     """A bundle that is missing, malformed or does not match its manifest."""
 
 
@@ -129,9 +130,9 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
         raise BundleError(f"{bundle_dir}: not a bundle (no {MANIFEST_FILE})")
     try:
         manifest = BundleManifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
+    except BundleError as exc:
+        raise BundleError(f"{manifest_path}: {exc}") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, BundleError):
-            raise BundleError(f"{manifest_path}: {exc}") from None
         raise BundleError(f"{manifest_path}: malformed manifest ({exc!r})") from None
     verify_file(bundle_dir / MODEL_FILE, manifest.model_sha256)
     if manifest.edgetpu_model_sha256 and (bundle_dir / EDGETPU_MODEL_FILE).exists():

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_all.backend import EDGETPU_LIBRARY, Backend, find_interpreter, load_delegate
+from edge_all.backend import EDGETPU_LIBRARY, Backend, BackendError, find_interpreter, load_delegate
 from edge_all.bundle import (
     EDGETPU_MODEL_FILE,
     MODEL_FILE,
@@ -25,6 +25,7 @@ from edge_all.bundle import (
     is_bundle,
     read_manifest,
 )
+from edge_all.errors import EdgeAllError
 from edge_all.images import ImageSource, Preprocessing, prepare
 from edge_all.labels import LabelsError, read_labels
 from edge_all.tensors import (
@@ -51,7 +52,7 @@ OUTPUT_KINDS = {
 EDGETPU_CUSTOM_OP = b"edgetpu-custom-op"
 
 
-class ModelError(ValueError):
+class ModelError(EdgeAllError):
     """A model, bundle or labels file that cannot be used; the message says which and why."""
 
 
@@ -215,7 +216,12 @@ class Classifier:
             np.take(self._lut, pixels, out=buffer[0], mode="clip")
             del buffer
         start = time.perf_counter()
-        interpreter.invoke()
+        try:
+            interpreter.invoke()
+        except RuntimeError as exc:  # e.g. an Edge TPU unplugged mid-run
+            raise BackendError(
+                f"{self.model_path}: {self.backend.name} failed to run the model ({exc})"
+            ) from None
         inference_ms = (time.perf_counter() - start) * 1000.0
         probabilities = self._decode(interpreter.get_tensor(self._output_index))
         index = int(np.argmax(probabilities))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from edge_all.errors import EdgeAllError
 from edge_all.exit_codes import EPILOG
 
 app = typer.Typer(
@@ -33,4 +34,9 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    """Run the command; an EdgeAllError from any of them becomes one `error:` line and its exit code."""
+    try:
+        app()
+    except EdgeAllError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(int(exc.exit_code)) from None

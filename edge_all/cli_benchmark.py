@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ThreadsOption
-from edge_all.exit_codes import EPILOG, fail
+from edge_all.exit_codes import EPILOG
 
 
 def benchmark(
@@ -47,25 +47,18 @@ def benchmark(
     It is split into the interpreter's invoke() and the runtime's own overhead around it.
     Start-up (import to first prediction) and peak RSS: a fresh process loads it and classifies 100 images.
     """
-    from edge_all.backend import BackendError
-    from edge_all.benchmark import BenchmarkError, format_table, run_benchmark
-    from edge_all.bundle import BundleError
-    from edge_all.classifier import ModelError
-    from edge_all.labels import LabelsError
+    from edge_all.benchmark import format_table, run_benchmark
 
-    try:
-        result = run_benchmark(
-            model,
-            labels=labels,
-            runs=runs,
-            warmup=warmup,
-            threads=threads,
-            edgetpu=edgetpu,
-            images=images,
-            fresh_process=not no_startup,
-        )
-    except (ModelError, BundleError, BackendError, LabelsError, BenchmarkError) as exc:
-        raise fail(str(exc)) from None
+    result = run_benchmark(
+        model,
+        labels=labels,
+        runs=runs,
+        warmup=warmup,
+        threads=threads,
+        edgetpu=edgetpu,
+        images=images,
+        fresh_process=not no_startup,
+    )
     if json_output:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

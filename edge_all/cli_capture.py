@@ -18,7 +18,8 @@ from typing import Annotated, Any
 import typer
 
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, load_classifier
-from edge_all.exit_codes import EPILOG, ExitCode, fail
+from edge_all.errors import FileError, UsageError
+from edge_all.exit_codes import EPILOG
 
 DbOption = Annotated[
     Path | None,
@@ -116,26 +117,23 @@ def capture_and_classify(
     SIGTERM (the current frame is finished and recorded first). Then prints a summary per sample.
     """
     from edge_all.capture.quality import QualityThresholds
-    from edge_all.capture.session import CaptureOptions
+    from edge_all.capture.session import CaptureError, CaptureOptions
     from edge_all.capture.sources import parse_source
 
     if frame_format not in ("png", "jpeg"):
-        raise fail(f"--frame-format must be png or jpeg, not {frame_format!r}", ExitCode.USAGE)
-    try:
-        limits = QualityThresholds.from_file(quality_config) if quality_config else QualityThresholds()
-        limits = limits.replace(
-            min_focus=min_focus,
-            min_brightness=min_brightness,
-            max_brightness=max_brightness,
-            max_clipped=max_clipped,
-            min_contrast=min_contrast,
-            min_stained=min_stained,
-        )
-        source = parse_source(camera, settle_seconds=settle)
-    except ValueError as exc:
-        raise fail(str(exc), ExitCode.USAGE) from None
+        raise UsageError(f"--frame-format must be png or jpeg, not {frame_format!r}")
+    limits = QualityThresholds.from_file(quality_config) if quality_config else QualityThresholds()
+    limits = limits.replace(
+        min_focus=min_focus,
+        min_brightness=min_brightness,
+        max_brightness=max_brightness,
+        max_clipped=max_clipped,
+        min_contrast=min_contrast,
+        min_stained=min_stained,
+    )
+    source = parse_source(camera, settle_seconds=settle)
     if save_frames is not None and Path(getattr(source, "folder", "")) == save_frames:
-        raise fail("--save-frames must not be the watched folder (saved frames would be read again)")
+        raise CaptureError("--save-frames must not be the watched folder (saved frames would be read again)")
     options = CaptureOptions(
         sample_id=sample_id,
         count=count,
@@ -147,8 +145,7 @@ def capture_and_classify(
         frame_format=frame_format,
         reconnect_timeout=reconnect_timeout,
     )
-    code = _run_capture(source, model, labels, threads, edgetpu, db, options, json_lines)
-    raise typer.Exit(int(code))
+    _run_capture(source, model, labels, threads, edgetpu, db, options, json_lines)
 
 
 def _load_classifier(model: Path, labels: Path | None, threads: int | None, edgetpu: bool) -> Any:
@@ -170,32 +167,22 @@ def _run_capture(
     db: Path | None,
     options: Any,
     json_lines: bool,
-) -> ExitCode:
+) -> None:
     from edge_all import __version__
     from edge_all.capture.folder_source import FolderSource
     from edge_all.capture.live import live_line, record_json
-    from edge_all.capture.session import CaptureSession, now_iso
-    from edge_all.capture.sources import SourceUnavailable
-    from edge_all.capture.store import (
-        ResultsStore,
-        SessionInfo,
-        StorageFull,
-        StoreError,
-        default_db_path,
-    )
+    from edge_all.capture.session import CaptureError, CaptureSession, now_iso
+    from edge_all.capture.store import ResultsStore, SessionInfo, StorageFull, StoreError, default_db_path
     from edge_all.capture.summary import summarize
 
     classifier, digest = _load_classifier(model, labels, threads, edgetpu)
-    try:
-        source.open()
-    except SourceUnavailable as exc:
-        raise fail(str(exc)) from None
+    source.open()
     db_path = db or default_db_path()
     try:
         store = ResultsStore.open(db_path)
-    except StoreError as exc:
+    except StoreError:
         source.close()
-        raise fail(str(exc)) from None
+        raise
 
     if isinstance(source, FolderSource):
         # A restart (power cut, service restart) must not classify a slide's images twice.
@@ -221,7 +208,7 @@ def _run_capture(
                 )
             )
         except StorageFull as exc:
-            raise fail(f"disk full, nothing captured: {exc}") from None
+            raise StorageFull(f"disk full, nothing captured: {exc}") from None
         if not json_lines:
             _notice(f"capturing from {source.spec} into {db_path} (session {session_id}); Ctrl+C to stop")
         session = CaptureSession(
@@ -252,9 +239,7 @@ def _run_capture(
         source.close()
         store.close()
     if not outcome.ok:
-        _notice(f"error: {outcome.reason}")
-        return ExitCode.ERROR
-    return ExitCode.OK
+        raise CaptureError(outcome.reason)
 
 
 def _install_stop_handlers(stop: threading.Event):
@@ -286,12 +271,9 @@ results_app = typer.Typer(
 
 
 def _open_store(db: Path | None) -> Any:
-    from edge_all.capture.store import ResultsStore, StoreError, default_db_path
+    from edge_all.capture.store import ResultsStore, default_db_path
 
-    try:
-        return ResultsStore.open(db or default_db_path(), create=False)
-    except StoreError as exc:
-        raise fail(str(exc)) from None
+    return ResultsStore.open(db or default_db_path(), create=False)
 
 
 @results_app.command("list")
@@ -339,6 +321,7 @@ def results_show(
 ) -> None:
     """The rows of one sample (or one row by its id), with the sample's summary."""
     from edge_all.capture.live import rows_table
+    from edge_all.capture.store import StoreError
     from edge_all.capture.summary import summarize
 
     with _open_store(db) as store:
@@ -347,7 +330,7 @@ def results_show(
         elif ident.isdigit() and (row := store.capture(int(ident))) is not None:
             rows = [row]
         else:
-            raise fail(f"no sample or row {ident!r} in {store.path}")
+            raise StoreError(f"no sample or row {ident!r} in {store.path}")
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -369,7 +352,7 @@ def results_export(
         try:
             count = export_csv(store, csv_path, sample_id)
         except OSError as exc:
-            raise fail(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
+            raise FileError(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
     typer.echo(f"wrote {count} rows to {csv_path}", err=True)
 
 

@@ -16,7 +16,8 @@ from typing import Annotated
 import typer
 
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, load_classifier
-from edge_all.exit_codes import EPILOG, ExitCode, fail
+from edge_all.errors import FileError
+from edge_all.exit_codes import EPILOG, ExitCode
 
 # Lists longer than this get a progress bar on stderr (only shown on a terminal).
 PROGRESS_MIN_FILES = 10
@@ -62,7 +63,7 @@ def classify(
     classifier = load_classifier(model, labels, threads, edgetpu)
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
-        raise fail(f"no images found in {' '.join(paths)}")
+        raise FileError(f"no images found in {' '.join(paths)}")
 
     results: list[FileResult] = []
 
@@ -95,7 +96,7 @@ def classify(
         try:
             write_csv(csv_path, results)
         except OSError as exc:
-            raise fail(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
+            raise FileError(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
     summary = format_summary(results, classifier.labels, failed, threshold)
     if json_lines:
         typer.echo(summary, err=True)
@@ -121,13 +122,7 @@ def info(
     import PIL
 
     from edge_all import __version__
-    from edge_all.backend import (
-        EDGETPU_LIBRARY,
-        Backend,
-        BackendError,
-        edgetpu_runtime_present,
-        find_interpreter,
-    )
+    from edge_all.backend import EDGETPU_LIBRARY, Backend, edgetpu_runtime_present, find_interpreter
 
     facts: dict = {
         "edge_all": __version__,
@@ -143,14 +138,11 @@ def info(
         backend = classifier.backend
         facts["model"] = classifier.describe()
     else:
-        try:
-            module = find_interpreter()
-            if edgetpu:
-                from edge_all.backend import load_delegate
+        module = find_interpreter()
+        if edgetpu:
+            from edge_all.backend import load_delegate
 
-                load_delegate(module)
-        except BackendError as exc:
-            raise fail(str(exc)) from None
+            load_delegate(module)
         delegate = EDGETPU_LIBRARY if edgetpu else None
         backend = Backend(module.name, module.version, delegate, threads or os.cpu_count() or 1)
     facts["backend"] = {

@@ -1,4 +1,4 @@
-"""What every command that runs a model shares: its options, and loading it with a one-line error.
+"""What every command that runs a model shares: its options, and loading the model they name.
 
 Only typer and the standard library at module level, so `edge-all --help` stays instant on a Pi.
 """
@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from edge_all.exit_codes import fail
 
 ModelOption = Annotated[
     Path, typer.Option("--model", "-m", help="A bundle directory, or a plain .tflite model (with --labels).")
@@ -28,13 +26,7 @@ EdgeTpuOption = Annotated[
 
 
 def load_classifier(model: Path, labels: Path | None, threads: int | None, edgetpu: bool):
-    """Load the classifier, or exit 1 with the one-line reason."""
-    from edge_all.backend import BackendError
-    from edge_all.bundle import BundleError
-    from edge_all.classifier import Classifier, ModelError
-    from edge_all.labels import LabelsError
+    """Load the classifier the options name (its errors reach the user as one line, via edge_all.cli)."""
+    from edge_all.classifier import Classifier
 
-    try:
-        return Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
-    except (ModelError, BundleError, BackendError, LabelsError) as exc:
-        raise fail(str(exc)) from None
+    return Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)

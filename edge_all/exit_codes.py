@@ -2,8 +2,6 @@
 
 from enum import IntEnum
 
-import typer
-
 
 class ExitCode(IntEnum):
     OK = 0
@@ -17,9 +15,3 @@ EPILOG = (
     "Exit codes: 0 ok; 1 error (bad data, model, bundle or camera); 2 bad command line; "
     "3 finished but some inputs failed; 4 convert's accuracy gate failed (no bundle written)."
 )
-
-
-def fail(message: str, code: ExitCode = ExitCode.ERROR) -> typer.Exit:
-    """Print one `error: ...` line on stderr; return the Exit to raise. Every command fails alike."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(int(code))

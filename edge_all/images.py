@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edge_all.errors import EdgeAllError
+
 # A 224x224 smear image is 50 kpixels and a camera frame a few Mpixels; anything far larger is a
 # decompression bomb or not a micrograph.
 MAX_PIXELS = 64_000_000
@@ -28,7 +30,7 @@ RESIZE_METHODS = {
 }
 
 
-class ImageError(ValueError):
+class ImageError(EdgeAllError):
     """An input that cannot be turned into RGB pixels; the message names the file and the problem."""
 
 

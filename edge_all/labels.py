@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from edge_all.errors import EdgeAllError
+
 _INDEXED = re.compile(r"^\s*(\d+)[\s:]+(.+?)\s*$")
 
 
-class LabelsError(ValueError):
+class LabelsError(EdgeAllError):
     """A labels file that cannot be read as one label per output."""
 
 

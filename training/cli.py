@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from edge_all.exit_codes import EPILOG, fail
+from edge_all.exit_codes import EPILOG
 
 
 def _quiet_tensorflow() -> None:
@@ -66,46 +66,38 @@ def train_command(
 ) -> None:
     """Train a classifier and write a run dir with the best checkpoint, the split and reports."""
     from training.config import ConfigError, TrainConfig
-    from training.dataset import DatasetError
     from training.prepare import prepare_split
 
     if (out / "model.keras").exists() and not force:
-        raise fail(f"{out}: already holds a trained model; choose another --out or pass --force")
-    try:
-        config = TrainConfig(
-            data=data,
-            out=out,
-            backbone=backbone,
-            weights=weights,
-            head=head,
-            epochs=epochs,
-            fine_tune_epochs=fine_tune_epochs,
-            fine_tune_layers=fine_tune_layers,
-            fine_tune_learning_rate=fine_tune_lr,
-            batch_size=batch_size,
-            seed=seed,
-            include_segmented=include_segmented,
-            augment=augment,
-            class_weight=class_weight,
-            image_size=image_size,
-            split_file=split,
-            verbose=0 if quiet else 1,
-        )
-        prepared = prepare_split(config)
-    except (ConfigError, DatasetError) as exc:
-        raise fail(str(exc)) from None
+        raise ConfigError(f"{out}: already holds a trained model; choose another --out or pass --force")
+    config = TrainConfig(
+        data=data,
+        out=out,
+        backbone=backbone,
+        weights=weights,
+        head=head,
+        epochs=epochs,
+        fine_tune_epochs=fine_tune_epochs,
+        fine_tune_layers=fine_tune_layers,
+        fine_tune_learning_rate=fine_tune_lr,
+        batch_size=batch_size,
+        seed=seed,
+        include_segmented=include_segmented,
+        augment=augment,
+        class_weight=class_weight,
+        image_size=image_size,
+        split_file=split,
+        verbose=0 if quiet else 1,
+    )
+    prepared = prepare_split(config)
 
     _quiet_tensorflow()
-    from edge_all.images import ImageError
-    from training.models import WeightsError
     from training.train import train
 
     try:
         result = train(config, split=prepared)
-    except (ConfigError, DatasetError, WeightsError, ImageError) as exc:
-        raise fail(str(exc)) from None
     except MemoryError:
-        raise fail("out of memory: try a smaller --batch-size or --image-size") from None
+        raise ConfigError("out of memory: try a smaller --batch-size or --image-size") from None
     print(f"run dir: {result.run_dir} (report: {result.run_dir / 'report.txt'})")
 
 
@@ -118,17 +110,15 @@ def evaluate_command(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
 ) -> None:
     """Re-score a run's saved model on its test split, or on every image of another dataset folder."""
+    from training.run_dir import RunError
+
     if not (run_dir / "model.keras").is_file():
-        raise fail(f"{run_dir}: no model.keras (not a training run dir, or training did not finish)")
+        raise RunError(f"{run_dir}: no model.keras (not a training run dir, or training did not finish)")
     _quiet_tensorflow()
-    from training.dataset import DatasetError
-    from training.evaluate import RunError, evaluate_run
+    from training.evaluate import evaluate_run
     from training.reports import IMAGE_LEVEL_WARNING, format_parts
 
-    try:
-        result = evaluate_run(run_dir, data=data, batch_size=batch_size)
-    except (RunError, DatasetError, ValueError) as exc:
-        raise fail(str(exc)) from None
+    result = evaluate_run(run_dir, data=data, batch_size=batch_size)
     for skipped in result.skipped:
         print(f"warning: skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
     if result.seen_in_training:

@@ -6,13 +6,15 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from edge_all.errors import EdgeAllError
+
 BACKBONES = ("resnet50", "mobilenetv2", "tiny")
 HEADS = ("flatten", "gap")
 # The seed project's head for ResNet50; the edge-friendly networks pool instead.
 DEFAULT_HEAD = {"resnet50": "flatten", "mobilenetv2": "gap", "tiny": "gap"}
 
 
-class ConfigError(ValueError):
+class ConfigError(EdgeAllError):
     """A training configuration that cannot work; the message says which option to change."""
 
 

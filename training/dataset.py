@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from edge_all.errors import EdgeAllError
 from edge_all.images import ImageError, open_image
 
 CLASSES = ("Benign", "Early", "Pre", "Pro")
@@ -23,7 +24,7 @@ PARTS = ("train", "val", "test")
 SPLIT_VERSION = 1
 
 
-class DatasetError(ValueError):
+class DatasetError(EdgeAllError):
     """A dataset folder that cannot be trained or evaluated on."""
 
 
@@ -297,7 +298,7 @@ def read_split(path: str | Path, root: str | Path | None = None) -> Split:
             unknown_folders=list(data.get("unknown_folders", [])),
             duplicates_dropped=list(data.get("duplicates_dropped", [])),
         )
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"{path}: malformed split file ({exc!r})") from None
 
 

@@ -19,13 +19,10 @@ from training.dataset import (
 )
 from training.loading import ImageBatches, LoadedImages, load_images
 from training.metrics import classification_metrics
+from training.run_dir import RunError
 
 MODEL_FILE = "model.keras"
 SPLIT_FILE = "split.json"
-
-
-class RunError(ValueError):
-    """A run dir that cannot be evaluated (no model, no split)."""
 
 
 def predict_classes(model, images: LoadedImages, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
@@ -89,7 +86,11 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, batch_size
         source, name = f"every image of {data}", "all"
     if not records:
         raise DatasetError(f"{split.root}: no images to evaluate")
-    model = load_model(model_path)
+    try:
+        model = load_model(model_path)
+    except Exception as exc:  # keras raises many types for a damaged or foreign file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"{model_path}: cannot load the model ({first})") from None
     images = load_images(split, records, image_size_of(model))
     return Evaluation(
         run_dir=run_dir,

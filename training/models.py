@@ -11,11 +11,12 @@ from pathlib import Path
 
 import keras
 
+from edge_all.errors import EdgeAllError
 from training.config import TrainConfig
 from training.layers import preprocessing_layer
 
 
-class WeightsError(RuntimeError):
+class WeightsError(EdgeAllError):
     """Backbone weights that cannot be had (offline, missing file, wrong file)."""
 
 

@@ -18,9 +18,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from edge_all.errors import UsageError
+
 ANALYSIS_SIDE = 224
 # ITU-R BT.601 luma weights: what "brightness" means for 8-bit RGB.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+class QualityConfigError(UsageError):
+    """Quality thresholds (from a flag or a config file) that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,13 @@ class QualityThresholds:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ValueError(f"{path}: cannot read quality config ({exc.strerror or exc})") from None
+            raise QualityConfigError(f"{path}: cannot read quality config ({exc.strerror or exc})") from None
         except json.JSONDecodeError as exc:
-            raise ValueError(
+            raise QualityConfigError(
                 f"{path}: quality config is not valid JSON ({exc.msg}, line {exc.lineno})"
             ) from None
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: quality config must be a JSON object of thresholds")
+            raise QualityConfigError(f"{path}: quality config must be a JSON object of thresholds")
         return cls().replace(**data)
 
     def replace(self, **overrides: float | None) -> QualityThresholds:
@@ -55,11 +61,17 @@ class QualityThresholds:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown quality threshold(s) {unknown}; known: {sorted(known)}")
+            raise QualityConfigError(f"unknown quality threshold(s) {unknown}; known: {sorted(known)}")
         values = asdict(self)
         for name, value in overrides.items():
-            if value is not None:
+            if value is None:
+                continue
+            try:
                 values[name] = float(value)
+            except (TypeError, ValueError):
+                raise QualityConfigError(
+                    f"quality threshold {name} must be a number, not {value!r}"
+                ) from None
         return QualityThresholds(**values)
 
     def to_dict(self) -> dict[str, float]:

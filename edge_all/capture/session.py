@@ -24,6 +24,7 @@ from edge_all.capture.frames import save_frame
 from edge_all.capture.quality import QualityThresholds, assess
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
 from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
+from edge_all.errors import EdgeAllError
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
 
@@ -55,6 +56,10 @@ class CaptureOptions:
     frame_format: str = "png"
     reconnect_timeout: float = 30.0
     poll_seconds: float = 0.2  # how often a folder source is looked at when idle
+
+
+class CaptureError(EdgeAllError):
+    """A capture that cannot start, or that ended on an error (camera gone for good, disk full)."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,7 @@ class CaptureSession:
                 return {**fields, "status": "rejected", "reason": report.reason}
         try:
             prediction = self.predictor.predict(rgb)
-        except (ValueError, RuntimeError) as exc:  # ImageError is a ValueError
+        except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {**fields, "status": "error", "reason": f"classification failed: {exc}"}
         probabilities = {
             label: round(float(p), 6)

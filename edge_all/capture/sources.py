@@ -12,14 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_all.errors import EdgeAllError, UsageError
+
 SOURCE_HELP = (
     "picamera2[:INDEX] (Raspberry Pi camera), opencv:INDEX or a /dev/video* path (USB camera), "
     "video:FILE (any video OpenCV reads), folder:DIR (images dropped by microscope software)"
 )
 
 
-class SourceUnavailable(RuntimeError):
+class SourceUnavailable(EdgeAllError):
     """The camera, video or folder cannot be opened or has gone away; the message says which and why."""
+
+
+class SourceSpecError(UsageError):
+    """A `--camera` value that names no known kind of source."""
 
 
 class EndOfSource(Exception):
@@ -101,4 +107,4 @@ def parse_source(spec: str, settle_seconds: float = 1.0) -> FrameSource:
         from edge_all.capture.picamera_source import PiCamera
 
         return PiCamera(spec, int(rest) if rest else 0)
-    raise ValueError(f"unknown camera source {spec!r}; use {SOURCE_HELP}")
+    raise SourceSpecError(f"unknown camera source {spec!r}; use {SOURCE_HELP}")

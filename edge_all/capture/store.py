@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_all.errors import EdgeAllError
+
 SCHEMA_VERSION = 1
 STATUSES = ("classified", "uncertain", "rejected", "error")
 
@@ -71,11 +73,11 @@ CAPTURE_COLUMNS = (
 )  # fmt: skip
 
 
-class StoreError(RuntimeError):
-    """The database cannot be opened or is from an unknown schema."""
+class StoreError(EdgeAllError):
+    """The database cannot be opened, is from an unknown schema, or lacks what was asked for."""
 
 
-class StorageFull(RuntimeError):
+class StorageFull(EdgeAllError):
     """The disk (or the database's size limit) is full: the capture must stop."""
 
 

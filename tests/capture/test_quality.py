@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from edge_all.capture.quality import (
+    QualityConfigError,
     QualityThresholds,
     assess,
     laplacian_variance,
@@ -73,10 +74,10 @@ def test_thresholds_are_configurable(smear_frames, tmp_path):
     config.write_text(json.dumps({"min_brightness": 250}))
     assert reason_code(sharp, QualityThresholds.from_file(config)) == "too_dark"
     config.write_text(json.dumps({"min_fokus": 3}))
-    with pytest.raises(ValueError, match="min_fokus"):
+    with pytest.raises(QualityConfigError, match="min_fokus"):
         QualityThresholds.from_file(config)
     config.write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(QualityConfigError, match="not valid JSON"):
         QualityThresholds.from_file(config)
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from edge_all.capture.folder_source import FolderSource, is_temporary
-from edge_all.capture.sources import EndOfSource, SourceUnavailable, parse_source
+from edge_all.capture.sources import EndOfSource, SourceSpecError, SourceUnavailable, parse_source
 
 from .helpers import save_images, write_video
 
@@ -75,7 +75,7 @@ def test_picamera2_without_the_library_says_how_to_install_it():
 
 @pytest.mark.parametrize("spec", ["webcam", "video:", "folder:", "picamera2:x", "opencv:"])
 def test_unknown_source_specs_are_refused(spec):
-    with pytest.raises(ValueError, match="unknown camera source"):
+    with pytest.raises(SourceSpecError, match="unknown camera source"):
         parse_source(spec)
 
 
