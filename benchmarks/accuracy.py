@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge_all.errors import EdgeAllError
     from training.config import TrainConfig
     from training.dataset import read_split
+    from training.run_dir import open_run
 
     try:
         if args.run is None:
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir = args.run
             out = args.out or run_dir / "accuracy-benchmark"
             if args.data is not None:
-                root = read_split(run_dir / "split.json").root
+                root = read_split(open_run(run_dir).split_path).root
                 if Path(root).resolve() != args.data.resolve():
                     print(f"note: {run_dir} was split from {root}; its split is used, not {args.data}")
         result = convert_run(

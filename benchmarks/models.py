@@ -33,7 +33,6 @@ BACKBONES = ("resnet50", "mobilenetv2")
 PRECISIONS = ("float32", "float16", "int8")
 IMAGE_SIZE = 224
 CALIBRATION_SAMPLES = 32
-KERAS_FILE = "model.keras"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 from convert.errors import ConvertError
 from convert.progress import progress
 from edge_all.images import ImageError, Preprocessing, prepare
-from training.dataset import DatasetError, Split, discover
+from training.dataset import DatasetError, Split, discover, unique_images
 
 # The public ALL dataset has no patient ids: every split is by image, and says so.
 CAVEAT = (
@@ -85,8 +85,6 @@ def items_from_folder(root: str | Path, labels: Sequence[str]) -> tuple[list[Eva
 
     Byte-identical copies count once (the public dataset has 40 such pairs in Pro).
     """
-    from training.evaluate import unique_images
-
     try:
         dataset = discover(root, include_segmented=False)
     except DatasetError as exc:

@@ -21,7 +21,7 @@ import edge_all
 from convert import accuracy, calibration, publish, tflite
 from convert.edgetpu import EdgeTpuOutcome, compile_for_edgetpu
 from convert.errors import ConvertError, ConvertOptionError
-from convert.source import RunSource, load_float_model, model_input_size, open_run
+from convert.source import RunSource, load_float_model, model_input_size, open_source
 from edge_all.bundle import EDGETPU_MODEL_FILE, BundleManifest, sha256_file, write_manifest
 
 FLOAT_MODEL_NOTE = "float_model_bytes is the size of the float32 TFLite conversion of model.keras"
@@ -177,7 +177,7 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
     publish.check_target(target, config.force)
     # Calibration reads training images, the check the test images (unless --data): both must exist.
     parts = (("train",) if config.precision == "int8" else ()) + (("test",) if config.data is None else ())
-    source = open_run(config.run_dir, parts)
+    source = open_source(config.run_dir, parts)
     items, skipped, eval_set, eval_root = _eval_items(config, source)
     if not items:
         raise ConvertError(f"{eval_root}: no images to check the converted model on ({eval_set})")

@@ -6,7 +6,6 @@ not take [None, H, W, 3] pixels) is found here, before any slow work, and named 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,7 @@ from typing import Any
 from convert.errors import ConvertError
 from edge_all.images import Preprocessing
 from training.dataset import DatasetError, Split, check_files_present, read_split
-from training.evaluate import MODEL_FILE, SPLIT_FILE
-
-CONFIG_FILE = "config.json"
+from training.run_dir import RunError, open_run
 
 
 @dataclass(frozen=True)
@@ -27,49 +24,28 @@ class RunSource:
     model_path: Path
     split: Split
     labels: list[str]
-    preprocessing: Preprocessing
+    preprocessing: Preprocessing  # the geometry training used (config.json), which the bundle records
 
 
-def _recorded_preprocessing(run_dir: Path) -> Preprocessing:
-    """The geometry training used, when the run records it (config.json "preprocessing"); else the default.
-
-    Training reads every image through edge_all.images with the default Preprocessing, so the
-    default is what a run without a record was trained on.
-    """
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
-        return Preprocessing()
+def open_source(run_dir: str | Path, parts: tuple[str, ...]) -> RunSource:
+    """Check RUN_DIR is a finished run whose split images for `parts` are all still on disk."""
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        recorded = data.get("preprocessing")
-        return Preprocessing.from_dict(recorded) if isinstance(recorded, dict) else Preprocessing()
-    except (json.JSONDecodeError, ValueError, TypeError) as exc:
-        raise ConvertError(f"{path}: unreadable run config ({exc})") from None
-
-
-def open_run(run_dir: str | Path, parts: tuple[str, ...]) -> RunSource:
-    """Check RUN_DIR has a model and a split whose images for `parts` are all still on disk."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise ConvertError(f"{run_dir}: run dir not found")
-    model_path = run_dir / MODEL_FILE
-    if not model_path.is_file():
-        raise ConvertError(f"{run_dir}: no {MODEL_FILE} in the run dir (train a model first: edge-all train)")
-    split_path = run_dir / SPLIT_FILE
-    if not split_path.is_file():
-        raise ConvertError(f"{run_dir}: no {SPLIT_FILE} in the run dir (the split training used is needed)")
-    try:
-        split = read_split(split_path)
+        run = open_run(run_dir)
+        split = read_split(run.split_path)
         if parts:
             check_files_present(split, parts)
-    except DatasetError as exc:
+    except (RunError, DatasetError) as exc:
         raise ConvertError(str(exc)) from None
+    try:
+        preprocessing = Preprocessing.from_dict(run.info.preprocessing)
+    except (ValueError, TypeError) as exc:
+        raise ConvertError(f"{run.dir}: unusable preprocessing in its run config ({exc})") from None
     return RunSource(
-        run_dir=run_dir,
-        model_path=model_path,
+        run_dir=run.dir,
+        model_path=run.model_path,
         split=split,
-        labels=list(split.classes),
-        preprocessing=_recorded_preprocessing(run_dir),
+        labels=list(run.info.classes),
+        preprocessing=preprocessing,
     )
 
 
@@ -86,9 +62,8 @@ def load_float_model(source: RunSource) -> Any:
         )
     try:
         model = load_model(source.model_path)
-    except Exception as exc:  # keras raises many types for a damaged or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConvertError(f"{source.model_path}: cannot load the model ({first})") from None
+    except RunError as exc:
+        raise ConvertError(str(exc)) from None
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ConvertError(
             f"{source.model_path}: expected one image input and one output, "

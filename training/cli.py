@@ -67,8 +67,9 @@ def train_command(
     """Train a classifier and write a run dir with the best checkpoint, the split and reports."""
     from training.config import ConfigError, TrainConfig
     from training.prepare import prepare_split
+    from training.run_dir import KERAS_MODEL_FILE, REPORT_FILE
 
-    if (out / "model.keras").exists() and not force:
+    if (out / KERAS_MODEL_FILE).exists() and not force:
         raise ConfigError(f"{out}: already holds a trained model; choose another --out or pass --force")
     config = TrainConfig(
         data=data,
@@ -98,7 +99,7 @@ def train_command(
         result = train(config, split=prepared)
     except MemoryError:
         raise ConfigError("out of memory: try a smaller --batch-size or --image-size") from None
-    print(f"run dir: {result.run_dir} (report: {result.run_dir / 'report.txt'})")
+    print(f"run dir: {result.run_dir} (report: {result.run_dir / REPORT_FILE})")
 
 
 def evaluate_command(
@@ -110,15 +111,14 @@ def evaluate_command(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
 ) -> None:
     """Re-score a run's saved model on its test split, or on every image of another dataset folder."""
-    from training.run_dir import RunError
+    from training.run_dir import open_run
 
-    if not (run_dir / "model.keras").is_file():
-        raise RunError(f"{run_dir}: no model.keras (not a training run dir, or training did not finish)")
+    run = open_run(run_dir)  # a wrong folder fails here, before Keras loads
     _quiet_tensorflow()
     from training.evaluate import evaluate_run
     from training.reports import IMAGE_LEVEL_WARNING, format_parts
 
-    result = evaluate_run(run_dir, data=data, batch_size=batch_size)
+    result = evaluate_run(run, data=data, batch_size=batch_size)
     for skipped in result.skipped:
         print(f"warning: skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
     if result.seen_in_training:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import random
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from edge_all.errors import EdgeAllError
@@ -151,6 +151,17 @@ def discover(root: str | Path, include_segmented: bool = True) -> Dataset:
     if not images:
         raise DatasetError(f"{root}: no images found")
     return Dataset(root=root, classes=CLASSES, images=images, skipped=skipped, unknown_folders=unknown)
+
+
+def unique_images(images: list[ImageRecord]) -> list[ImageRecord]:
+    """One record per distinct file content (byte-identical copies would count twice)."""
+    seen: set[str] = set()
+    unique = []
+    for record in sorted(images, key=lambda r: r.file):
+        if record.sha256 not in seen:
+            seen.add(record.sha256)
+            unique.append(replace(record, part="all"))
+    return unique
 
 
 def _specimen_key(record: ImageRecord) -> str:

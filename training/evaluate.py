@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from training.dataset import (
     DatasetError,
-    ImageRecord,
     Skipped,
     Split,
     check_files_present,
     discover,
     read_split,
+    unique_images,
 )
 from training.loading import ImageBatches, LoadedImages, load_images
 from training.metrics import classification_metrics
-from training.run_dir import RunError
-
-MODEL_FILE = "model.keras"
-SPLIT_FILE = "split.json"
+from training.run_dir import Run
 
 
 def predict_classes(model, images: LoadedImages, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
@@ -36,17 +32,6 @@ def predict_classes(model, images: LoadedImages, batch_size: int = 32, verbose: 
 
 def score(model, images: LoadedImages, classes: tuple[str, ...], batch_size: int = 32) -> dict:
     return classification_metrics(images.labels, predict_classes(model, images, batch_size), classes)
-
-
-def unique_images(images: list[ImageRecord]) -> list[ImageRecord]:
-    """One record per distinct file content (byte-identical copies would count twice)."""
-    seen: set[str] = set()
-    unique = []
-    for record in sorted(images, key=lambda r: r.file):
-        if record.sha256 not in seen:
-            seen.add(record.sha256)
-            unique.append(replace(record, part="all"))
-    return unique
 
 
 def image_size_of(model) -> int:
@@ -64,15 +49,11 @@ class Evaluation:
     seen_in_training: list[str] = field(default_factory=list)  # files whose bytes the model trained on
 
 
-def evaluate_run(run_dir: str | Path, data: str | Path | None = None, batch_size: int = 32) -> Evaluation:
+def evaluate_run(run: Run, data: str | Path | None = None, batch_size: int = 32) -> Evaluation:
     """Re-score the run's best model on its test split, or on every original image of `data`."""
     from training.models import load_model
 
-    run_dir = Path(run_dir)
-    model_path = run_dir / MODEL_FILE
-    if not model_path.is_file():
-        raise RunError(f"{run_dir}: no {MODEL_FILE} (not a training run dir, or training did not finish)")
-    split = read_split(run_dir / SPLIT_FILE)
+    split = read_split(run.split_path)
     seen: list[str] = []
     if data is None:
         check_files_present(split, ("test",))
@@ -86,20 +67,12 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None, batch_size
         source, name = f"every image of {data}", "all"
     if not records:
         raise DatasetError(f"{split.root}: no images to evaluate")
-    try:
-        model = load_model(model_path)
-    except Exception as exc:  # keras raises many types for a damaged or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RunError(f"{model_path}: cannot load the model ({first})") from None
+    model = load_model(run.model_path)
     images = load_images(split, records, image_size_of(model))
     return Evaluation(
-        run_dir=run_dir,
+        run_dir=run.dir,
         source=source,
         metrics={name: score(model, images, split.classes, batch_size)},
         skipped=[*split.skipped, *images.skipped] if data is not None else images.skipped,
         seen_in_training=seen,
     )
-
-
-def read_metrics(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / "metrics.json").read_text(encoding="utf-8"))

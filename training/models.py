@@ -14,6 +14,7 @@ import keras
 from edge_all.errors import EdgeAllError
 from training.config import TrainConfig
 from training.layers import preprocessing_layer
+from training.run_dir import RunError
 
 
 class WeightsError(EdgeAllError):
@@ -149,5 +150,12 @@ def unfreeze_top(base: keras.Model, layers: int) -> int:
 
 
 def load_model(path: str | Path) -> keras.Model:
-    """Load a run's model.keras (this module imports the custom preprocessing layer first)."""
-    return keras.saving.load_model(path, compile=False)
+    """Load a run's model.keras (this module imports the custom preprocessing layer first).
+
+    A damaged or foreign file is a RunError naming it.
+    """
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # keras raises many types for a damaged or foreign file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"{path}: cannot load the model ({first})") from None

@@ -6,7 +6,6 @@ overstate how the model does on new patients; every report says so.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from training.config import TrainConfig
@@ -14,6 +13,16 @@ from training.dataset import Skipped, Split
 from training.loading import PREPROCESSING
 from training.metrics import format_confusion, format_report
 from training.plots import plot_confusion, plot_history
+from training.run_dir import (
+    CONFUSION_PLOT,
+    CURVES_PLOT,
+    HISTORY_FILE,
+    METRICS_FILE,
+    REPORT_FILE,
+    RunInfo,
+    write_config,
+    write_json,
+)
 
 IMAGE_LEVEL_WARNING = (
     "The split is image-level: the public dataset has no patient ids, so images of one patient can be "
@@ -34,16 +43,9 @@ def write_run_files(
 ) -> None:
     """config.json, history.json, metrics.json, report.txt and the two plots (split.json and model.keras
     are written as training goes)."""
-    config_doc = {
-        "config": config.to_dict(),
-        "classes": list(split.classes),
-        "image_size": config.image_size,
-        "input": {"shape": [config.image_size, config.image_size, 3], "range": [0, 255], "dtype": "float32"},
-        "preprocessing": PREPROCESSING.to_dict(),
-        **info,
-    }
-    _write_json(run_dir / "config.json", config_doc)
-    _write_json(run_dir / "history.json", history)
+    run_info = RunInfo(split.classes, config.image_size, config.backbone, PREPROCESSING.to_dict())
+    write_config(run_dir, run_info, config.to_dict(), info)
+    write_json(run_dir / HISTORY_FILE, history)
     doc = {
         **metrics,
         "note": IMAGE_LEVEL_WARNING,
@@ -52,18 +54,12 @@ def write_run_files(
         "duplicates_dropped": split.duplicates_dropped,
         **info,
     }
-    _write_json(run_dir / "metrics.json", doc)
-    (run_dir / "report.txt").write_text(
+    write_json(run_dir / METRICS_FILE, doc)
+    (run_dir / REPORT_FILE).write_text(
         format_run_report(split, metrics, info, config, skipped), encoding="utf-8"
     )
-    plot_confusion(
-        metrics["test"], run_dir / "confusion_matrix.png", f"{config.backbone}: test split (image-level)"
-    )
-    plot_history(history, run_dir / "training_curves.png")
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    plot_confusion(metrics["test"], run_dir / CONFUSION_PLOT, f"{config.backbone}: test split (image-level)")
+    plot_history(history, run_dir / CURVES_PLOT)
 
 
 def format_parts(metrics: dict[str, dict]) -> str:

@@ -19,22 +19,12 @@ import numpy as np
 
 from training.config import TrainConfig
 from training.dataset import DatasetError, Split, write_split
-from training.evaluate import MODEL_FILE, SPLIT_FILE, score
+from training.evaluate import score
 from training.loading import ImageBatches, LoadedImages, load_images, one_hot
 from training.models import build_classifier, compile_model, load_model, unfreeze_top
 from training.prepare import log as _log
 from training.prepare import prepare_split
-
-RUN_FILES = (
-    MODEL_FILE,
-    SPLIT_FILE,
-    "config.json",
-    "history.json",
-    "metrics.json",
-    "report.txt",
-    "confusion_matrix.png",
-    "training_curves.png",
-)
+from training.run_dir import KERAS_MODEL_FILE, RUN_FILES, SPLIT_FILE
 
 
 @dataclass
@@ -188,12 +178,12 @@ def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
         (run_dir / name).unlink(missing_ok=True)
     write_split(split, run_dir / SPLIT_FILE)
 
-    checkpoint = SaveBestFullModel(parts.model, run_dir / MODEL_FILE)
+    checkpoint = SaveBestFullModel(parts.model, run_dir / KERAS_MODEL_FILE)
     fit_started = time.perf_counter()
     history = fit(config, parts, images["train"], images["val"], checkpoint)
     fit_seconds = time.perf_counter() - fit_started
 
-    best = load_model(run_dir / MODEL_FILE)  # score the checkpoint that was saved, not the last epoch
+    best = load_model(run_dir / KERAS_MODEL_FILE)  # score the checkpoint that was saved, not the last epoch
     metrics = {p: score(best, images[p], split.classes, config.batch_size) for p in ("train", "val", "test")}
     info = {
         "best_epoch": checkpoint.best_epoch + 1,

@@ -9,6 +9,7 @@ import pytest
 
 from edge_all.bundle import read_manifest
 from edge_all.exit_codes import ExitCode
+from tests.cli_runner import run_edge_all_watched
 
 
 def test_gate_failure_writes_the_report_and_no_bundle(trained_run, tmp_path, edge_all_cli, error_lines):
@@ -41,6 +42,21 @@ def test_existing_target_is_refused_in_one_line(
     assert done.returncode == ExitCode.ERROR
     assert error_lines(done.stderr) == [f"error: {target}: already exists (pass --force to replace it)"]
     assert read_manifest(target) == before
+
+
+@pytest.mark.parametrize(
+    ("files", "problem"),
+    [((), "run dir not found"), (("model.keras",), "no split.json (the split training used is needed)")],
+)
+def test_a_missing_or_incomplete_run_dir_fails_before_tensorflow_loads(tmp_path, files, problem):
+    run = tmp_path / "run"
+    for name in files:
+        run.mkdir(exist_ok=True)
+        (run / name).write_bytes(b"stand-in")
+    done, imported = run_edge_all_watched("convert", run)
+    assert done.returncode == ExitCode.ERROR
+    assert done.stderr == f"error: {run}: {problem}\n"
+    assert imported == "[]"  # so it answers in well under a second, whatever TensorFlow costs to load
 
 
 def test_run_dir_without_a_model(trained_run, tmp_path, edge_all_cli, error_lines):

@@ -8,8 +8,7 @@ import os
 import pytest
 
 from edge_all.backend import BACKEND_ENV, BackendError, edgetpu_runtime_present, find_interpreter
-
-from .test_no_tensorflow import _run
+from tests.cli_runner import python_with
 
 
 def test_litert_comes_first_even_with_tensorflow_loaded():
@@ -25,23 +24,23 @@ def test_tensorflow_lite_is_the_fallback_without_litert(tiny_bundle, tmp_path):
 
     image = tmp_path / "red.png"
     Image.fromarray(colour_image(0)).save(image)
-    result = _run(
+    result = python_with(
         """
         import json
         from edge_all.classifier import Classifier
         classifier = Classifier.load(sys.argv[1])
         print(json.dumps([classifier.backend.name, classifier.predict(sys.argv[2]).label]))
         """,
-        ("ai_edge_litert", "tflite_runtime"),
         str(tiny_bundle),
         str(image),
+        blocked=("ai_edge_litert", "tflite_runtime"),
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == ["tensorflow", "red"]
 
 
 def test_no_interpreter_at_all_is_a_clear_error():
-    result = _run(
+    result = python_with(
         """
         from edge_all.backend import BackendError, find_interpreter
         try:
@@ -49,7 +48,7 @@ def test_no_interpreter_at_all_is_a_clear_error():
         except BackendError as error:
             print(error)
         """,
-        ("ai_edge_litert", "tflite_runtime", "tensorflow"),
+        blocked=("ai_edge_litert", "tflite_runtime", "tensorflow"),
     )
     assert result.returncode == 0, result.stderr
     assert "no TFLite interpreter found: install LiteRT" in result.stdout

@@ -7,46 +7,19 @@ small test models), so only a subprocess can show what importing edge_all really
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 
-from .conftest import REPO_ROOT, colour_image
+from tests.cli_runner import python_with
 
-# Any attempt to import these raises ImportError, as on a Raspberry Pi without them.
-BLOCKER = textwrap.dedent(
-    """
-    import sys
-    class Blocker:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"{name} is blocked in this test")
-            return None
-    sys.meta_path.insert(0, Blocker())
-    """
-)
-
-
-def _run(code: str, blocked: tuple[str, ...], *args: str, env: dict | None = None):
-    script = f"BLOCKED = {set(blocked)!r}\n" + BLOCKER + textwrap.dedent(code)
-    return subprocess.run(
-        [sys.executable, "-c", script, *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
-        env=env,
-    )
+from .conftest import colour_image
 
 
 def test_importing_the_runtime_does_not_import_tensorflow():
-    result = _run(
+    result = python_with(
         """
         import edge_all.classifier, edge_all.cli, edge_all.cli_classify, edge_all.backend
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "jax", "torch"))
         print(heavy)
-        """,
-        blocked=(),
+        """
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
@@ -57,7 +30,7 @@ def test_classifying_works_where_tensorflow_cannot_be_imported(tiny_bundle, cora
 
     image = tmp_path / "blue.png"
     Image.fromarray(colour_image(2)).save(image)
-    result = _run(
+    result = python_with(
         """
         import json
         from edge_all.classifier import Classifier
@@ -70,12 +43,12 @@ def test_classifying_works_where_tensorflow_cannot_be_imported(tiny_bundle, cora
             "tensorflow": "tensorflow" in sys.modules,
         }))
         """,
-        ("tensorflow", "keras"),
         str(tiny_bundle),
         str(coral_models / "mobilenet_v2_1.0_224_quant.tflite"),
         str(coral_models / "imagenet_labels.txt"),
         str(image),
         str(coral_models / "bird.png"),
+        blocked=("tensorflow", "keras"),
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
@@ -91,18 +64,18 @@ def test_the_cli_classifies_where_tensorflow_cannot_be_imported(tiny_bundle, tmp
 
     image = tmp_path / "green.png"
     Image.fromarray(colour_image(1)).save(image)
-    result = _run(
+    result = python_with(
         """
         import runpy
         sys.argv = ["edge-all"] + sys.argv[1:]
         runpy.run_module("edge_all", run_name="__main__")
         """,
-        ("tensorflow", "keras"),
         "classify",
         "--model",
         str(tiny_bundle),
         "--json",
         str(image),
+        blocked=("tensorflow", "keras"),
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[0])["label"] == "green"

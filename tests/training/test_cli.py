@@ -10,6 +10,7 @@ import pytest
 
 from edge_all.exit_codes import ExitCode
 from tests.cli_runner import run_edge_all as run_cli
+from tests.cli_runner import run_edge_all_watched
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -23,9 +24,12 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) ->
     return errors[0]
 
 
-def test_missing_data_folder(tmp_path):
-    proc = run_cli("train", "--data", tmp_path / "nowhere", "--out", tmp_path / "run", "--backbone", "tiny")
+def test_missing_data_folder_fails_before_keras_loads(tmp_path):
+    proc, imported = run_edge_all_watched(
+        "train", "--data", tmp_path / "nowhere", "--out", tmp_path / "run", "--backbone", "tiny"
+    )
     assert_one_line_error(proc, "nowhere", "not found")
+    assert imported == "[]"  # so it answers in well under a second, whatever Keras costs to load
     assert not (tmp_path / "run").exists()
 
 
