@@ -14,6 +14,7 @@ import typer
 
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG
+from edge_all.extras import require_extra
 
 HELP = (
     "Convert a trained model to TFLite, check its accuracy against the float model, write a bundle.\n\n"
@@ -61,6 +62,7 @@ def convert(
     ] = False,
 ) -> None:
     """Convert RUN_DIR's model, check it against the float model, publish the bundle (see HELP)."""
+    require_extra("train", ("tensorflow", "keras"), "`edge-all convert`")
     chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
     if len(chosen) > 1:
         raise UsageError(f"choose one precision, not {' and '.join('--' + c for c in chosen)}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
-import importlib.util
 import os
 import platform
 import sys
@@ -21,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from edge_all.errors import EdgeAllError
+from edge_all.extras import installed
 
 # In the order they are tried; the last one is only a fallback for workstations.
 BACKENDS = ("ai_edge_litert", "tflite_runtime", "tensorflow")
@@ -134,17 +134,6 @@ def _import(name: str) -> InterpreterModule | None:
         return None
 
 
-def _installed(name: str) -> bool:
-    if sys.modules.get(name) is not None:
-        return True
-    if name in sys.modules:  # set to None: deliberately blocked
-        return False
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def find_interpreter(preferred: str | None = None) -> InterpreterModule:
     """Return the first installed backend (or the one named by `preferred` / $EDGE_ALL_BACKEND)."""
     preferred = preferred or os.environ.get(BACKEND_ENV) or None
@@ -153,12 +142,12 @@ def find_interpreter(preferred: str | None = None) -> InterpreterModule:
             raise BackendError(
                 f"unknown interpreter backend {preferred!r} (choose from {', '.join(BACKENDS)})"
             )
-        found = _import(preferred) if _installed(preferred) else None
+        found = _import(preferred) if installed(preferred) else None
         if found is None:
             raise BackendError(f"interpreter backend {preferred!r} is not installed")
         return found
     for name in BACKENDS:
-        if _installed(name):
+        if installed(name):
             found = _import(name)
             if found is not None:
                 return found

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from edge_all.exit_codes import EPILOG
+from edge_all.extras import require_extra
 
 
 def _quiet_tensorflow() -> None:
@@ -65,6 +66,7 @@ def train_command(
     quiet: Annotated[bool, typer.Option(help="No progress bars or summary.")] = False,
 ) -> None:
     """Train a classifier and write a run dir with the best checkpoint, the split and reports."""
+    require_extra("train", ("keras", "matplotlib"), "`edge-all train`")
     from training.config import ConfigError, TrainConfig
     from training.prepare import prepare_split
     from training.run_dir import KERAS_MODEL_FILE, REPORT_FILE
@@ -111,6 +113,7 @@ def evaluate_command(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
 ) -> None:
     """Re-score a run's saved model on its test split, or on every image of another dataset folder."""
+    require_extra("train", ("keras",), "`edge-all evaluate`")
     from training.run_dir import open_run
 
     run = open_run(run_dir)  # a wrong folder fails here, before Keras loads

@@ -36,10 +36,12 @@ def listed_images(arguments: list[str]) -> list[tuple[Path, str]]:
 
 def write_video(out: Path, images: list[tuple[Path, str]], size: int = 224, fps: float = 2.0) -> int:
     """Write the images as frames (centre-cropped to size x size); returns the frames written."""
+    from edge_all.extras import MissingExtra, import_extra
+
     try:
-        import cv2
-    except ImportError:
-        raise SystemExit("error: making a video needs OpenCV: pip install 'edge-all[camera]'") from None
+        cv2 = import_extra("cv2", "camera", "making a video")
+    except MissingExtra as exc:
+        raise SystemExit(f"error: {exc}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size, size))
     if not writer.isOpened():

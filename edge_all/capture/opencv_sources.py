@@ -6,16 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable, bgr_to_rgb
+from edge_all.extras import import_extra
 
 
-def _cv2() -> Any:
-    try:
-        import cv2
-    except ImportError:
-        raise SourceUnavailable(
-            "OpenCV is not installed; install it with: pip install 'edge-all[camera]'"
-        ) from None
-    return cv2
+def _cv2(spec: str) -> Any:
+    return import_extra("cv2", "camera", f"camera source {spec}")
 
 
 class OpenCVCamera(FrameSource):
@@ -30,7 +25,7 @@ class OpenCVCamera(FrameSource):
         self._count = 0
 
     def open(self) -> None:
-        cv2 = _cv2()
+        cv2 = _cv2(self.spec)
         if isinstance(self.device, str) and not Path(self.device).exists():
             raise SourceUnavailable(f"camera {self.spec}: {self.device} does not exist (is it plugged in?)")
         capture = cv2.VideoCapture(self.device)
@@ -67,7 +62,7 @@ class VideoFile(FrameSource):
         self._next = 0
 
     def open(self) -> None:
-        cv2 = _cv2()
+        cv2 = _cv2(self.spec)
         if not self.path.is_file():
             raise SourceUnavailable(f"video {self.path}: no such file")
         capture = cv2.VideoCapture(str(self.path))

@@ -18,6 +18,7 @@ import pytest
 
 from edge_all.capture.store import ResultsStore
 from tests.cli_runner import run_edge_all as edge_all
+from tests.cli_runner import run_edge_all_watched
 
 from .helpers import save_images, write_video
 
@@ -100,6 +101,20 @@ def test_missing_camera_at_start_is_one_line_and_exit_1(tmp_path, coral_model):
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: camera /dev/video97")
     assert not (tmp_path / "r.db").exists()  # no empty session recorded for a camera that was never there
+
+
+def test_without_the_camera_extra_a_video_source_says_how_to_install_it(tmp_path, coral_model):
+    video = tmp_path / "fields.avi"
+    done, _ = run_edge_all_watched(
+        "capture-and-classify", *coral_model, "--camera", f"video:{video}", "--db", tmp_path / "r.db",
+        blocked=("cv2",),
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert (
+        done.stderr
+        == f"error: camera source video:{video} needs the camera extra: pip install 'edge-all[camera]'\n"
+    )
+    assert not (tmp_path / "r.db").exists()
 
 
 def test_bad_arguments_are_usage_errors(tmp_path, coral_model):

@@ -59,6 +59,15 @@ def test_a_missing_or_incomplete_run_dir_fails_before_tensorflow_loads(tmp_path,
     assert imported == "[]"  # so it answers in well under a second, whatever TensorFlow costs to load
 
 
+def test_without_the_training_extra_convert_says_how_to_install_it(tmp_path):
+    done, imported = run_edge_all_watched("convert", tmp_path, blocked=("keras", "tensorflow"))
+    assert done.returncode == ExitCode.ERROR
+    assert (
+        done.stderr == "error: `edge-all convert` needs the training extra: pip install 'edge-all[train]'\n"
+    )
+    assert imported == "[]"
+
+
 def test_run_dir_without_a_model(trained_run, tmp_path, edge_all_cli, error_lines):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)

@@ -33,6 +33,18 @@ def test_missing_data_folder_fails_before_keras_loads(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_without_the_training_extra_the_command_says_how_to_install_it(tmp_path, command):
+    args = ["--data", tmp_path, "--out", tmp_path / "run"] if command == "train" else [tmp_path]
+    proc, imported = run_edge_all_watched(command, *args, blocked=("keras", "tensorflow", "matplotlib"))
+    assert proc.returncode == ExitCode.ERROR
+    assert (
+        proc.stderr
+        == f"error: `edge-all {command}` needs the training extra: pip install 'edge-all[train]'\n"
+    )
+    assert imported == "[]"
+
+
 def test_empty_class_folder(tmp_path, demo_data):
     root = tmp_path / "data"
     for label in ("Benign", "Early", "Pre", "Pro"):
