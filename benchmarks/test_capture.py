@@ -28,7 +28,7 @@ THREADS = 2
 
 
 def write_video(path: Path, size: tuple[int, int], frames: int) -> Path:
-    """Motion-JPEG AVI of synthetic smears, as edge_all.capture.make_video writes them."""
+    """Motion-JPEG AVI of synthetic smears, as training.demo_video writes them."""
     import cv2
 
     height, width = size

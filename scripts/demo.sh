@@ -16,7 +16,7 @@ echo "== 3/5 convert to int8 TFLite; the bundle is published only if it passes t
 edge-all convert "$out/run" --int8 --out "$out/bundle"
 
 echo "== 4/5 capture-and-classify a video of the held-back test split"
-python -m edge_all.capture.make_video --split "$out/run/split.json" --part test "$out/test-split.avi"
+python -m training.demo_video --split "$out/run/split.json" --part test "$out/test-split.avi"
 edge-all capture-and-classify --model "$out/bundle" --camera "video:$out/test-split.avi" \
     --sample-id demo-test-split --db "$out/results.db" --save-frames "$out/frames"
 

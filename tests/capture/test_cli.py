@@ -41,7 +41,7 @@ def test_demo_capture_of_held_out_images_with_a_real_bundle(tmp_path, int8_bundl
     """The README demo: a video of the run's test split, captured with the int8 bundle."""
     video = tmp_path / "test-split.avi"
     made = subprocess.run(
-        [sys.executable, "-m", "edge_all.capture.make_video", "--split", trained_run / "split.json", video],
+        [sys.executable, "-m", "training.demo_video", "--split", trained_run / "split.json", video],
         capture_output=True,
         text=True,
         timeout=120,

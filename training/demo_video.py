@@ -1,11 +1,12 @@
 """Make a video of smear images, one image per frame: a stand-in microscope camera for the demo.
 
-    python -m edge_all.capture.make_video --split RUN/split.json --part test demo/test.avi
-    python -m edge_all.capture.make_video demo/fields.avi IMAGE_OR_FOLDER...
+    python -m training.demo_video --split RUN/split.json --part test demo/test.avi
+    python -m training.demo_video demo/fields.avi IMAGE_OR_FOLDER...
 
 Writes Motion-JPEG in AVI (every OpenCV build reads it) and, beside it, OUT.frames.csv with the
 source file and class of each frame, so a capture run can be checked against the truth.
-Needs OpenCV (`pip install 'edge-all[camera]'`); --split needs the training package.
+Needs OpenCV (`pip install 'edge-all[camera]'`). It lives in training/ because --split reads a
+run's split.json; the device package never imports training code.
 """
 
 from __future__ import annotations
@@ -15,19 +16,18 @@ import csv
 import sys
 from pathlib import Path
 
+from edge_all.extras import MissingExtra, import_extra
 from edge_all.images import ImageError, load_rgb, resize_rgb
+from edge_all.inputs import expand_inputs
+from training.dataset import read_split
 
 
 def split_images(split_file: Path, part: str) -> list[tuple[Path, str]]:
-    from training.dataset import read_split  # the one reader of split.json
-
     split = read_split(split_file)
     return [(split.path(record), record.label) for record in split.part(part)]
 
 
 def listed_images(arguments: list[str]) -> list[tuple[Path, str]]:
-    from edge_all.inputs import expand_inputs
-
     found = expand_inputs(arguments)
     for problem in found.problems:
         print(f"warning: {problem}", file=sys.stderr)
@@ -36,8 +36,6 @@ def listed_images(arguments: list[str]) -> list[tuple[Path, str]]:
 
 def write_video(out: Path, images: list[tuple[Path, str]], size: int = 224, fps: float = 2.0) -> int:
     """Write the images as frames (centre-cropped to size x size); returns the frames written."""
-    from edge_all.extras import MissingExtra, import_extra
-
     try:
         cv2 = import_extra("cv2", "camera", "making a video")
     except MissingExtra as exc:
