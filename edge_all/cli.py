@@ -1,15 +1,23 @@
 """The one `edge-all` command line. Each command group lives in its own module and registers itself.
 
-Commands that need TensorFlow (train, evaluate, convert) import it inside the command, so the
-device runtime starts without it.
+The device's own commands are registered here. The stages above it (training/, convert/) declare
+theirs in the `edge_all.commands` entry-point group (pyproject.toml), so this package imports
+nothing from them, and a device install still lists train, evaluate and convert: run there, each
+says which extra it needs. Command modules import only typer and the standard library at module
+level, so `edge-all --help` stays instant on a Raspberry Pi.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import typer
 
+from edge_all import cli_benchmark, cli_capture, cli_classify
 from edge_all.errors import EdgeAllError
 from edge_all.exit_codes import EPILOG
+
+COMMANDS_GROUP = "edge_all.commands"  # each entry point is a register(app) function
 
 app = typer.Typer(
     name="edge-all",
@@ -22,12 +30,11 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from convert import cli as convert_cli
-    from edge_all import cli_benchmark, cli_capture, cli_classify
-    from training import cli as training_cli
-
-    for module in (training_cli, convert_cli, cli_classify, cli_capture, cli_benchmark):
+    """The device's commands first, then those of the installed stages (convert, train, evaluate)."""
+    for module in (cli_classify, cli_capture, cli_benchmark):
         module.register(app)
+    for entry in entry_points(group=COMMANDS_GROUP):
+        entry.load()(app)
 
 
 _register_commands()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tests.cli_runner import python_with
+from tests.cli_runner import python_with, run_edge_all_watched
 
 from .conftest import colour_image
 
@@ -79,3 +79,12 @@ def test_the_cli_classifies_where_tensorflow_cannot_be_imported(tiny_bundle, tmp
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[0])["label"] == "green"
+
+
+def test_a_device_install_still_lists_the_training_commands():
+    """train, evaluate and convert come from training/ and convert/ through entry points, not imports."""
+    done, imported = run_edge_all_watched("--help", blocked=("tensorflow", "keras", "matplotlib"))
+    assert done.returncode == 0, done.stderr
+    for command in ("classify", "capture-and-classify", "results", "train", "evaluate", "convert"):
+        assert f"│ {command} " in done.stdout, command
+    assert imported == "[]"
