@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from edge_all.capture.quality import QualityThresholds, assess, measure
+from edge_all.capture.options import QualityThresholds
+from edge_all.capture.quality import assess, measure
 from edge_all.images import load_rgb
 from training.dataset import CLASSES
 from training.demo_data import make_demo_dataset

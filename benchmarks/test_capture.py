@@ -71,7 +71,8 @@ def test_runtime_overhead_per_frame(benchmark, bench_models, results, backbone, 
 @pytest.mark.parametrize("frame", list(FRAME_SIZES))
 def test_video_read(benchmark, results, tmp_path, frame):
     """One frame from the video source: OpenCV's MJPEG decode and the BGR->RGB copy."""
-    from edge_all.capture.sources import EndOfSource, parse_source
+    from edge_all.capture.sources import EndOfSource
+    from edge_all.capture.spec import parse_source
 
     frames = max(ROUNDS + WARMUP, VIDEO_FRAMES)
     source = parse_source(f"video:{write_video(tmp_path / 'read.avi', FRAME_SIZES[frame], frames)}")
@@ -122,9 +123,9 @@ def test_results_store_add(benchmark, results, tmp_path):
 @pytest.mark.parametrize("frame", list(FRAME_SIZES))
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_capture_and_classify_per_frame(benchmark, bench_models, results, tmp_path, backbone, frame):
-    from edge_all.capture.quality import QualityThresholds
-    from edge_all.capture.session import CaptureOptions, CaptureSession, now_iso
-    from edge_all.capture.sources import parse_source
+    from edge_all.capture.options import CaptureOptions, QualityThresholds
+    from edge_all.capture.session import CaptureSession, now_iso
+    from edge_all.capture.spec import parse_source
     from edge_all.capture.store import ResultsStore, SessionInfo
 
     bundle = bench_models(backbone)["int8"].bundle

@@ -14,7 +14,8 @@ from PIL import Image
 
 from benchmarks.settings import ROUNDS, WARMUP, median_ms
 from edge_all.benchmark import synthetic_smear
-from edge_all.capture.quality import QualityThresholds, assess
+from edge_all.capture.options import QualityThresholds
+from edge_all.capture.quality import assess
 from edge_all.classifier import Classifier
 
 FRAMES = {"224x224": (224, 224), "1920x1080": (1080, 1920), "4056x3040": (3040, 4056)}

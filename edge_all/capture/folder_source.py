@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from edge_all.capture.options import DEFAULT_SETTLE_SECONDS
 from edge_all.capture.sources import Frame, FrameSource, SourceUnavailable
 from edge_all.images import ImageError, load_rgb
 from edge_all.inputs import IMAGE_SUFFIXES
@@ -26,9 +27,9 @@ def is_temporary(name: str) -> bool:
 
 
 class FolderSource(FrameSource):
-    def __init__(self, spec: str, folder: Path, settle_seconds: float = 1.0) -> None:
+    def __init__(self, spec: str, folder: Path, settle_seconds: float = DEFAULT_SETTLE_SECONDS) -> None:
         super().__init__(spec)
-        self.folder = folder
+        self.folder: Path = folder
         self.settle_seconds = settle_seconds
         self._taken: set[str] = set()  # names already handed out (survives a reconnect)
         self._pending: dict[str, tuple[tuple[int, int], float]] = {}  # name -> (size, mtime), since

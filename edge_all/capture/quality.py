@@ -6,76 +6,22 @@ why a frame was refused so the operator can refocus, fix the light or move the s
 
 Metrics are measured on a copy scaled so its short side is ANALYSIS_SIDE pixels (the size of the
 public ALL dataset's images), so one set of thresholds holds for a 224x224 file and a 5-megapixel
-camera frame alike. The defaults were tuned with benchmarks/quality_thresholds.py (docs/capture.md).
+camera frame alike. The thresholds (edge_all.capture.options.QualityThresholds) were tuned with
+benchmarks/quality_thresholds.py (docs/capture.md).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image
 
-from edge_all.errors import UsageError
+from edge_all.capture.options import QualityThresholds
 
 ANALYSIS_SIDE = 224
 # ITU-R BT.601 luma weights: what "brightness" means for 8-bit RGB.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-class QualityConfigError(UsageError):
-    """Quality thresholds (from a flag or a config file) that cannot be used."""
-
-
-@dataclass(frozen=True)
-class QualityThresholds:
-    """Limits a frame must meet to be classified; see docs/capture.md for how each was chosen."""
-
-    min_brightness: float = 130.0  # mean luma (0-255): below this the field is too dark
-    max_brightness: float = 250.0  # above this the field is washed out
-    max_clipped: float = 0.50  # fraction of pixels at luma < 2 or > 253 (sensor clipping)
-    min_contrast: float = 8.0  # standard deviation of luma: below this the field is blank
-    min_stained: float = 0.001  # fraction of stained (purple/pink) pixels: below this, no cells
-    min_focus: float = 40.0  # variance of the Laplacian of luma: below this the field is blurred
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> QualityThresholds:
-        """Read a JSON object of threshold overrides (unknown keys are an error, not ignored)."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise QualityConfigError(f"{path}: cannot read quality config ({exc.strerror or exc})") from None
-        except json.JSONDecodeError as exc:
-            raise QualityConfigError(
-                f"{path}: quality config is not valid JSON ({exc.msg}, line {exc.lineno})"
-            ) from None
-        if not isinstance(data, dict):
-            raise QualityConfigError(f"{path}: quality config must be a JSON object of thresholds")
-        return cls().replace(**data)
-
-    def replace(self, **overrides: float | None) -> QualityThresholds:
-        """A copy with the given thresholds changed; None values are left as they are."""
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise QualityConfigError(f"unknown quality threshold(s) {unknown}; known: {sorted(known)}")
-        values = asdict(self)
-        for name, value in overrides.items():
-            if value is None:
-                continue
-            try:
-                values[name] = float(value)
-            except (TypeError, ValueError):
-                raise QualityConfigError(
-                    f"quality threshold {name} must be a number, not {value!r}"
-                ) from None
-        return QualityThresholds(**values)
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

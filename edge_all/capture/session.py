@@ -14,14 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from edge_all.bundle import sha256_file
 from edge_all.capture.frames import save_frame
-from edge_all.capture.quality import QualityThresholds, assess
+from edge_all.capture.options import CaptureOptions
+from edge_all.capture.quality import assess
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
 from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
 from edge_all.errors import EdgeAllError
@@ -42,20 +42,6 @@ class Predictor(Protocol):
     labels: Sequence[str]
 
     def predict(self, image: np.ndarray) -> PredictionLike: ...
-
-
-@dataclass(frozen=True)
-class CaptureOptions:
-    sample_id: str | None = None
-    count: int | None = None  # stop after this many frames (rejected ones count)
-    interval: float = 0.0  # seconds from one capture to the next
-    duration: float | None = None  # stop after this many seconds
-    threshold: float = 0.6  # below this confidence a frame is "uncertain"
-    quality: QualityThresholds | None = QualityThresholds()  # None: no quality gate
-    save_frames: Path | None = None
-    frame_format: str = "png"
-    reconnect_timeout: float = 30.0
-    poll_seconds: float = 0.2  # how often a folder source is looked at when idle
 
 
 class CaptureError(EdgeAllError):
@@ -103,6 +89,7 @@ class CaptureSession:
         The source must already be open (so a missing camera fails before a session is recorded).
         """
         opts = self.options
+        interval = opts.interval if opts.interval is not None else self.source.default_interval
         started = time.monotonic()
         deadline = started + opts.duration if opts.duration is not None else None
         frames = 0
@@ -129,7 +116,7 @@ class CaptureSession:
             if frame is None:  # a folder with nothing new yet
                 self.stop.wait(opts.poll_seconds)
                 continue
-            next_capture = max(next_capture + opts.interval, time.monotonic()) if opts.interval else 0.0
+            next_capture = max(next_capture + interval, time.monotonic()) if interval else 0.0
             try:
                 self.on_record(self._process(frame))
             except StorageFull as full:

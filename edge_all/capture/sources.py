@@ -1,31 +1,24 @@
-"""Where frames come from: the source interface, its errors, and the `--camera` spec parser.
+"""Where frames come from: the interface every source implements, and its errors.
 
 Every source hands out RGB frames, whatever its hardware delivers (OpenCV and picamera2's RGB888
-are BGR in memory), so the model always gets the colour order it was trained on.
+are BGR in memory), so the model always gets the colour order it was trained on. This module knows
+no implementation: edge_all.capture.spec maps each kind of `--camera` value to the module that builds it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edge_all.errors import EdgeAllError, UsageError
-
-SOURCE_HELP = (
-    "picamera2[:INDEX] (Raspberry Pi camera), opencv:INDEX or a /dev/video* path (USB camera), "
-    "video:FILE (any video OpenCV reads), folder:DIR (images dropped by microscope software)"
-)
+from edge_all.errors import EdgeAllError
 
 
 class SourceUnavailable(EdgeAllError):
     """The camera, video or folder cannot be opened or has gone away; the message says which and why."""
-
-
-class SourceSpecError(UsageError):
-    """A `--camera` value that names no known kind of source."""
 
 
 class EndOfSource(Exception):
@@ -49,6 +42,8 @@ class FrameSource(ABC):
     #: seconds between captures when --interval is not given: a live camera shows the same field
     #: many times a second, so one frame a second; files and videos are taken as fast as they come.
     default_interval: float = 0.0
+    #: the folder a source reads image files from (folder sources), which frames must not be saved into
+    folder: Path | None = None
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
@@ -69,6 +64,13 @@ class FrameSource(ABC):
     def close(self) -> None:
         """Release the device or file; safe to call twice or before `open`."""
 
+    def skip(self, origins: Iterable[str]) -> int:
+        """Never hand out the frames recorded from these origins before (a restart); how many it skips.
+
+        Only a source that would hand out the same files again (a folder) has anything to skip.
+        """
+        return 0
+
     def __enter__(self) -> FrameSource:
         self.open()
         return self
@@ -82,29 +84,3 @@ def bgr_to_rgb(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 2:
         return np.ascontiguousarray(np.repeat(frame[:, :, None], 3, axis=2))
     return np.ascontiguousarray(frame[:, :, 2::-1])
-
-
-def parse_source(spec: str, settle_seconds: float = 1.0) -> FrameSource:
-    """Build the source a `--camera` value names (nothing is opened yet)."""
-    kind, _, rest = spec.partition(":")
-    if spec.startswith("/dev/"):
-        from edge_all.capture.opencv_sources import OpenCVCamera
-
-        return OpenCVCamera(spec, spec)
-    if kind == "opencv" and rest:
-        from edge_all.capture.opencv_sources import OpenCVCamera
-
-        return OpenCVCamera(spec, int(rest) if rest.isdigit() else rest)
-    if kind == "video" and rest:
-        from edge_all.capture.opencv_sources import VideoFile
-
-        return VideoFile(spec, Path(rest))
-    if kind == "folder" and rest:
-        from edge_all.capture.folder_source import FolderSource
-
-        return FolderSource(spec, Path(rest), settle_seconds=settle_seconds)
-    if kind == "picamera2" and (not rest or rest.isdigit()):
-        from edge_all.capture.picamera_source import PiCamera
-
-        return PiCamera(spec, int(rest) if rest else 0)
-    raise SourceSpecError(f"unknown camera source {spec!r}; use {SOURCE_HELP}")

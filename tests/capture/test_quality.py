@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from edge_all.capture.options import QualityConfigError, QualityThresholds
 from edge_all.capture.quality import (
-    QualityConfigError,
-    QualityThresholds,
     assess,
     laplacian_variance,
     luma,
@@ -116,7 +115,7 @@ def test_runtime_capture_modules_need_neither_cv2_nor_tensorflow():
         "import numpy as np\n"
         "from edge_all.capture import quality, session, store, summary, folder_source, frames\n"
         "import edge_all.cli_capture\n"
-        "from edge_all.capture.sources import parse_source\n"
+        "from edge_all.capture.spec import parse_source\n"
         "rgb = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)\n"
         "print(quality.assess(rgb, quality.QualityThresholds()).metrics.focus > 0)\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'cv2', 'picamera2')"

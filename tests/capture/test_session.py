@@ -9,7 +9,8 @@ import pytest
 
 from edge_all.capture.folder_source import FolderSource
 from edge_all.capture.opencv_sources import VideoFile
-from edge_all.capture.session import CaptureOptions, CaptureSession
+from edge_all.capture.options import CaptureOptions
+from edge_all.capture.session import CaptureSession
 from edge_all.capture.sources import SourceUnavailable
 from edge_all.capture.store import ResultsStore, SessionInfo
 

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from edge_all.capture.folder_source import FolderSource, is_temporary
-from edge_all.capture.sources import EndOfSource, SourceSpecError, SourceUnavailable, parse_source
+from edge_all.capture.sources import EndOfSource, SourceUnavailable
+from edge_all.capture.spec import SourceSpecError, parse_source
+from tests.cli_runner import python_with
 
 from .helpers import save_images, write_video
 
@@ -71,6 +73,33 @@ def test_picamera2_without_the_library_says_how_to_install_it():
         pass
     with pytest.raises(SourceUnavailable, match="picamera2 is not installed"):
         parse_source("picamera2").open()
+
+
+def test_every_kind_of_source_parses_without_opencv_or_picamera2():
+    """The spec table builds each source without importing its camera library (that waits for open())."""
+    done = python_with(
+        """
+        from edge_all.capture.spec import SOURCE_KINDS, parse_source
+        specs = ["picamera2", "picamera2:1", "opencv:0", "/dev/video2", "video:a.avi", "folder:drop"]
+        built = [parse_source(spec) for spec in specs]
+        print([(source.spec, type(source).__name__) for source in built])
+        print(sorted(SOURCE_KINDS), [m for m in ("cv2", "picamera2") if m in sys.modules])
+        """,
+        blocked=("cv2", "picamera2"),
+    )
+    assert done.returncode == 0, done.stderr
+    built, kinds = done.stdout.splitlines()
+    assert built == str(
+        [
+            ("picamera2", "PiCamera"),
+            ("picamera2:1", "PiCamera"),
+            ("opencv:0", "OpenCVCamera"),
+            ("/dev/video2", "OpenCVCamera"),
+            ("video:a.avi", "VideoFile"),
+            ("folder:drop", "FolderSource"),
+        ]
+    )
+    assert kinds == "['folder', 'opencv', 'picamera2', 'video'] []"
 
 
 @pytest.mark.parametrize("spec", ["webcam", "video:", "folder:", "picamera2:x", "opencv:"])

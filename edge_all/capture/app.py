@@ -1,0 +1,143 @@
+"""The capture application: one call runs a whole capture, for the CLI and a web station alike.
+
+`run_capture` loads the model, opens the source, skips what a folder source already recorded for
+the sample, records the session, runs the loop until something stops it, ends the session and
+summarizes it. It prints nothing: the caller hears through callbacks and stops it by setting an
+Event, so it can run in a background thread. Only the CLI, in the main thread, also asks it to turn
+SIGINT/SIGTERM into that Event. Anything that stops it from starting is an EdgeAllError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_all import __version__
+from edge_all.bundle import sha256_file
+from edge_all.capture.options import CaptureRequest
+from edge_all.capture.session import CaptureError, CaptureSession, now_iso
+from edge_all.capture.spec import parse_source
+from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, StorageFull, default_db_path
+from edge_all.capture.summary import SampleSummary, summarize
+from edge_all.classifier import Classifier
+
+
+@dataclass(frozen=True)
+class CaptureStarted:
+    """The session is recorded and the loop is about to run."""
+
+    session_id: int
+    source: str  # the source's spec, e.g. "video:a.avi"
+    db: Path
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    """How a capture ended; `ok` is False when it ended on an error (camera gone for good, disk full)."""
+
+    session_id: int
+    db: Path
+    labels: list[str]
+    frames: int
+    reason: str  # why the loop ended, in words
+    ok: bool
+    summaries: list[SampleSummary]  # one per sample id, over this session's frames
+
+
+def _ignore(_: object) -> None:
+    pass
+
+
+def run_capture(
+    request: CaptureRequest,
+    *,
+    stop: threading.Event | None = None,
+    on_start: Callable[[CaptureStarted], None] = _ignore,
+    on_record: Callable[[CaptureRecord], None] = _ignore,
+    on_notice: Callable[[str], None] = _ignore,
+    handle_signals: bool = False,
+) -> CaptureResult:
+    """Run one capture to its end. Set `stop` to end it after the current frame.
+
+    `handle_signals` (main thread only) makes SIGINT/SIGTERM set `stop`, and a second Ctrl+C abort.
+    """
+    options = request.options
+    stop = stop or threading.Event()
+    source = parse_source(request.camera, settle_seconds=request.settle_seconds)
+    if options.save_frames is not None and source.folder == options.save_frames:
+        raise CaptureError("--save-frames must not be the watched folder (saved frames would be read again)")
+    classifier = Classifier.load(
+        request.model, labels=request.labels, threads=request.threads, edgetpu=request.edgetpu
+    )
+    manifest = classifier.manifest
+    digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
+    db = request.db or default_db_path()
+    with contextlib.ExitStack() as cleanup:
+        source.open()
+        cleanup.callback(source.close)
+        store = cleanup.enter_context(ResultsStore.open(db))
+        # A restart (power cut, service restart) must not classify a slide's images twice.
+        skipped = source.skip(store.origins(source.spec, options.sample_id))
+        if skipped:
+            on_notice(f"skipping {skipped} image(s) already recorded for this folder and sample id")
+        if handle_signals:
+            cleanup.enter_context(_stop_on_signals(stop))
+        try:
+            session_id = store.start_session(
+                SessionInfo(
+                    started_at=now_iso(),
+                    source=source.spec,
+                    sample_id=options.sample_id,
+                    model=str(request.model),
+                    bundle_sha256=digest,
+                    labels=list(classifier.labels),
+                    threshold=options.threshold,
+                    quality_thresholds=options.quality.to_dict() if options.quality else None,
+                    edge_all_version=__version__,
+                )
+            )
+        except StorageFull as exc:
+            raise StorageFull(f"disk full, nothing captured: {exc}") from None
+        on_start(CaptureStarted(session_id, source.spec, db))
+        session = CaptureSession(
+            source, classifier, store, session_id, digest, options,
+            stop=stop, on_record=on_record, on_notice=on_notice,
+        )  # fmt: skip
+        outcome = session.run()
+        with contextlib.suppress(StorageFull):  # the frames are committed; only the end time is lost
+            store.end_session(session_id, now_iso(), outcome.reason)
+        summaries = summarize(store.captures(session_id=session_id))
+    return CaptureResult(
+        session_id=session_id,
+        db=db,
+        labels=list(classifier.labels),
+        frames=outcome.frames,
+        reason=outcome.reason,
+        ok=outcome.ok,
+        summaries=summaries,
+    )
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM finish the current frame; a second Ctrl+C aborts at once."""
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        # os.write, not print: a handler may interrupt a print to stderr (reentrant buffered I/O).
+        message = f"{signal.Signals(signum).name}: finishing the current frame, then stopping\n"
+        os.write(2, message.encode())
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,98 @@
+"""What a capture is asked to do: its quality thresholds, its loop options, and the whole request.
+
+Standard library only, so the CLI takes its defaults from here without loading numpy, and a
+station can build a request from a form. edge_all.capture.app runs a CaptureRequest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from edge_all.errors import UsageError
+
+DEFAULT_SETTLE_SECONDS = 1.0  # folder sources: how long a file must stay unchanged before it is read
+
+
+class QualityConfigError(UsageError):
+    """Quality thresholds (from a flag or a config file) that cannot be used."""
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Limits a frame must meet to be classified; see docs/capture.md for how each was chosen."""
+
+    min_brightness: float = 130.0  # mean luma (0-255): below this the field is too dark
+    max_brightness: float = 250.0  # above this the field is washed out
+    max_clipped: float = 0.50  # fraction of pixels at luma < 2 or > 253 (sensor clipping)
+    min_contrast: float = 8.0  # standard deviation of luma: below this the field is blank
+    min_stained: float = 0.001  # fraction of stained (purple/pink) pixels: below this, no cells
+    min_focus: float = 40.0  # variance of the Laplacian of luma: below this the field is blurred
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> QualityThresholds:
+        """Read a JSON object of threshold overrides (unknown keys are an error, not ignored)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise QualityConfigError(f"{path}: cannot read quality config ({exc.strerror or exc})") from None
+        except json.JSONDecodeError as exc:
+            raise QualityConfigError(
+                f"{path}: quality config is not valid JSON ({exc.msg}, line {exc.lineno})"
+            ) from None
+        if not isinstance(data, dict):
+            raise QualityConfigError(f"{path}: quality config must be a JSON object of thresholds")
+        return cls().replace(**data)
+
+    def replace(self, **overrides: float | None) -> QualityThresholds:
+        """A copy with the given thresholds changed; None values are left as they are."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise QualityConfigError(f"unknown quality threshold(s) {unknown}; known: {sorted(known)}")
+        values = asdict(self)
+        for name, value in overrides.items():
+            if value is None:
+                continue
+            try:
+                values[name] = float(value)
+            except (TypeError, ValueError):
+                raise QualityConfigError(
+                    f"quality threshold {name} must be a number, not {value!r}"
+                ) from None
+        return QualityThresholds(**values)
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """How the capture loop runs: when it stops, what counts as uncertain, what it keeps."""
+
+    sample_id: str | None = None
+    count: int | None = None  # stop after this many frames (rejected ones count)
+    interval: float | None = None  # seconds from one capture to the next; None: the source's default
+    duration: float | None = None  # stop after this many seconds
+    threshold: float = 0.6  # below this confidence a frame is "uncertain"
+    quality: QualityThresholds | None = QualityThresholds()  # None: no quality gate
+    save_frames: Path | None = None
+    frame_format: str = "png"
+    reconnect_timeout: float = 30.0
+    poll_seconds: float = 0.2  # how often a folder source is looked at when idle
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """One capture: which model, which source, which database, and how to run the loop."""
+
+    model: Path  # a bundle directory, or a plain .tflite (with labels)
+    camera: str = "opencv:0"  # a `--camera` value (edge_all.capture.spec)
+    labels: Path | None = None
+    threads: int | None = None
+    edgetpu: bool = False
+    db: Path | None = None  # None: edge_all.capture.store.default_db_path()
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    options: CaptureOptions = field(default_factory=CaptureOptions)

@@ -1,0 +1,122 @@
+"""`edge-all results list|show|export`: read back the database capture-and-classify writes.
+
+Only typer and the standard library at module level; the store loads inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from edge_all.errors import FileError
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Results database (default: $XDG_DATA_HOME/edge-all/results.db, "
+        "else ~/.local/share/edge-all/results.db).",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+results_app = typer.Typer(
+    name="results",
+    help="Read the capture results database: list samples, show rows, export CSV.",
+    no_args_is_help=True,
+)
+
+
+def _open_store(db: Path | None) -> Any:
+    from edge_all.capture.store import ResultsStore, default_db_path
+
+    return ResultsStore.open(db or default_db_path(), create=False)
+
+
+@results_app.command("list")
+def results_list(
+    db: DbOption = None,
+    sessions: Annotated[
+        bool, typer.Option("--sessions", help="One line per capture session instead.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Samples (or sessions) with their counts and majority call."""
+    from edge_all.capture.summary import summarize
+
+    with _open_store(db) as store:
+        if sessions:
+            items = []
+            for info in store.sessions():
+                (summary,) = summarize(store.captures(session_id=info["id"])) or [None]
+                items.append({**info, **(summary.to_dict() if summary else {"frames": 0, "call": "no call"})})
+        else:
+            items = [summary.to_dict() for summary in summarize(store.captures())]
+    if json_output:
+        typer.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        typer.echo("no captures recorded")
+        return
+    first = "session" if sessions else "sample"
+    typer.echo(
+        f"{first:<20} {'frames':>6} {'classified':>10} {'uncertain':>9} {'rejected':>8} {'errors':>6}  call"
+    )
+    for item in items:
+        name = f"{item['id']} {item['sample_id'] or '-'}" if sessions else str(item["sample_id"] or "-")
+        typer.echo(
+            f"{name:<20} {item['frames']:>6} {item.get('classified', 0):>10} {item.get('uncertain', 0):>9} "
+            f"{item.get('rejected', 0):>8} {item.get('errors', 0):>6}  {item['call']}"
+        )
+
+
+@results_app.command("show")
+def results_show(
+    ident: Annotated[str, typer.Argument(metavar="SAMPLE_ID|ROW_ID", help="A sample id, or a row id.")],
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """The rows of one sample (or one row by its id), with the sample's summary."""
+    from edge_all.capture.live import rows_table
+    from edge_all.capture.store import StoreError
+    from edge_all.capture.summary import summarize
+
+    with _open_store(db) as store:
+        if store.has_sample(ident):
+            rows = list(store.captures(sample_id=ident))
+        elif ident.isdigit() and (row := store.capture(int(ident))) is not None:
+            rows = [row]
+        else:
+            raise StoreError(f"no sample or row {ident!r} in {store.path}")
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    typer.echo(rows_table(rows))
+    for summary in summarize(rows):
+        typer.echo(summary.describe())
+
+
+@results_app.command("export")
+def results_export(
+    csv_path: Annotated[Path, typer.Option("--csv", help="CSV file to write.")],
+    sample_id: Annotated[str | None, typer.Option("--sample-id", help="Only this sample's rows.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Every capture row as CSV (probabilities as one JSON column)."""
+    from edge_all.capture.export import export_csv
+
+    with _open_store(db) as store:
+        try:
+            count = export_csv(store, csv_path, sample_id)
+        except OSError as exc:
+            raise FileError(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
+    typer.echo(f"wrote {count} rows to {csv_path}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `results list|show|export` to the `edge-all` app."""
+    app.add_typer(results_app, name="results")
