@@ -23,6 +23,7 @@ from convert.edgetpu import EdgeTpuOutcome, compile_for_edgetpu
 from convert.errors import ConvertError, ConvertOptionError
 from convert.source import RunSource, load_float_model, model_input_size, open_source
 from edge_all.bundle import EDGETPU_MODEL_FILE, BundleManifest, sha256_file, write_manifest
+from edge_all.tensors import looks_like_probabilities, softmax
 
 FLOAT_MODEL_NOTE = "float_model_bytes is the size of the float32 TFLite conversion of model.keras"
 
@@ -104,15 +105,9 @@ def _eval_items(
     return accuracy.items_from_split(source.split), [], f"test split of {source.run_dir}", source.split.root
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def _output_kind(probs: np.ndarray) -> str:
     """What the model outputs: "probabilities" when every row is a distribution (a softmax), else "logits"."""
-    is_distribution = bool(np.all(probs >= -1e-6) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-3))
-    return "probabilities" if is_distribution else "logits"
+    return "probabilities" if looks_like_probabilities(probs) else "logits"
 
 
 @dataclass
@@ -191,7 +186,7 @@ def convert_run(config: ConvertConfig) -> ConvertResult:
     )
     outputs = _output_kind(float_probs) if len(float_probs) else "probabilities"
     if outputs == "logits":
-        float_probs = _softmax(float_probs)
+        float_probs = softmax(float_probs)
 
     with publish.Staging(target) as staging:
         model_path = staging.write_model(conversion.tflite, source.labels)

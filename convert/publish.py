@@ -14,11 +14,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import numpy as np
-
 from convert.errors import ConvertError
-from edge_all.bundle import LABELS_FILE, MODEL_FILE, TensorSpec, is_bundle
+from edge_all.bundle import LABELS_FILE, MODEL_FILE, is_bundle
 from edge_all.labels import write_labels
+from edge_all.tensors import TensorSpec
 
 REPORT_FILE = "accuracy_check.json"
 
@@ -49,16 +48,12 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def tensor_specs(model_path: Path) -> tuple[TensorSpec, TensorSpec]:
     """The input and output tensors of a .tflite as the interpreter that will run it reports them."""
     from edge_all.backend import find_interpreter
-    from edge_all.tensors import quantization_of
 
     interpreter, _ = find_interpreter().make(str(model_path), threads=1)
-    specs = [
-        TensorSpec(
-            tuple(int(d) for d in details["shape"]), np.dtype(details["dtype"]).name, quantization_of(details)
-        )
-        for details in (interpreter.get_input_details()[0], interpreter.get_output_details()[0])
-    ]
-    return specs[0], specs[1]
+    return (
+        TensorSpec.from_details(interpreter.get_input_details()[0]),
+        TensorSpec.from_details(interpreter.get_output_details()[0]),
+    )
 
 
 class Staging:

@@ -15,6 +15,7 @@ from typing import Any
 from edge_all.errors import EdgeAllError
 from edge_all.images import Preprocessing
 from edge_all.labels import LabelsError, read_labels
+from edge_all.tensors import TensorSpec
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.tflite"
@@ -25,30 +26,6 @@ MANIFEST_FILE = "bundle.json"
 
 class BundleError(EdgeAllError):
     """A bundle that is missing, malformed or does not match its manifest."""
-
-
-@dataclass(frozen=True)
-class Quantization:
-    """Affine quantization of a tensor: real = scale * (q - zero_point)."""
-
-    scale: float
-    zero_point: int
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    shape: tuple[int, ...]
-    dtype: str  # numpy dtype name: "uint8", "int8", "float32", "float16"
-    quantization: Quantization | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
-        quant = data.get("quantization")
-        return cls(
-            shape=tuple(int(d) for d in data["shape"]),
-            dtype=str(data["dtype"]),
-            quantization=Quantization(float(quant["scale"]), int(quant["zero_point"])) if quant else None,
-        )
 
 
 @dataclass(frozen=True)

@@ -16,24 +16,16 @@ from typing import Any
 import numpy as np
 
 from edge_all.backend import EDGETPU_LIBRARY, Backend, BackendError, find_interpreter, load_delegate
-from edge_all.bundle import (
-    EDGETPU_MODEL_FILE,
-    MODEL_FILE,
-    BundleManifest,
-    Quantization,
-    TensorSpec,
-    is_bundle,
-    read_manifest,
-)
+from edge_all.bundle import EDGETPU_MODEL_FILE, MODEL_FILE, BundleManifest, is_bundle, read_manifest
 from edge_all.errors import EdgeAllError
 from edge_all.images import ImageSource, Preprocessing, prepare
 from edge_all.labels import LabelsError, read_labels
 from edge_all.tensors import (
     SUPPORTED_INPUT_DTYPES,
     OutputDecoder,
+    TensorSpec,
     input_lut,
     is_softmax_quantization,
-    quantization_of,
     quantized_real_range,
 )
 
@@ -70,25 +62,6 @@ class Prediction:
         return [(labels[i], float(self.probabilities[i])) for i in order]
 
 
-@dataclass(frozen=True)
-class TensorInfo:
-    """What `edge-all info` shows about one model tensor."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    quantization: Quantization | None
-
-    @classmethod
-    def from_details(cls, details: dict) -> TensorInfo:
-        return cls(
-            name=str(details["name"]),
-            shape=tuple(int(d) for d in details["shape"]),
-            dtype=np.dtype(details["dtype"]).name,
-            quantization=quantization_of(details),
-        )
-
-
 class Classifier:
     """A loaded model with its labels and preprocessing; create with `Classifier.load`.
 
@@ -113,8 +86,8 @@ class Classifier:
         self.manifest = manifest
         (input_details,) = _single(interpreter.get_input_details(), model_path, "input")
         (output_details,) = _single(interpreter.get_output_details(), model_path, "output")
-        self.input = TensorInfo.from_details(input_details)
-        self.output = TensorInfo.from_details(output_details)
+        self.input = TensorSpec.from_details(input_details)
+        self.output = TensorSpec.from_details(output_details)
         signature = [int(d) for d in input_details.get("shape_signature", input_details["shape"])]
         if any(d < 0 for d in signature[1:]):
             raise ModelError(
@@ -236,19 +209,19 @@ class Classifier:
     def describe(self) -> dict[str, Any]:
         """Model facts for `edge-all info` (JSON-friendly)."""
 
-        def tensor(info: TensorInfo) -> dict[str, Any]:
-            quant = info.quantization
+        def tensor(spec: TensorSpec, details: dict) -> dict[str, Any]:
+            quant = spec.quantization
             return {
-                "name": info.name,
-                "shape": list(info.shape),
-                "dtype": info.dtype,
+                "name": str(details["name"]),
+                "shape": list(spec.shape),
+                "dtype": spec.dtype,
                 "quantization": {"scale": quant.scale, "zero_point": quant.zero_point} if quant else None,
             }
 
         facts: dict[str, Any] = {
             "model": str(self.model_path),
-            "input": tensor(self.input),
-            "output": tensor(self.output),
+            "input": tensor(self.input, self._interpreter.get_input_details()[0]),
+            "output": tensor(self.output, self._interpreter.get_output_details()[0]),
             "outputs": OUTPUT_KINDS[self._decode.logits],
             "pixel_range": list(self.pixel_range),
             "preprocessing": self.preprocessing.to_dict(),
@@ -303,7 +276,7 @@ def _single(details: list[dict], model_path: Path, kind: str) -> list[dict]:
     return details
 
 
-def _check_spec(model_path: Path, kind: str, spec: TensorSpec, actual: TensorInfo) -> None:
+def _check_spec(model_path: Path, kind: str, spec: TensorSpec, actual: TensorSpec) -> None:
     if tuple(spec.shape) != actual.shape or spec.dtype != actual.dtype:
         raise ModelError(
             f"{model_path}: {kind} is {list(actual.shape)} {actual.dtype} but bundle.json says "

@@ -1,23 +1,60 @@
-"""Pixels into a model's input tensor, and its output tensor back into class probabilities.
+"""The one vocabulary for model tensors: their specs, their quantization, and softmax.
 
-Quantized models carry their own scale and zero point; getting these wrong is the classic cause of
-an int8 model that "always predicts one class", so the rules live here, once, with their reasons.
+Pixels go into a model's input tensor and its output tensor comes back as class probabilities
+here. Quantized models carry their own scale and zero point; getting these wrong is the classic
+cause of an int8 model that "always predicts one class", so the rules live here, once, with their
+reasons. bundle.json, the Classifier and the converter all describe tensors with TensorSpec.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from edge_all.bundle import Quantization
-
 SUPPORTED_INPUT_DTYPES = ("uint8", "int8", "float32")
-# A float output whose values are all >= 0 and sum to 1 within this is already a softmax.
+# Values all >= -this that sum to 1 within this are already probabilities (a softmax's output).
 PROBABILITY_SUM_TOLERANCE = 1e-2
 
 
-def quantization_of(details: dict) -> Quantization | None:
+@dataclass(frozen=True)
+class Quantization:
+    """Affine quantization of a tensor: real = scale * (q - zero_point)."""
+
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output: what bundle.json records and what the interpreter reports."""
+
+    shape: tuple[int, ...]
+    dtype: str  # numpy dtype name: "uint8", "int8", "float32", "float16"
+    quantization: Quantization | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
+        """From bundle.json's "input" or "output"."""
+        quant = data.get("quantization")
+        return cls(
+            shape=tuple(int(d) for d in data["shape"]),
+            dtype=str(data["dtype"]),
+            quantization=Quantization(float(quant["scale"]), int(quant["zero_point"])) if quant else None,
+        )
+
+    @classmethod
+    def from_details(cls, details: dict[str, Any]) -> TensorSpec:
+        """From a TFLite interpreter's get_input_details() / get_output_details() entry."""
+        return cls(
+            shape=tuple(int(d) for d in details["shape"]),
+            dtype=np.dtype(details["dtype"]).name,
+            quantization=quantization_of(details),
+        )
+
+
+def quantization_of(details: dict[str, Any]) -> Quantization | None:
     """The tensor's per-tensor affine quantization, or None for a float tensor."""
     scale, zero_point = details.get("quantization", (0.0, 0))
     if not scale:
@@ -59,8 +96,9 @@ def is_softmax_quantization(dtype: np.dtype, quantization: Quantization) -> bool
 
 
 def softmax(values: np.ndarray) -> np.ndarray:
-    shifted = np.exp(values - values.max())
-    return shifted / shifted.sum()
+    """Softmax over the last axis: one output vector, or a batch of them (one per row)."""
+    shifted = np.exp(values - values.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 @dataclass(frozen=True)
@@ -88,6 +126,8 @@ class OutputDecoder:
 
 
 def looks_like_probabilities(values: np.ndarray) -> bool:
+    """Whether the output vector (or every row of a batch) is already a probability distribution."""
+    sums = values.sum(axis=-1)
     return bool(
-        values.min() >= -PROBABILITY_SUM_TOLERANCE and abs(values.sum() - 1.0) <= PROBABILITY_SUM_TOLERANCE
+        values.min() >= -PROBABILITY_SUM_TOLERANCE and np.all(np.abs(sums - 1.0) <= PROBABILITY_SUM_TOLERANCE)
     )

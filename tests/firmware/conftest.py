@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edge_all.bundle import MODEL_FILE, BundleManifest, TensorSpec, sha256_file, write_manifest
+from edge_all.bundle import MODEL_FILE, BundleManifest, sha256_file, write_manifest
 from edge_all.images import Preprocessing
 from edge_all.labels import read_labels, write_labels
+from edge_all.tensors import TensorSpec
 
 from .helpers import SYSTEMD_TOOLS, make_root
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge_all.bundle import MODEL_FILE, BundleManifest, TensorSpec, sha256_file, write_manifest
+from edge_all.bundle import MODEL_FILE, BundleManifest, sha256_file, write_manifest
 from edge_all.images import Preprocessing
 from edge_all.labels import write_labels
+from edge_all.tensors import TensorSpec
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "firmware_scripts"

@@ -16,17 +16,10 @@ import numpy as np
 import pytest
 
 from edge_all import __version__
-from edge_all.bundle import (
-    LABELS_FILE,
-    MODEL_FILE,
-    BundleManifest,
-    Quantization,
-    TensorSpec,
-    sha256_file,
-    write_manifest,
-)
+from edge_all.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, sha256_file, write_manifest
 from edge_all.images import Preprocessing
 from edge_all.labels import write_labels
+from edge_all.tensors import TensorSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COLOURS = ["red", "green", "blue"]
@@ -110,22 +103,13 @@ def make_bundle(model: Path, labels: list[str], out: Path, outputs: str = "proba
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(model))
-
-    def spec(details: dict) -> TensorSpec:
-        scale, zero_point = details["quantization"]
-        return TensorSpec(
-            shape=tuple(int(d) for d in details["shape"]),
-            dtype=np.dtype(details["dtype"]).name,
-            quantization=Quantization(float(scale), int(zero_point)) if scale else None,
-        )
-
     out.mkdir(parents=True)
     (out / MODEL_FILE).write_bytes(model.read_bytes())
     write_labels(out / LABELS_FILE, labels)
     manifest = BundleManifest(
         labels=labels,
-        input=spec(interpreter.get_input_details()[0]),
-        output=spec(interpreter.get_output_details()[0]),
+        input=TensorSpec.from_details(interpreter.get_input_details()[0]),
+        output=TensorSpec.from_details(interpreter.get_output_details()[0]),
         preprocessing=Preprocessing(crop="center"),
         precision="int8" if interpreter.get_input_details()[0]["dtype"] != np.float32 else "float32",
         model_sha256=sha256_file(out / MODEL_FILE),
