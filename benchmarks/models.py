@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 import edge_all
-from edge_all.bundle import BundleError, BundleManifest, read_manifest, sha256_file, write_manifest
+from edge_all.bundle import BundleError, BundleManifest, read_manifest, write_manifest
+from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 
 # Bump when anything below changes what gets built, so a stale cache is rebuilt rather than measured.

@@ -22,7 +22,8 @@ from convert import accuracy, calibration, publish, tflite
 from convert.edgetpu import EdgeTpuOutcome, compile_for_edgetpu
 from convert.errors import ConvertError, ConvertOptionError
 from convert.source import RunSource, load_float_model, model_input_size, open_source
-from edge_all.bundle import EDGETPU_MODEL_FILE, BundleManifest, sha256_file, write_manifest
+from edge_all.bundle import EDGETPU_MODEL_FILE, BundleManifest, write_manifest
+from edge_all.digest import sha256_file
 from edge_all.tensors import looks_like_probabilities, softmax
 
 FLOAT_MODEL_NOTE = "float_model_bytes is the size of the float32 TFLite conversion of model.keras"

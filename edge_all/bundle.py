@@ -6,12 +6,12 @@ manifest describes, so a half-copied or swapped model never classifies a patient
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.images import Preprocessing
 from edge_all.labels import LabelsError, read_labels
@@ -79,14 +79,6 @@ class BundleManifest:
             format_version=version,
             extra=dict(data.get("extra", {})),
         )
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def is_bundle(path: str | Path) -> bool:

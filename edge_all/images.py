@@ -21,6 +21,9 @@ from edge_all.errors import EdgeAllError
 MAX_PIXELS = 64_000_000
 
 ImageSource = str | Path | Image.Image | np.ndarray
+# What counts as an image file when a folder is searched: by training, classify and the folder source
+# alike (a file named explicitly is always tried, whatever its suffix).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
 
 RESIZE_METHODS = {
     "bilinear": Image.Resampling.BILINEAR,

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Files with these suffixes are picked up inside folders; a file named explicitly is always tried.
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"})
+from edge_all.images import IMAGE_SUFFIXES
+
 _GLOB_CHARS = frozenset("*?[")
 
 

@@ -8,18 +8,17 @@ later step (evaluation, calibration, the accuracy gate, benchmarks) reuses that 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
-from edge_all.images import ImageError, open_image
+from edge_all.images import IMAGE_SUFFIXES, ImageError, open_image
 
 CLASSES = ("Benign", "Early", "Pre", "Pro")
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 PARTS = ("train", "val", "test")
 SPLIT_VERSION = 1
 
@@ -83,10 +82,6 @@ class Split:
         return {p: dict(Counter(r.label for r in self.part(p))) for p in PARTS}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _class_folders(folder: Path, warn: list[str]) -> dict[str, Path]:
     """Map canonical class names to sub-folders, matching names case-insensitively."""
     found: dict[str, Path] = {}
@@ -144,7 +139,7 @@ def discover(root: str | Path, include_segmented: bool = True) -> Dataset:
                 except ImageError as exc:
                     skipped.append(Skipped(rel, str(exc).removeprefix(f"{path}: ")))
                     continue
-                images.append(ImageRecord(rel, label, _sha256(path), variant))
+                images.append(ImageRecord(rel, label, sha256_file(path), variant))
                 usable += 1
             if usable == 0 and variant != "segmented":
                 raise DatasetError(f"{class_dir}: class folder {label} has no readable images")

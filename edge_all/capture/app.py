@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_all import __version__
-from edge_all.bundle import sha256_file
 from edge_all.capture.options import CaptureRequest
 from edge_all.capture.session import CaptureError, CaptureSession, now_iso
 from edge_all.capture.spec import parse_source
 from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, StorageFull, default_db_path
 from edge_all.capture.summary import SampleSummary, summarize
 from edge_all.classifier import Classifier
+from edge_all.digest import sha256_file
 
 
 @dataclass(frozen=True)

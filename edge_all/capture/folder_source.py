@@ -15,8 +15,7 @@ from pathlib import Path
 
 from edge_all.capture.options import DEFAULT_SETTLE_SECONDS
 from edge_all.capture.sources import Frame, FrameSource, SourceUnavailable
-from edge_all.images import ImageError, load_rgb
-from edge_all.inputs import IMAGE_SUFFIXES
+from edge_all.images import IMAGE_SUFFIXES, ImageError, load_rgb
 
 TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", ".lock")
 

@@ -7,7 +7,6 @@ durable. A reader, or the folder source of another edge-all, never sees half an 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from dataclasses import dataclass
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from edge_all.digest import sha256_bytes
 
 FORMATS = {"png": ("PNG", ".png", {}), "jpeg": ("JPEG", ".jpg", {"quality": 95})}
 
@@ -57,4 +58,4 @@ def save_frame(rgb: np.ndarray, folder: Path, stem: str, fmt: str = "png") -> Sa
     data = encode(rgb, fmt)
     path = folder / f"{stem}{FORMATS[fmt][1]}"
     write_atomically(path, data)
-    return SavedFrame(path=path, sha256=hashlib.sha256(data).hexdigest())
+    return SavedFrame(path=path, sha256=sha256_bytes(data))

@@ -18,12 +18,12 @@ from typing import Protocol
 
 import numpy as np
 
-from edge_all.bundle import sha256_file
 from edge_all.capture.frames import save_frame
 from edge_all.capture.options import CaptureOptions
 from edge_all.capture.quality import assess
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
 from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
+from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds

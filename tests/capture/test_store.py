@@ -7,7 +7,6 @@ from collections import Counter
 
 import pytest
 
-from edge_all.bundle import sha256_file
 from edge_all.capture.frames import save_frame
 from edge_all.capture.store import (
     SCHEMA_VERSION,
@@ -19,6 +18,7 @@ from edge_all.capture.store import (
     default_db_path,
 )
 from edge_all.capture.summary import NO_CALL, SampleSummary, summarize
+from edge_all.digest import sha256_file
 
 INFO = SessionInfo(
     started_at="2026-01-01T00:00:00+00:00",

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from convert.publish import REPORT_FILE
-from edge_all.bundle import LABELS_FILE, MANIFEST_FILE, MODEL_FILE, BundleError, read_manifest, sha256_file
+from edge_all.bundle import LABELS_FILE, MANIFEST_FILE, MODEL_FILE, BundleError, read_manifest
 from edge_all.classifier import Classifier
+from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 from training.dataset import CLASSES
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_all.bundle import MODEL_FILE, BundleManifest, sha256_file, write_manifest
+from edge_all.bundle import MODEL_FILE, BundleManifest, write_manifest
+from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 from edge_all.labels import read_labels, write_labels
 from edge_all.tensors import TensorSpec

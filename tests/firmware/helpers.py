@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge_all.bundle import MODEL_FILE, BundleManifest, sha256_file, write_manifest
+from edge_all.bundle import MODEL_FILE, BundleManifest, write_manifest
+from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 from edge_all.labels import write_labels
 from edge_all.tensors import TensorSpec

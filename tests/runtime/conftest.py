@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from edge_all import __version__
-from edge_all.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, sha256_file, write_manifest
+from edge_all.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, write_manifest
+from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 from edge_all.labels import write_labels
 from edge_all.tensors import TensorSpec

@@ -108,6 +108,18 @@ def test_plain_layout_case_insensitive_and_unknown_folders_reported(tmp_path):
     assert [s.file for s in dataset.skipped] == ["benign/readme.txt"]
 
 
+def test_training_and_the_device_take_the_same_image_files(tmp_path):
+    """One suffix list (edge_all.images.IMAGE_SUFFIXES): a GIF in a class folder is an image to both."""
+    from edge_all.inputs import expand_inputs
+
+    root = _plain_dataset(tmp_path / "d", {c: c for c in ("Benign", "Early", "Pre", "Pro")})
+    Image.open(root / "Pre" / "img0.png").save(root / "Pre" / "scan.gif")
+    (root / "Pre" / "notes.txt").write_text("not an image")
+    found = {r.file for r in discover(root).images}
+    assert found == {str(p.relative_to(root)) for p in expand_inputs([str(root)]).files}
+    assert "Pre/scan.gif" in found
+
+
 @pytest.mark.parametrize(
     ("problem", "message"),
     [("missing", "no folder for class(es) Pre"), ("empty", "class folder Pre has no readable images")],
