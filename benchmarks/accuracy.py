@@ -113,7 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from convert.convert import ConvertConfig, convert_run
+    from convert.config import ConvertConfig
+    from convert.convert import convert_run
     from edge_all.errors import EdgeAllError
     from training.config import TrainConfig
     from training.dataset import read_split

@@ -18,8 +18,6 @@ from convert.progress import progress
 from edge_all.images import ImageError, Preprocessing, prepare
 from training.dataset import ImageRecord, Split
 
-DEFAULT_SAMPLES = 200
-
 
 @dataclass
 class CalibrationSet:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from convert.config import ConvertConfig
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG
 from edge_all.extras import require_extra
@@ -40,13 +41,13 @@ def convert(
     ] = None,
     io_dtype: Annotated[
         str, typer.Option("--io-dtype", help="int8 model's input/output type: uint8 or int8.")
-    ] = "uint8",
+    ] = ConvertConfig.io_dtype,
     calibration_samples: Annotated[
         int, typer.Option("--calibration-samples", min=1, help="Training images for int8 calibration.")
-    ] = 200,
+    ] = ConvertConfig.calibration_samples,
     max_drop: Annotated[
         float, typer.Option("--max-drop", help="Accuracy (percentage points) the converted model may lose.")
-    ] = 1.0,
+    ] = ConvertConfig.max_drop,
     data: Annotated[
         Path | None,
         typer.Option(
@@ -66,12 +67,12 @@ def convert(
     chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
     if len(chosen) > 1:
         raise UsageError(f"choose one precision, not {' and '.join('--' + c for c in chosen)}")
-    precision = chosen[0] if chosen else "int8"
+    precision = chosen[0] if chosen else ConvertConfig.precision
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The TFLite converter needs Keras on TensorFlow; a model.keras trained on JAX or PyTorch loads fine.
     os.environ["KERAS_BACKEND"] = "tensorflow"
 
-    from convert.convert import ConvertConfig, convert_run
+    from convert.convert import convert_run
     from convert.errors import AccuracyGateFailed
     from convert.table import format_report
 

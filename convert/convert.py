@@ -19,54 +19,15 @@ import numpy as np
 
 import edge_all
 from convert import accuracy, calibration, publish, tflite
+from convert.config import ConvertConfig
 from convert.edgetpu import EdgeTpuOutcome, compile_for_edgetpu
-from convert.errors import ConvertError, ConvertOptionError
+from convert.errors import ConvertError
 from convert.source import RunSource, load_float_model, model_input_size, open_source
 from edge_all.bundle import EDGETPU_MODEL_FILE, BundleManifest, write_manifest
 from edge_all.digest import sha256_file
 from edge_all.tensors import looks_like_probabilities, softmax
 
 FLOAT_MODEL_NOTE = "float_model_bytes is the size of the float32 TFLite conversion of model.keras"
-
-
-@dataclass
-class ConvertConfig:
-    """One conversion, as `edge-all convert` takes it; bad combinations fail here, before any work."""
-
-    run_dir: Path
-    out: Path | None = None  # default: RUN_DIR/bundle-<precision>
-    precision: str = "int8"  # "int8", "float16" or "float32"
-    io_dtype: str = "uint8"  # int8 only: the input and output tensor type ("uint8" or "int8")
-    calibration_samples: int = calibration.DEFAULT_SAMPLES
-    max_drop: float = 1.0  # percentage points of accuracy the converted model may lose
-    data: Path | None = None  # check on every image of this labelled folder instead of the test split
-    force: bool = False
-    edgetpu: bool = False
-    progress: bool = True  # progress bars on stderr
-
-    def __post_init__(self) -> None:
-        self.run_dir = Path(self.run_dir)
-        self.out = Path(self.out) if self.out is not None else self.run_dir / f"bundle-{self.precision}"
-        self.data = Path(self.data) if self.data is not None else None
-        if self.precision not in tflite.PRECISIONS:
-            raise ConvertOptionError(
-                f"unknown precision {self.precision!r} (choose from {', '.join(tflite.PRECISIONS)})"
-            )
-        if self.io_dtype not in tflite.IO_DTYPES:
-            raise ConvertOptionError(
-                f"unknown I/O type {self.io_dtype!r} (choose from {', '.join(tflite.IO_DTYPES)})"
-            )
-        if self.calibration_samples < 1:
-            raise ConvertOptionError("--calibration-samples must be at least 1")
-        if self.edgetpu and self.precision != "int8":
-            raise ConvertOptionError(
-                "--edgetpu needs an int8 model (the Edge TPU runs only full-integer models)"
-            )
-
-    @property
-    def target(self) -> Path:
-        assert self.out is not None
-        return self.out
 
 
 @dataclass

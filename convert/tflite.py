@@ -15,10 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from convert.config import PRECISIONS
 from convert.errors import ConvertError
-
-PRECISIONS = ("int8", "float16", "float32")
-IO_DTYPES = ("uint8", "int8")
 
 
 def to_tflite(

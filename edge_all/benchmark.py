@@ -33,6 +33,8 @@ from edge_all.errors import EdgeAllError
 PROBE_IMAGES = 100  # images the fresh process classifies before reporting its peak memory
 DISTINCT_IMAGES = 20  # synthetic JPEGs made for the timing loop (cycled through)
 PROBE_TIMEOUT_S = 600.0
+DEFAULT_RUNS = 100  # timed predictions
+DEFAULT_WARMUP = 10  # untimed predictions first
 
 
 class BenchmarkError(EdgeAllError):
@@ -320,8 +322,8 @@ def machine_facts() -> dict[str, Any]:
 def run_benchmark(
     model: Path,
     labels: Path | None = None,
-    runs: int = 100,
-    warmup: int = 10,
+    runs: int = DEFAULT_RUNS,
+    warmup: int = DEFAULT_WARMUP,
     threads: int | None = None,
     edgetpu: bool = False,
     images: Path | None = None,

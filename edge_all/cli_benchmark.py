@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from edge_all.benchmark import DEFAULT_RUNS, DEFAULT_WARMUP
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ThreadsOption
 from edge_all.exit_codes import EPILOG
 
@@ -20,8 +21,10 @@ def benchmark(
     model: Annotated[
         Path, typer.Argument(metavar="BUNDLE", help="A bundle directory, or a plain .tflite model.")
     ],
-    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed predictions.")] = 100,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed predictions first.")] = 10,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Timed predictions.")] = DEFAULT_RUNS,
+    warmup: Annotated[
+        int, typer.Option("--warmup", min=0, help="Untimed predictions first.")
+    ] = DEFAULT_WARMUP,
     threads: ThreadsOption = None,
     edgetpu: EdgeTpuOption = False,
     labels: LabelsOption = None,

@@ -52,7 +52,8 @@ def trained_run(tmp_path_factory, demo_data) -> Path:
 
 @pytest.fixture(scope="session")
 def int8_bundle(tmp_path_factory, trained_run) -> Path:
-    from convert.convert import ConvertConfig, convert_run
+    from convert.config import ConvertConfig
+    from convert.convert import convert_run
 
     out = tmp_path_factory.mktemp("bundles") / "int8"
     result = convert_run(ConvertConfig(run_dir=trained_run, out=out, precision="int8"))
@@ -62,7 +63,8 @@ def int8_bundle(tmp_path_factory, trained_run) -> Path:
 
 @pytest.fixture(scope="session")
 def float32_bundle(tmp_path_factory, trained_run) -> Path:
-    from convert.convert import ConvertConfig, convert_run
+    from convert.config import ConvertConfig
+    from convert.convert import convert_run
 
     out = tmp_path_factory.mktemp("bundles") / "float32"
     result = convert_run(ConvertConfig(run_dir=trained_run, out=out, precision="float32"))

@@ -16,6 +16,7 @@ import typer
 
 from edge_all.exit_codes import EPILOG
 from edge_all.extras import require_extra
+from training.config import TrainConfig
 
 
 def _quiet_tensorflow() -> None:
@@ -29,36 +30,42 @@ def train_command(
     out: Annotated[Path, typer.Option("--out", help="Run dir to write (model.keras, split.json, reports).")],
     backbone: Annotated[
         str, typer.Option(help="resnet50 (the seed model), mobilenetv2 (edge) or tiny.")
-    ] = "resnet50",
+    ] = TrainConfig.backbone,
     weights: Annotated[
         str,
         typer.Option(
             help="imagenet (downloaded by Keras), none (random init, all layers train) or a weights FILE.",
         ),
-    ] = "imagenet",
+    ] = TrainConfig.weights,
     head: Annotated[
         str | None, typer.Option(help="flatten (seed's, default for resnet50) or gap (default otherwise).")
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 20,
+    epochs: Annotated[int, typer.Option(min=1)] = TrainConfig.epochs,
     fine_tune_epochs: Annotated[
         int, typer.Option(min=0, help="Then unfreeze the top of the backbone for N epochs.")
-    ] = 0,
+    ] = TrainConfig.fine_tune_epochs,
     fine_tune_layers: Annotated[
         int, typer.Option(min=1, help="How many of the backbone's top layers fine-tuning unfreezes.")
-    ] = 30,
-    fine_tune_lr: Annotated[float, typer.Option(help="Learning rate of the fine-tuning phase.")] = 1e-5,
-    batch_size: Annotated[int, typer.Option(min=1)] = 32,
-    seed: Annotated[int, typer.Option(help="Seeds the split and the weights initialisation.")] = 0,
+    ] = TrainConfig.fine_tune_layers,
+    fine_tune_lr: Annotated[
+        float, typer.Option(help="Learning rate of the fine-tuning phase.")
+    ] = TrainConfig.fine_tune_learning_rate,
+    batch_size: Annotated[int, typer.Option(min=1)] = TrainConfig.batch_size,
+    seed: Annotated[
+        int, typer.Option(help="Seeds the split and the weights initialisation.")
+    ] = TrainConfig.seed,
     include_segmented: Annotated[
         bool, typer.Option(help="Add Segmented/ copies to the training part only.")
-    ] = False,
+    ] = TrainConfig.include_segmented,
     augment: Annotated[
         bool, typer.Option(help="Random flips and 90-degree rotations while training.")
-    ] = False,
+    ] = TrainConfig.augment,
     class_weight: Annotated[
         str, typer.Option(help="none, or balanced: weigh each class's loss inversely to its image count.")
-    ] = "none",
-    image_size: Annotated[int, typer.Option(min=32, help="Square input size in pixels.")] = 224,
+    ] = TrainConfig.class_weight,
+    image_size: Annotated[
+        int, typer.Option(min=32, help="Square input size in pixels.")
+    ] = TrainConfig.image_size,
     split: Annotated[
         Path | None, typer.Option("--split", help="Reuse this split.json instead of splitting again.")
     ] = None,
@@ -67,7 +74,7 @@ def train_command(
 ) -> None:
     """Train a classifier and write a run dir with the best checkpoint, the split and reports."""
     require_extra("train", ("keras", "matplotlib"), "`edge-all train`")
-    from training.config import ConfigError, TrainConfig
+    from training.config import ConfigError
     from training.prepare import prepare_split
     from training.run_dir import KERAS_MODEL_FILE, REPORT_FILE
 
@@ -110,7 +117,7 @@ def evaluate_command(
         Path | None, typer.Option("--data", help="Score every image of this dataset folder instead.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    batch_size: Annotated[int, typer.Option(min=1)] = TrainConfig.batch_size,
 ) -> None:
     """Re-score a run's saved model on its test split, or on every image of another dataset folder."""
     require_extra("train", ("keras",), "`edge-all evaluate`")

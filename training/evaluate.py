@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from training.config import TrainConfig
 from training.dataset import (
     DatasetError,
     Skipped,
@@ -49,7 +50,9 @@ class Evaluation:
     seen_in_training: list[str] = field(default_factory=list)  # files whose bytes the model trained on
 
 
-def evaluate_run(run: Run, data: str | Path | None = None, batch_size: int = 32) -> Evaluation:
+def evaluate_run(
+    run: Run, data: str | Path | None = None, batch_size: int = TrainConfig.batch_size
+) -> Evaluation:
     """Re-score the run's best model on its test split, or on every original image of `data`."""
     from training.models import load_model
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from convert.convert import ConvertConfig, convert_run
+from convert.config import ConvertConfig
+from convert.convert import convert_run
 from convert.errors import ConvertError
 
 

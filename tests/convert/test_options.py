@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from convert.convert import ConvertConfig, convert_run
+from convert.config import ConvertConfig
+from convert.convert import convert_run
 from convert.errors import ConvertError
 from edge_all.bundle import EDGETPU_MODEL_FILE, MODEL_FILE, read_manifest
 from edge_all.images import Preprocessing
