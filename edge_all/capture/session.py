@@ -1,9 +1,9 @@
 """The capture loop: read a frame, check its quality, classify, save, record; repeat until told to stop.
 
 Each frame is committed to the database before the next one is read, so a crash, a kill or a
-power cut loses at most the frame in flight. A stop request (SIGINT/SIGTERM set `stop`) is
-honoured between frames; a camera that goes away is retried with backoff until it comes back or
-`reconnect_timeout` passes.
+power cut loses at most the frame in flight. A stop request (the caller sets `stop`; the CLI does so
+on SIGINT/SIGTERM) is honoured between frames; a camera that goes away is retried with backoff until
+it comes back or `reconnect_timeout` passes.
 """
 
 from __future__ import annotations
