@@ -23,8 +23,8 @@ usage() {
     cat <<EOF
 Usage: sudo $EA_PROG [options]
 
-Installs the Coral Edge TPU runtime on Raspberry Pi OS Bookworm (64-bit) or Debian 12
-(aarch64 or x86_64), after install-pi.sh. Then add --edgetpu to EDGE_ALL_EXTRA_ARGS in
+Installs the Coral Edge TPU runtime on Raspberry Pi OS (64-bit) Trixie or Bookworm, or Debian
+13 or 12 (aarch64 or x86_64), after install-pi.sh. Then add --edgetpu to EDGE_ALL_EXTRA_ARGS in
 $EA_ENV_FILE and restart the service (docs/deploy.md).
 
 Options:
@@ -158,8 +158,7 @@ if [[ -n $DEB ]]; then
     [[ -f $DEB ]] || usage_error "--deb $DEB: no such file"
 fi
 require_root_user "${ARGS[@]}"
-check_os
-check_arch
+check_platform
 if [[ -z $DEB ]]; then
     run_host apt-get update
     run_host env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl gnupg
