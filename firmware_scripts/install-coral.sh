@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Add a Coral USB Accelerator (Edge TPU) to an edge-all device: Coral's apt repository, trusted
-# through its own keyring in /etc/apt/keyrings (signed-by, not the removed apt-key), the Edge TPU
-# runtime libedgetpu1-std with its udev rules (USB access for group plugdev), the service user
-# in plugdev, and a check that the library loads and the accelerator is plugged in.
+# Add a Coral USB Accelerator (Edge TPU) to an edge-all device: the Edge TPU runtime
+# libedgetpu1-std with its udev rules (USB access for group plugdev), either a community build
+# given with --deb or Google's from Coral's apt repository (trusted through its own keyring in
+# /etc/apt/keyrings: signed-by, not the removed apt-key), the service user in plugdev, and a check
+# that the library loads and the accelerator is plugged in.
+# Best-effort: Google's own packages stopped at libedgetpu 16.0, which crashes with TensorFlow Lite
+# runtimes newer than 2.11 (google-coral/edgetpu#812), and LiteRT is newer; community builds for
+# current TensorFlow exist (https://github.com/feranick/libedgetpu/releases). docs/hardware.md.
 # Safe to run again: files that are already right are left alone.
 set -euo pipefail
 
@@ -16,6 +20,8 @@ CORAL_REPO_URL=https://packages.cloud.google.com/apt
 CORAL_SUITE=coral-edgetpu-stable
 KEYRING=/etc/apt/keyrings/coral-edgetpu.gpg
 SOURCES_FILE=/etc/apt/sources.list.d/coral-edgetpu.list
+# Community builds of libedgetpu for current TensorFlow versions (Google's stopped at 16.0).
+COMMUNITY_BUILDS_URL=https://github.com/feranick/libedgetpu/releases
 # USB ids of the accelerator: before its firmware is loaded, and after (it re-enumerates).
 CORAL_USB_IDS=(1a6e:089a 18d1:9302)
 
@@ -23,13 +29,19 @@ usage() {
     cat <<EOF
 Usage: sudo $EA_PROG [options]
 
-Installs the Coral Edge TPU runtime on Raspberry Pi OS Bookworm (64-bit) or Debian 12
-(aarch64 or x86_64), after install-pi.sh. Then add --edgetpu to EDGE_ALL_EXTRA_ARGS in
+Installs the Coral Edge TPU runtime on Raspberry Pi OS (64-bit) Trixie or Bookworm, or Debian
+13 or 12 (aarch64 or x86_64), after install-pi.sh. Then add --edgetpu to EDGE_ALL_EXTRA_ARGS in
 $EA_ENV_FILE and restart the service (docs/deploy.md).
 
+Coral support is best-effort. Google's own runtime (libedgetpu1-std 16.0 from Coral's apt
+repository, used when --deb is not given) is known to crash with TensorFlow Lite runtimes newer
+than 2.11, and edge-all runs on LiteRT, which is newer. Prefer a community build made for a
+current TensorFlow: download the libedgetpu1-std .deb for your OS release and architecture from
+$COMMUNITY_BUILDS_URL and pass it with --deb.
+
 Options:
-  --deb FILE       install this libedgetpu1-std .deb instead of the one from Coral's repository
-                   (e.g. a newer community build); the repository is then not added
+  --deb FILE       install this libedgetpu1-std .deb (a community build: recommended) instead of
+                   Google's from Coral's repository; the repository is then not added
   --venv DIR       edge-all's virtual environment, used for the check (default $EA_VENV_DEFAULT)
   --skip-checks    do not check the library and the accelerator at the end
   --root DIR       write every file inside DIR instead of / (for tests); commands are still shown
@@ -87,6 +99,9 @@ deb [signed-by=$KEYRING] $CORAL_REPO_URL $CORAL_SUITE main"
 
 install_runtime() {
     run_host apt-get update
+    if [[ -z $DEB ]]; then
+        warn "installing Google's libedgetpu 16.0, which is known to crash with TensorFlow Lite runtimes newer than 2.11 (edge-all's LiteRT is newer); if the check at the end fails, install a community build with --deb (see --help)"
+    fi
     if [[ -n $DEB ]]; then
         run_host env DEBIAN_FRONTEND=noninteractive apt-get install -y usbutils "$(readlink -f "$DEB")"
     else
@@ -143,7 +158,7 @@ run_checks() {
         # Open the accelerator the way edge-all will, as the service user (tests the udev rules).
         run runuser -u "$EA_USER" -- "$VENV/bin/python" -c \
             "from ai_edge_litert.interpreter import load_delegate; load_delegate('libedgetpu.so.1'); print('Edge TPU opened')" ||
-            failed+=("the Edge TPU did not open for user $EA_USER (unplug and replug it, or reboot)")
+            failed+=("the Edge TPU did not open for user $EA_USER (unplug and replug it, or reboot; a crash such as 'Segmentation fault' means this libedgetpu does not match LiteRT: install a community build with --deb, see --help)")
     else
         warn "$VENV/bin/python not found: run install-pi.sh first to check the Edge TPU from edge-all"
     fi
@@ -158,8 +173,7 @@ if [[ -n $DEB ]]; then
     [[ -f $DEB ]] || usage_error "--deb $DEB: no such file"
 fi
 require_root_user "${ARGS[@]}"
-check_os
-check_arch
+check_platform
 if [[ -z $DEB ]]; then
     run_host apt-get update
     run_host env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl gnupg

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set up a Raspberry Pi OS Bookworm (64-bit) device, or a Debian 12 PC, to run edge-all:
-# apt packages for the camera, a virtual environment that can see apt's picamera2, the edge-all
-# device runtime (no TensorFlow), the service user and systemd unit, a model bundle, and checks
-# that the camera and the model work. Safe to run again: it only does what is not done yet.
+# Set up a Raspberry Pi OS (64-bit) device, Trixie or Bookworm, or a Debian 13/12 PC, to run
+# edge-all: numpy, OpenCV and the camera stack (picamera2, libcamera) from apt, a virtual
+# environment that can see them, the edge-all device runtime with LiteRT from pip (no TensorFlow),
+# the service user and systemd unit, a model bundle, and checks that the camera and the model
+# work. Safe to run again: it only does what is not done yet.
 set -euo pipefail
 
 EA_PROG=install-pi.sh
@@ -14,7 +15,9 @@ usage() {
     cat <<EOF
 Usage: sudo $EA_PROG [options]
 
-Installs edge-all on Raspberry Pi OS Bookworm (64-bit) or Debian 12 (aarch64 or x86_64).
+Installs edge-all on Raspberry Pi OS (64-bit) Trixie or Bookworm, or on Debian 13 (trixie) or
+12 (bookworm) on aarch64 or x86_64. Anything else (32-bit Raspberry Pi OS, other distributions or
+releases) is refused before anything is done.
 
 Options:
   --package SPEC   what to pip install: a wheel (.whl), an sdist (.tar.gz), a source checkout
@@ -65,8 +68,10 @@ done
 # Debian's own Python, whatever else is on PATH: only its site-packages hold apt's picamera2.
 SYSTEM_PYTHON=/usr/bin/python3
 
+# Raspberry Pi OS: its own apt archive (where picamera2 comes from) is configured, in the one-line
+# format (raspi.list, Bookworm) or the deb822 format (raspi.sources, Trixie); or the board says so.
 is_raspberry_pi() {
-    [[ -f $(rootpath /etc/apt/sources.list.d/raspi.list) ]] ||
+    [[ -f $(rootpath /etc/apt/sources.list.d/raspi.list) || -f $(rootpath /etc/apt/sources.list.d/raspi.sources) ]] ||
         grep -qs "Raspberry Pi" "$(rootpath /proc/device-tree/model)"
 }
 
@@ -88,9 +93,11 @@ resolve_package() {
 }
 
 apt_packages() {
-    # python3-venv: the venv; python3-opencv: USB cameras (V4L2) and video files, built
-    # against apt's numpy like picamera2; v4l-utils: v4l2-ctl, to list USB cameras.
-    local packages=(python3-venv python3-opencv v4l-utils)
+    # python3-venv: the venv; python3-numpy: the one numpy everything shares (1.24 on Bookworm,
+    # 2.2 on Trixie); python3-opencv: USB cameras (V4L2) and video files, built against apt's
+    # numpy like picamera2; v4l-utils: v4l2-ctl, to list USB cameras. The names are the same on
+    # Bookworm and Trixie.
+    local packages=(python3-venv python3-numpy python3-opencv v4l-utils)
     if is_raspberry_pi; then
         # picamera2 and libcamera (the Raspberry Pi camera stack) exist only in apt, never on PyPI.
         packages+=(python3-picamera2 python3-libcamera)
@@ -237,6 +244,9 @@ run_checks() {
     edge_all=$VENV/bin/edge-all
     model=$EA_BUNDLES_DIR/current
     as_service_user "$python" -c "import edge_all.cli" || failed+=("edge-all does not import in $VENV")
+    # The interpreter edge-all will use: LiteRT, on every release (tflite-runtime has no wheels for
+    # Trixie's Python 3.13, so nothing may quietly fall back to it).
+    as_service_user "$python" -c "import ai_edge_litert.interpreter" || failed+=("LiteRT (ai-edge-litert) does not import in $VENV")
     if is_raspberry_pi; then
         as_service_user "$python" -c 'import picamera2' || failed+=("picamera2 is not visible in $VENV")
     fi
@@ -279,8 +289,7 @@ if [[ $INSTALL == 0 && $CHECKS == 0 ]]; then
     usage_error "--check-only and --skip-checks together leave nothing to do"
 fi
 require_root_user "${ARGS[@]}"
-check_os
-check_arch
+check_platform
 if [[ $INSTALL == 0 ]]; then
     run_checks
     exit 0

@@ -118,53 +118,62 @@ write_file() {
     mv -f "$tmp" "$dest"
 }
 
-# Refuse anything but Debian 12 "bookworm" and what is built on it (Raspberry Pi OS Bookworm).
-# Reads $ROOT/etc/os-release as data (never sources it).
+# What the device scripts run on. Raspberry Pi OS (64-bit) reports itself as Debian (ID=debian),
+# so one check covers both; its 32-bit edition says ID=raspbian and is stopped by check_arch.
+EA_SUPPORTED_OS="Raspberry Pi OS (64-bit) Trixie or Bookworm, or Debian 13 (trixie) or 12 (bookworm)"
+
+# Refuse anything but Debian 13 "trixie" or 12 "bookworm" (and Raspberry Pi OS built on them).
+# Reads $ROOT/etc/os-release as data (never sources it). Sets EA_OS (its PRETTY_NAME); prints
+# nothing unless it refuses.
 check_os() {
-    local file key value id="" id_like="" codename="" version_id="" pretty=""
+    local file key value id="" codename="" version_id="" pretty=""
     file=$(rootpath /etc/os-release)
-    [[ -r $file ]] || die "cannot read $file: this installer supports Raspberry Pi OS Bookworm (64-bit) and Debian 12 only"
+    [[ -r $file ]] || die "cannot read $file: supported: $EA_SUPPORTED_OS"
     while IFS='=' read -r key value; do
         value=${value%\"}
         value=${value#\"}
         case $key in
             ID) id=$value ;;
-            ID_LIKE) id_like=$value ;;
             VERSION_CODENAME) codename=$value ;;
             VERSION_ID) version_id=$value ;;
             PRETTY_NAME) pretty=$value ;;
         esac
     done <"$file"
-    local debian_based=0
-    if [[ $id == debian || $id == raspbian || " $id_like " == *" debian "* ]]; then
-        debian_based=1
+    if [[ $id != debian || ($codename != trixie && $codename != bookworm) ]]; then
+        die "unsupported OS: ${pretty:-${id:-unknown} ${version_id}} (from $file); supported: $EA_SUPPORTED_OS"
     fi
-    if [[ $debian_based == 1 && ($codename == bookworm || ($id == debian && $version_id == 12)) ]]; then
-        info "OS: ${pretty:-$id $version_id} (supported)"
-        return 0
-    fi
-    die "unsupported OS: ${pretty:-${id:-unknown} ${version_id}} (from $file); supported: Raspberry Pi OS Bookworm (64-bit) and Debian 12 bookworm"
+    EA_OS=${pretty:-Debian $version_id ($codename)}
 }
 
 # Refuse 32-bit ARM loudly: there are no LiteRT wheels for it, and pip would fail much later with
 # an obscure resolver error. EDGE_ALL_ARCH and EDGE_ALL_DPKG_ARCH override `uname -m` and
-# `dpkg --print-architecture` (tests use them to play other machines). Sets EA_ARCH.
+# `dpkg --print-architecture` (tests use them to play other machines). Sets EA_ARCH (aarch64 or
+# x86_64) and EA_ARCH_DESC; prints nothing unless it refuses.
 check_arch() {
-    local machine userland
+    local machine userland flash="Flash Raspberry Pi OS (64-bit) instead."
     machine=${EDGE_ALL_ARCH:-$(uname -m)}
     case $machine in
         aarch64 | arm64) EA_ARCH=aarch64 ;;
         x86_64 | amd64) EA_ARCH=x86_64 ;;
         armv7l | armv6l | armhf | armel | arm)
-            die "32-bit ARM ($machine) is not supported: LiteRT (ai-edge-litert) publishes no wheels for 32-bit ARM. Flash Raspberry Pi OS (64-bit) Bookworm instead." ;;
+            die "32-bit ARM ($machine) is not supported: LiteRT (ai-edge-litert) publishes no wheels for 32-bit ARM. $flash" ;;
         *) die "unsupported CPU architecture: $machine (supported: aarch64 and x86_64)" ;;
     esac
     userland=${EDGE_ALL_DPKG_ARCH:-$(dpkg --print-architecture 2>/dev/null || true)}
     case $userland in
         armhf | armel)
-            die "32-bit Raspberry Pi OS ($userland packages on a $machine kernel) is not supported: LiteRT (ai-edge-litert) publishes no wheels for 32-bit ARM. Flash Raspberry Pi OS (64-bit) Bookworm instead." ;;
+            die "32-bit Raspberry Pi OS ($userland packages on a $machine kernel) is not supported: LiteRT (ai-edge-litert) publishes no wheels for 32-bit ARM. $flash" ;;
     esac
-    info "architecture: $machine${userland:+ ($userland packages)} (supported)"
+    EA_ARCH_DESC="$machine${userland:+ ($userland packages)}"
+}
+
+# Both checks, the architecture first (its advice, "flash the 64-bit OS", is the right one for a
+# 32-bit system of any release), then one line saying what was found. A refusal is one line on
+# stderr and nothing on stdout.
+check_platform() {
+    check_arch
+    check_os
+    info "platform: $EA_OS, $EA_ARCH_DESC (supported)"
 }
 
 # Installing for real needs root; dry runs and fake roots do not.

@@ -13,13 +13,19 @@ from edge_all.images import Preprocessing
 from edge_all.labels import read_labels, write_labels
 from edge_all.tensors import TensorSpec
 
-from .helpers import SYSTEMD_TOOLS, make_root
+from .helpers import RELEASES, SYSTEMD_TOOLS, Release, make_root
+
+
+@pytest.fixture(params=RELEASES, ids=lambda release: release.codename)
+def release(request) -> Release:
+    """Each supported Raspberry Pi OS release in turn: every test on a Pi root runs on both."""
+    return request.param
 
 
 @pytest.fixture
-def pi_root(tmp_path) -> Path:
-    """A fake root that looks like Raspberry Pi OS Bookworm 64-bit."""
-    return make_root(tmp_path / "root")
+def pi_root(tmp_path, release) -> Path:
+    """A fake root that looks like Raspberry Pi OS (64-bit), Trixie and then Bookworm."""
+    return make_root(tmp_path / "root", release)
 
 
 @pytest.fixture

@@ -23,19 +23,64 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "firmware_scripts"
 VENV = Path(sys.prefix)  # the venv running the tests has edge_all installed, like the device's
 
-RASPBERRY_PI_OS = """PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+
+@dataclass(frozen=True)
+class Release:
+    """A Raspberry Pi OS (64-bit) release as a fake root shows it: the os-release it ships (the
+    64-bit edition reports itself as Debian) and how it configures the Raspberry Pi apt archive,
+    where picamera2 comes from: one-line format on Bookworm, deb822 (`.sources`) on Trixie."""
+
+    codename: str
+    os_release: str
+    raspi_source: str  # its file name in /etc/apt/sources.list.d
+    raspi_source_text: str
+
+
+BOOKWORM = Release(
+    codename="bookworm",
+    os_release="""PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
 VERSION_ID="12"
 VERSION="12 (bookworm)"
 VERSION_CODENAME=bookworm
 ID=debian
 HOME_URL="https://www.debian.org/"
-"""
-# 32-bit Raspberry Pi OS says raspbian; only the architecture check stops it.
+""",
+    raspi_source="raspi.list",
+    raspi_source_text="deb http://archive.raspberrypi.com/debian/ bookworm main\n",
+)
+TRIXIE = Release(
+    codename="trixie",
+    os_release="""PRETTY_NAME="Debian GNU/Linux 13 (trixie)"
+NAME="Debian GNU/Linux"
+VERSION_ID="13"
+VERSION="13 (trixie)"
+VERSION_CODENAME=trixie
+ID=debian
+HOME_URL="https://www.debian.org/"
+""",
+    raspi_source="raspi.sources",
+    raspi_source_text="""Types: deb
+URIs: http://archive.raspberrypi.com/debian/
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/raspberrypi-archive-keyring.pgp
+""",
+)
+RELEASES = (TRIXIE, BOOKWORM)
+
+# 32-bit Raspberry Pi OS says raspbian (and is stopped by the architecture check first).
 RASPBIAN_32 = """PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"
 NAME="Raspbian GNU/Linux"
 VERSION_ID="12"
 VERSION_CODENAME=bookworm
+ID=raspbian
+ID_LIKE=debian
+"""
+RASPBIAN_32_TRIXIE = """PRETTY_NAME="Raspbian GNU/Linux 13 (trixie)"
+NAME="Raspbian GNU/Linux"
+VERSION_ID="13"
+VERSION_CODENAME=trixie
 ID=raspbian
 ID_LIKE=debian
 """
@@ -51,22 +96,45 @@ VERSION_CODENAME=jammy
 ID=ubuntu
 ID_LIKE=debian
 """
+UBUNTU_2404 = """PRETTY_NAME="Ubuntu 24.04.1 LTS"
+NAME="Ubuntu"
+VERSION_ID="24.04"
+VERSION_CODENAME=noble
+ID=ubuntu
+ID_LIKE=debian
+"""
+# Another distribution built on Debian that keeps Debian's codename (synthetic: the check must go by
+# ID, since such a system's packages and Python need not be Debian's).
+DERIVATIVE = """PRETTY_NAME="ExampleOS 12"
+NAME="ExampleOS"
+VERSION_ID="12"
+VERSION_CODENAME=bookworm
+ID=exampleos
+ID_LIKE=debian
+"""
+# Debian testing after Trixie: a codename and no VERSION_ID.
+DEBIAN_TESTING = """PRETTY_NAME="Debian GNU/Linux forky/sid"
+NAME="Debian GNU/Linux"
+VERSION_CODENAME=forky
+ID=debian
+"""
 # What the scripts run against a fake root (--root) for real, besides coreutils.
 SYSTEMD_TOOLS = ("systemd-sysusers", "systemd-tmpfiles", "systemctl")
 PI_ENV = {"EDGE_ALL_ARCH": "aarch64", "EDGE_ALL_DPKG_ARCH": "arm64"}
 PC_ENV = {"EDGE_ALL_ARCH": "x86_64", "EDGE_ALL_DPKG_ARCH": "amd64"}
 
 
-def make_root(path: Path, os_release: str = RASPBERRY_PI_OS, raspberry_pi: bool = True) -> Path:
-    """A fake root: etc/os-release, and the Raspberry Pi apt source when it plays a Pi."""
+def make_root(
+    path: Path, release: Release = BOOKWORM, raspberry_pi: bool = True, os_release: str | None = None
+) -> Path:
+    """A fake root: the release's etc/os-release (or another given as os_release), and its
+    Raspberry Pi apt source when it plays a Pi (without it, it plays a Debian PC)."""
     (path / "etc").mkdir(parents=True, exist_ok=True)
-    (path / "etc" / "os-release").write_text(os_release, encoding="utf-8")
+    (path / "etc" / "os-release").write_text(os_release or release.os_release, encoding="utf-8")
     if raspberry_pi:
         sources = path / "etc" / "apt" / "sources.list.d"
         sources.mkdir(parents=True, exist_ok=True)
-        (sources / "raspi.list").write_text(
-            "deb http://archive.raspberrypi.com/debian/ bookworm main\n", encoding="utf-8"
-        )
+        (sources / release.raspi_source).write_text(release.raspi_source_text, encoding="utf-8")
     return path
 
 

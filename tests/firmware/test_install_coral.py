@@ -26,6 +26,9 @@ def test_dry_run_actions(pi_root):
     assert f"    | {SOURCES_LINE}\n" in result.stdout
 
     install = next(line for line in actions if "libedgetpu1-std" in line)
+    # Google's package is known to crash with runtimes newer than TFLite 2.11: say so, point to --deb.
+    assert "installing Google's libedgetpu 16.0, which is known to crash" in result.stderr
+    assert "--deb" in result.stderr
     order = [actions.index(key_download), actions.index(dearmor), actions.index(install)]
     assert order == sorted(order), "key and repository come before the package"
     assert "apt-get update" in actions[order[1] : order[2]], "apt learns about the new repository first"
@@ -44,6 +47,7 @@ def test_local_deb_skips_the_repository(pi_root, tmp_path):
     assert not any(line.startswith(("curl ", "gpg ")) for line in result.actions)
     assert "coral-edgetpu.list" not in result.stdout
     assert any(line.endswith(f"apt-get install -y usbutils {deb}") for line in result.actions)
+    assert "known to crash" not in result.stderr
 
 
 def test_missing_deb_is_refused(pi_root, tmp_path):
@@ -75,3 +79,13 @@ def test_real_run_on_a_fake_root(debian_root):
     assert again.returncode == 0, again.stderr
     assert tree(root) == before
     assert "coral-edgetpu.list is up to date" in again.stdout
+
+
+def test_help_says_which_runtime_works():
+    """Google's libedgetpu is not the recommended one: the help says so and names the community builds."""
+    result = run_script("install-coral.sh", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # the help is wrapped at 100 columns
+    assert "Coral support is best-effort" in text
+    assert "known to crash with TensorFlow Lite runtimes newer than 2.11" in text
+    assert "https://github.com/feranick/libedgetpu/releases and pass it with --deb" in text

@@ -1,5 +1,6 @@
 """install-pi.sh: the actions of a dry run on a fake Raspberry Pi OS root, and a real run of the
-parts that can act on a fake root (files, the service user, enabling the unit)."""
+parts that can act on a fake root (files, the service user, enabling the unit). Every test that
+takes `pi_root` runs on Raspberry Pi OS Trixie and on Bookworm (conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import subprocess
 
 import pytest
 
-from .helpers import PC_ENV, PI_ENV, REPO, SCRIPTS, VENV, make_root, run_script, tree
+from .helpers import PC_ENV, PI_ENV, RELEASES, REPO, SCRIPTS, VENV, make_root, run_script, tree
 
 
 def action(result, starts_with: str) -> str:
@@ -18,23 +19,30 @@ def action(result, starts_with: str) -> str:
     return matches[0]
 
 
-def test_dry_run_on_a_raspberry_pi(pi_root):
+def test_dry_run_on_a_raspberry_pi(pi_root, release):
     result = run_script("install-pi.sh", "--root", pi_root, "--dry-run", env=PI_ENV)
     assert result.returncode == 0, result.stderr
+    assert f"({release.codename}), aarch64 (arm64 packages) (supported)" in result.stdout
 
+    # numpy, OpenCV and the camera stack come from apt (the same names on both releases);
+    # the Pi is recognised by its Raspberry Pi apt source, raspi.list or (Trixie) raspi.sources.
     apt = action(result, "env DEBIAN_FRONTEND=noninteractive apt-get install")
     packages = set(apt.split()[apt.split().index("--no-install-recommends") + 1 :])
-    assert {"python3-picamera2", "python3-libcamera", "python3-opencv", "python3-venv"} <= packages
+    expected = {"python3-picamera2", "python3-libcamera", "python3-numpy", "python3-opencv", "python3-venv"}
+    assert expected <= packages
     assert result.actions.index("apt-get update") < result.actions.index(apt)
 
+    # The venv sees apt's packages (picamera2 is never on PyPI).
     venv = action(result, "/usr/bin/python3 -m venv")
     assert venv == f"/usr/bin/python3 -m venv --system-site-packages {pi_root}/opt/edge-all/venv"
 
+    # pip brings edge-all and, through it, LiteRT; never tflite-runtime (no wheels for Trixie's
+    # Python 3.13), never TensorFlow, and no second numpy: apt's version is pinned.
     pip = action(result, f"{pi_root}/opt/edge-all/venv/bin/python -m pip install")
     words = pip.split()
     assert "edge-all" in words
     assert any(word.startswith("numpy==") for word in words), "apt's numpy is pinned for picamera2"
-    assert "tensorflow" not in pip and "[" not in pip
+    assert "tensorflow" not in pip and "tflite" not in pip and "[" not in pip
 
     assert f"write {pi_root}/etc/systemd/system/edge-all.service (mode 0644):" in result.actions
     assert f"write {pi_root}/etc/edge-all/edge-all.env (mode 0644):" in result.actions
@@ -45,14 +53,17 @@ def test_dry_run_on_a_raspberry_pi(pi_root):
     # The checks run as the service user: they prove what the service itself can open.
     checks = [line for line in result.actions if line.startswith("runuser -u edge-all --")]
     assert any("import\\ picamera2" in line for line in checks)
+    assert any("import\\ ai_edge_litert.interpreter" in line for line in checks), "LiteRT is the runtime"
     assert any(line.endswith("info --model /var/lib/edge-all/bundles/current") for line in checks)
     assert "apt-key" not in result.stdout
 
 
-def test_dry_run_on_a_debian_pc_skips_picamera2(tmp_path):
-    root = make_root(tmp_path, raspberry_pi=False)
+@pytest.mark.parametrize("release", RELEASES, ids=lambda release: release.codename)
+def test_dry_run_on_a_debian_pc_skips_picamera2(tmp_path, release):
+    root = make_root(tmp_path, release, raspberry_pi=False)
     result = run_script("install-pi.sh", "--root", root, "--dry-run", env=PC_ENV)
     assert result.returncode == 0, result.stderr
+    assert f"({release.codename}), x86_64 (amd64 packages) (supported)" in result.stdout
     apt = action(result, "env DEBIAN_FRONTEND=noninteractive apt-get install")
     assert "python3-opencv" in apt and "picamera2" not in apt
     assert "not a Raspberry Pi: skipping picamera2" in result.stdout
