@@ -19,6 +19,7 @@ from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, Threads
 from edge_all.cli_results import DbOption
 from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
+from edge_all.screening import ScreeningRule
 
 
 def _notice(message: str) -> None:
@@ -87,6 +88,22 @@ def capture_and_classify(
             "--reconnect-timeout", min=0.0, help="Give up when a lost camera is not back in this time."
         ),
     ] = CaptureOptions.reconnect_timeout,
+    min_all_like: Annotated[
+        int,
+        typer.Option(
+            "--min-all-like",
+            min=1,
+            help="Screening call: this many confidently ALL-like fields make the slide 'refer'.",
+        ),
+    ] = ScreeningRule.min_all_like,
+    min_good_fields: Annotated[
+        int,
+        typer.Option(
+            "--min-good-fields",
+            min=1,
+            help="Screening call: 'no ALL-like cells' only after this many good fields.",
+        ),
+    ] = ScreeningRule.min_good_fields,
     settle: Annotated[
         float,
         typer.Option(
@@ -107,6 +124,7 @@ def capture_and_classify(
     from edge_all.capture.app import CaptureStarted, run_capture
     from edge_all.capture.live import live_line, record_json
     from edge_all.capture.session import CaptureError
+    from edge_all.screening import ScreeningCall
 
     if frame_format not in ("png", "jpeg"):
         raise UsageError(f"--frame-format must be png or jpeg, not {frame_format!r}")
@@ -137,6 +155,7 @@ def capture_and_classify(
             save_frames=save_frames,
             frame_format=frame_format,
             reconnect_timeout=reconnect_timeout,
+            screening=ScreeningRule(min_all_like, min_good_fields),
         ),
     )
 
@@ -146,11 +165,16 @@ def capture_and_classify(
                 f"capturing from {start.source} into {start.db} (session {start.session_id}); Ctrl+C to stop"
             )
 
+    def call_changed(call: ScreeningCall) -> None:
+        if not json_lines:
+            _notice(f"screening call: {call.reason}")
+
     result = run_capture(
         request,
         on_start=started,
         on_record=lambda record: typer.echo(record_json(record) if json_lines else live_line(record)),
         on_notice=_notice,
+        on_call=call_changed,
         handle_signals=True,
     )
     if json_lines:
@@ -158,7 +182,7 @@ def capture_and_classify(
     else:
         _notice(f"stopped: {result.reason}")
         for summary in result.summaries:
-            typer.echo(summary.describe(result.labels))
+            typer.echo(summary.describe())
         if not result.summaries:
             typer.echo("no frames captured")
     if not result.ok:

@@ -25,6 +25,7 @@ from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, Sto
 from edge_all.capture.summary import SampleSummary, summarize
 from edge_all.classifier import Classifier
 from edge_all.digest import sha256_file
+from edge_all.screening import ScreeningCall
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class CaptureResult:
     frames: int
     reason: str  # why the loop ended, in words
     ok: bool
-    summaries: list[SampleSummary]  # one per sample id, over this session's frames
+    summaries: list[SampleSummary]  # the sample's, over all its sessions (this session's, without one)
 
 
 def _ignore(_: object) -> None:
@@ -60,6 +61,7 @@ def run_capture(
     on_start: Callable[[CaptureStarted], None] = _ignore,
     on_record: Callable[[CaptureRecord], None] = _ignore,
     on_notice: Callable[[str], None] = _ignore,
+    on_call: Callable[[ScreeningCall], None] = _ignore,
     handle_signals: bool = False,
 ) -> CaptureResult:
     """Run one capture to its end. Set `stop` to end it after the current frame.
@@ -99,6 +101,7 @@ def run_capture(
                     threshold=options.threshold,
                     quality_thresholds=options.quality.to_dict() if options.quality else None,
                     edge_all_version=__version__,
+                    screening_rule=options.screening,
                 )
             )
         except StorageFull as exc:
@@ -106,12 +109,18 @@ def run_capture(
         on_start(CaptureStarted(session_id, source.spec, db))
         session = CaptureSession(
             source, classifier, store, session_id, digest, options,
-            stop=stop, on_record=on_record, on_notice=on_notice,
+            stop=stop, on_record=on_record, on_notice=on_notice, on_call=on_call,
         )  # fmt: skip
         outcome = session.run()
         with contextlib.suppress(StorageFull):  # the frames are committed; only the end time is lost
             store.end_session(session_id, now_iso(), outcome.reason)
-        summaries = summarize(store.captures(session_id=session_id))
+        # The whole slide: a sample's earlier sessions (a restart after a power cut) count too.
+        rows = (
+            store.captures(sample_id=options.sample_id)
+            if options.sample_id is not None
+            else store.captures(session_id=session_id)
+        )
+        summaries = summarize(rows, classifier.labels, options.screening)
     return CaptureResult(
         session_id=session_id,
         db=db,

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from edge_all.errors import UsageError
+from edge_all.screening import ScreeningRule
 
 DEFAULT_SETTLE_SECONDS = 1.0  # folder sources: how long a file must stay unchanged before it is read
 
@@ -82,6 +83,7 @@ class CaptureOptions:
     frame_format: str = "png"
     reconnect_timeout: float = 30.0
     poll_seconds: float = 0.2  # how often a folder source is looked at when idle
+    screening: ScreeningRule = ScreeningRule()  # how many fields the sample's call needs
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnav
 from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
+from edge_all.screening import ScreeningCall
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
 
@@ -71,6 +72,7 @@ class CaptureSession:
         stop: threading.Event | None = None,
         on_record: Callable[[CaptureRecord], None] = lambda record: None,
         on_notice: Callable[[str], None] = lambda message: None,
+        on_call: Callable[[ScreeningCall], None] = lambda call: None,
     ) -> None:
         self.source = source
         self.predictor = predictor
@@ -80,6 +82,8 @@ class CaptureSession:
         self.options = options
         self.stop = stop or threading.Event()
         self.on_record = on_record
+        self.on_call = on_call  # the sample's screening call, whenever a frame changes it
+        self._call: ScreeningCall | None = None
         self.on_notice = on_notice
 
     # ---- the loop -----------------------------------------------------------------------------
@@ -119,6 +123,7 @@ class CaptureSession:
             next_capture = max(next_capture + interval, time.monotonic()) if interval else 0.0
             try:
                 self.on_record(self._process(frame))
+                self._report_call()
             except StorageFull as full:
                 return CaptureOutcome(frames, f"disk full, stopped: {full}", False)
             except sqlite3.Error as exc:  # locked for too long, I/O error, damaged file
@@ -222,6 +227,14 @@ class CaptureSession:
                 raise StorageFull(f"cannot save frame in {opts.save_frames}: {exc.strerror}") from None
             return {"reason": f"image not kept: {exc.strerror or exc}"}
         return {}
+
+    def _report_call(self) -> None:
+        """Tell the caller the sample's call (kept in the database with every frame) when it changes."""
+        sample = self.store.sample(self.options.sample_id)
+        call = ScreeningCall(sample["verdict"], sample["call"]) if sample else None
+        if call is not None and call != self._call:
+            self._call = call
+            self.on_call(call)
 
     def _stored(self, record: CaptureRecord) -> CaptureRecord:
         return replace(record, id=self.store.add(record))
