@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from edge_all.errors import EdgeAllError
+from training.augment import NONE, POLICIES, AugmentPolicy
 
 BACKBONES = ("resnet50", "mobilenetv2", "tiny")
 HEADS = ("flatten", "gap")
@@ -33,7 +34,7 @@ class TrainConfig:
     batch_size: int = 32
     seed: int = 0
     include_segmented: bool = False
-    augment: bool = False
+    augment: str = NONE  # an augmentation policy of training.augment.POLICIES
     class_weight: str = "none"  # "balanced": weigh each class's loss by N / (classes * class count)
     image_size: int = 224
     test_fraction: float = 0.2
@@ -66,10 +67,18 @@ class TrainConfig:
             raise ConfigError(
                 "--fine-tune-epochs needs pretrained weights (with --weights none all layers train)"
             )
+        if self.augment not in POLICIES:
+            raise ConfigError(
+                f"unknown augmentation policy {self.augment!r} (choose from {', '.join(POLICIES)})"
+            )
         if self.class_weight not in ("none", "balanced"):
             raise ConfigError(f"unknown class weight {self.class_weight!r} (choose none or balanced)")
         if self.image_size < 32:
             raise ConfigError(f"image size {self.image_size} is too small (at least 32)")
+
+    @property
+    def augment_policy(self) -> AugmentPolicy:
+        return POLICIES[self.augment]
 
     @property
     def frozen_base(self) -> bool:
@@ -83,7 +92,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if isinstance(values.get("augment"), bool):  # runs of edge-all 0.1: flips and 90-degree turns
+            values["augment"] = "d4" if values["augment"] else NONE
+        return cls(**values)
 
     @classmethod
     def read(cls, path: str | Path) -> TrainConfig:
