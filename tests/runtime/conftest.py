@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from edge_all import __version__
-from edge_all.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, write_manifest
+from edge_all.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, scores_only, write_manifest
 from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 from edge_all.labels import write_labels
@@ -110,7 +110,7 @@ def make_bundle(model: Path, labels: list[str], out: Path, outputs: str = "proba
     manifest = BundleManifest(
         labels=labels,
         input=TensorSpec.from_details(interpreter.get_input_details()[0]),
-        output=TensorSpec.from_details(interpreter.get_output_details()[0]),
+        outputs=scores_only(TensorSpec.from_details(interpreter.get_output_details()[0]), outputs),
         preprocessing=Preprocessing(crop="center"),
         precision="int8" if interpreter.get_input_details()[0]["dtype"] != np.float32 else "float32",
         model_sha256=sha256_file(out / MODEL_FILE),
@@ -120,7 +120,6 @@ def make_bundle(model: Path, labels: list[str], out: Path, outputs: str = "proba
         accuracy_check=None,
         created=datetime.now(timezone.utc).isoformat(),
         edge_all_version=__version__,
-        outputs=outputs,
     )
     write_manifest(out, manifest)
     return out
