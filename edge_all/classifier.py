@@ -17,6 +17,7 @@ import numpy as np
 
 from edge_all.backend import EDGETPU_LIBRARY, Backend, BackendError, find_interpreter, load_delegate
 from edge_all.bundle import (
+    DEFAULT_CONFIDENCE_THRESHOLD,
     EDGETPU_MODEL_FILE,
     HEATMAP_FILE,
     MODEL_FILE,
@@ -134,9 +135,22 @@ class Classifier:
         self._decode = OutputDecoder(self.output.quantization, self._outputs_are_logits(), temperature)
 
     @property
-    def confidence_threshold(self) -> float | None:
-        """The bundle's default: below it a result is "uncertain" (None for a plain .tflite)."""
-        return self.manifest.confidence_threshold if self.manifest is not None else None
+    def confidence_threshold(self) -> float:
+        """Below it a result is "uncertain": the bundle's own, or the one default for a plain .tflite."""
+        return (
+            self.manifest.confidence_threshold if self.manifest is not None else DEFAULT_CONFIDENCE_THRESHOLD
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a user must be told before trusting this model's answers (shown by every command)."""
+        trained_on = self.manifest.trained_on if self.manifest is not None else None
+        if trained_on is not None and trained_on.synthetic:
+            return [
+                f"{self.model_path.parent}: this bundle was trained on synthetic demo images "
+                f"({trained_on.dataset}); its answers mean nothing for real blood smears"
+            ]
+        return []
 
     @property
     def can_draw_heatmaps(self) -> bool:
@@ -348,7 +362,7 @@ class Classifier:
     def _resolve_outputs(self, details: list[dict]) -> dict[str, tuple[int, TensorSpec]]:
         """Which output tensor is which: the bundle names them (by shape if a compiler renamed them)."""
         if self.manifest is None:
-            (scores,) = _single(details, self.model_path, "output")
+            (scores,) = _plain_scores(details, self.labels, self.model_path)
             return {"scores": (int(scores["index"]), TensorSpec.from_details(scores))}
         found = {}
         for role, output in self.manifest.outputs.items():
@@ -430,6 +444,20 @@ def _load_extra(load: Any, path: Path) -> Any:
         raise ModelError(f"{path}: cannot be read ({exc})") from None
 
 
+def _plain_scores(details: list[dict], labels: list[str], model_path: Path) -> list[dict]:
+    """A plain model's class scores: its one output, or (a bundle's model used bare) the one with a
+    score per label."""
+    if len(details) == 1:
+        return details
+    matching = [d for d in details if len(d["shape"]) == 2 and int(np.prod(d["shape"])) == len(labels)]
+    if len(matching) != 1:
+        raise ModelError(
+            f"{model_path}: {len(details)} output tensors and no single one with a score per label "
+            f"({len(labels)} labels); give --labels with one label per class"
+        )
+    return matching
+
+
 def _single(details: list[dict], model_path: Path, kind: str) -> list[dict]:
     if len(details) != 1:
         raise ModelError(f"{model_path}: expected one {kind} tensor, found {len(details)}")
@@ -445,9 +473,9 @@ def _check_spec(model_path: Path, kind: str, spec: TensorSpec, actual: TensorSpe
 
 
 def _resolve_labels(labels: str | Path | list[str] | None, interpreter: Any, model_path: Path) -> list[str]:
-    """Labels from a file or list; without any, outputs are named by their index."""
+    """Labels from a file or list; without any, the outputs of a one-output model are named by index."""
     if labels is None:
-        (output,) = interpreter.get_output_details()[:1]
+        (output,) = _single(interpreter.get_output_details(), model_path, "output (or give --labels)")
         return [str(i) for i in range(int(np.prod(output["shape"])))]
     if isinstance(labels, (str, Path)):
         try:

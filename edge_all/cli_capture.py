@@ -27,7 +27,7 @@ def _notice(message: str) -> None:
 
 
 def capture_and_classify(
-    model: ModelOption,
+    model: ModelOption = None,
     camera: Annotated[
         str,
         typer.Option(
@@ -51,9 +51,22 @@ def capture_and_classify(
         float | None, typer.Option("--duration", min=0.0, help="Stop after this many seconds.")
     ] = None,
     threshold: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Below this confidence: 'uncertain: refer to a specialist'."),
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Below this confidence: 'uncertain: refer to a specialist' (default: the bundle's own).",
+        ),
     ] = CaptureOptions.threshold,
+    tta: Annotated[
+        bool, typer.Option("--tta", help="Average the 8 rotations and flips of each frame (8x the time).")
+    ] = CaptureOptions.tta,
+    save_heatmaps: Annotated[
+        bool,
+        typer.Option(
+            "--save-heatmaps", help="Save a heat map (what the model looked at) beside each saved frame."
+        ),
+    ] = CaptureOptions.save_heatmaps,
     db: DbOption = None,
     save_frames: Annotated[
         Path | None, typer.Option("--save-frames", help="Also save every frame here (written atomically).")
@@ -153,6 +166,8 @@ def capture_and_classify(
             threshold=threshold,
             quality=None if no_quality_gate else limits,
             save_frames=save_frames,
+            save_heatmaps=save_heatmaps,
+            tta=tta,
             frame_format=frame_format,
             reconnect_timeout=reconnect_timeout,
             screening=ScreeningRule(min_all_like, min_good_fields),

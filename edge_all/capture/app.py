@@ -25,6 +25,7 @@ from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, Sto
 from edge_all.capture.summary import SampleSummary, summarize
 from edge_all.classifier import Classifier
 from edge_all.digest import sha256_file
+from edge_all.models import reference_bundle
 from edge_all.screening import ScreeningCall
 
 
@@ -73,11 +74,17 @@ def run_capture(
     source = parse_source(request.camera, settle_seconds=request.settle_seconds)
     if options.save_frames is not None and source.folder == options.save_frames:
         raise CaptureError("--save-frames must not be the watched folder (saved frames would be read again)")
+    if options.save_heatmaps and options.save_frames is None:
+        raise CaptureError("--save-heatmaps writes beside the saved frames: give --save-frames DIR too")
+    model = request.model or reference_bundle()
     classifier = Classifier.load(
-        request.model, labels=request.labels, threads=request.threads, edgetpu=request.edgetpu
+        model, labels=request.labels, threads=request.threads, edgetpu=request.edgetpu
     )
     manifest = classifier.manifest
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
+    for warning in classifier.warnings:
+        on_notice(f"warning: {warning}")
+    threshold = options.threshold if options.threshold is not None else classifier.confidence_threshold
     db = request.db or default_db_path()
     with contextlib.ExitStack() as cleanup:
         source.open()
@@ -95,13 +102,14 @@ def run_capture(
                     started_at=now_iso(),
                     source=source.spec,
                     sample_id=options.sample_id,
-                    model=str(request.model),
+                    model=str(model),
                     bundle_sha256=digest,
                     labels=list(classifier.labels),
-                    threshold=options.threshold,
+                    threshold=threshold,
                     quality_thresholds=options.quality.to_dict() if options.quality else None,
                     edge_all_version=__version__,
                     screening_rule=options.screening,
+                    unfamiliarity_threshold=classifier.referral.threshold if classifier.referral else None,
                 )
             )
         except StorageFull as exc:

@@ -77,9 +77,11 @@ class CaptureOptions:
     count: int | None = None  # stop after this many frames (rejected ones count)
     interval: float | None = None  # seconds from one capture to the next; None: the source's default
     duration: float | None = None  # stop after this many seconds
-    threshold: float = 0.6  # below this confidence a frame is "uncertain"
+    threshold: float | None = None  # below this confidence a frame is "uncertain"; None: the bundle's
+    tta: bool = False  # average the 8 rotations and flips of each frame (8 times the inference)
     quality: QualityThresholds | None = QualityThresholds()  # None: no quality gate
     save_frames: Path | None = None
+    save_heatmaps: bool = False  # a heat-map overlay beside each saved frame (needs save_frames)
     frame_format: str = "png"
     reconnect_timeout: float = 30.0
     poll_seconds: float = 0.2  # how often a folder source is looked at when idle
@@ -90,7 +92,9 @@ class CaptureOptions:
 class CaptureRequest:
     """One capture: which model, which source, which database, and how to run the loop."""
 
-    model: Path  # a bundle directory, or a plain .tflite (with labels)
+    model: Path | None = (
+        None  # a bundle directory, or a plain .tflite (with labels); None: the reference bundle
+    )
     camera: str = "opencv:0"  # a `--camera` value (edge_all.capture.spec)
     labels: Path | None = None
     threads: int | None = None
