@@ -29,8 +29,17 @@ def check_bind(config: StationConfig) -> None:
         )
 
 
+def prepare_database(config: StationConfig) -> None:
+    """Create (or upgrade) the results database before anything can race to do it: the first page
+    and the first capture would otherwise open a new file at the same moment."""
+    from edge_all.capture.store import ResultsStore
+
+    ResultsStore.open(config.db).close()
+
+
 def serve(config: StationConfig) -> None:
     check_bind(config)
+    prepare_database(config)
     import uvicorn
 
     from edge_all.station.app import build_app
