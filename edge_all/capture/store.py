@@ -537,13 +537,21 @@ class ResultsStore:
         self, sample_id: str | None, *, limit: int, offset: int = 0, flagged: bool = False
     ) -> list[dict[str, Any]]:
         """One page of a sample's fields in capture order; `flagged`: only the fields a specialist
-        should look at first (ALL-like, referred or uncertain; the sample row counts them)."""
-        sql = f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures WHERE sample_id IS ?"
+        should look at first (ALL-like, referred or uncertain; the sample row counts them).
+
+        The page's ids are chosen from the sample index alone (it covers status and label), then
+        only those rows are read: a deep page of a 10,000-field slide sorts ids, not whole rows.
+        """
+        page = "SELECT id FROM captures WHERE sample_id IS ?"
         params: list[Any] = [sample_id or None]
         if flagged:
-            sql += " AND (status IN ('referred', 'uncertain') OR (status = 'classified' AND label IS NOT ?))"
+            page += " AND (status IN ('referred', 'uncertain') OR (status = 'classified' AND label IS NOT ?))"
             params.append(BENIGN_LABEL)
-        rows = self.connection.execute(sql + " ORDER BY id LIMIT ? OFFSET ?", [*params, limit, offset])
+        rows = self.connection.execute(
+            f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures "
+            f"WHERE id IN ({page} ORDER BY id LIMIT ? OFFSET ?) ORDER BY id",
+            [*params, limit, offset],
+        )
         return [dict(row) for row in rows]
 
     def captures_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
