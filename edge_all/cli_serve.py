@@ -69,6 +69,13 @@ def serve(
         ),
     ] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = DEFAULT_PORT,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="Serve https with this certificate (PEM; with --tls-key)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")
+    ] = None,
     password_file: Annotated[
         Path | None,
         typer.Option(
@@ -127,7 +134,9 @@ def serve(
             edgetpu=edgetpu,
             host=host,
             port=port,
-        )  # fmt: skip
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
     )
 
 

@@ -42,6 +42,8 @@ class StationConfig:
     edgetpu: bool = False
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    tls_cert: Path | None = None  # with tls_key: serve https (cookies then also Secure)
+    tls_key: Path | None = None
     station_name: str = field(default_factory=socket.gethostname)
 
     @property

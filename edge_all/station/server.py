@@ -19,6 +19,11 @@ class UnsafeBind(UsageError):
 
 
 def check_bind(config: StationConfig) -> None:
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together (the certificate and its private key)")
+    for path in (config.tls_cert, config.tls_key):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{path}: no such file")
     if config.loopback_only:
         return
     if read_password_file(config.password_file) is None:
@@ -53,4 +58,6 @@ def serve(config: StationConfig) -> None:
         proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
         log_level="info",
+        ssl_certfile=str(config.tls_cert) if config.tls_cert else None,
+        ssl_keyfile=str(config.tls_key) if config.tls_key else None,
     )

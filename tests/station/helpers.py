@@ -15,9 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +72,7 @@ def serve_command(db: Path, frames: Path, model: Path, camera: str, *extra: str)
     ]  # fmt: skip
 
 
-def start_station(tmp: Path, model: Path, camera: str, *extra: str) -> Station:
+def start_station(tmp: Path, model: Path, camera: str, *extra: str, https: bool = False) -> Station:
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     db, frames = tmp / "results.db", tmp / "frames"
@@ -83,16 +81,16 @@ def start_station(tmp: Path, model: Path, camera: str, *extra: str) -> Station:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    station = Station(process, f"http://127.0.0.1:{port}", db, frames, tmp / "station-password.json", log)
+    scheme = "https" if https else "http"
+    station = Station(process, f"{scheme}://127.0.0.1:{port}", db, frames, tmp / "station-password.json", log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the station exited with {process.returncode}:\n{station.output()}")
         try:
-            with urllib.request.urlopen(station.url + "/static/station.css", timeout=2) as response:
-                if response.status == 200:
-                    return station
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return station
+        except OSError:
             time.sleep(0.1)
     station.stop()
     raise AssertionError(f"the station did not answer within 60 s:\n{station.output()}")

@@ -57,3 +57,33 @@ def test_a_capture_that_cannot_start_says_why_and_the_station_stays_up(tmp_path,
         assert station.stop() in STOPPED_CLEANLY, station.output()
     with ResultsStore.open(station.db, create=False) as store:
         assert store.sessions() == []  # nothing recorded for a capture that never started
+
+
+def test_over_https_the_session_cookie_is_secure(tmp_path, int8_bundle):
+    import shutil
+    import ssl
+    import subprocess
+    import urllib.request
+
+    import pytest
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (it makes the test certificate)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    station = start_station(
+        tmp_path, int8_bundle, "video:x.avi", "--tls-cert", str(cert), "--tls-key", str(key), https=True
+    )
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        with urllib.request.urlopen(station.url + "/", context=context, timeout=10) as response:
+            cookie = response.headers["Set-Cookie"]
+            assert response.status == 200
+        assert "Secure" in cookie and "HttpOnly" in cookie
+    finally:
+        assert station.stop() in STOPPED_CLEANLY, station.output()
