@@ -183,7 +183,7 @@ def test_open_a_slide_from_the_list_and_toggle_a_heat_map(page, station):
     first.get_by_text("heat map").click()
     assert heat.is_visible()
     wait_until(page, "el => el.complete && el.naturalWidth > 0", heat.element_handle())
-    shoot(page, "slide")
+    shoot(page, "slide", full_page=True)
     first.get_by_text("heat map").click()
     assert not heat.is_visible()
     assert cards.nth(1).locator(".heat-label").count() == 0  # no heat map recorded for that field
