@@ -14,13 +14,13 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge_all.errors import EdgeAllError
-from edge_all.screening import FieldCounts, ScreeningRule, screening_call
+from edge_all.screening import BENIGN_LABEL, FieldCounts, ScreeningRule, screening_call
 
 SCHEMA_VERSION = 2
 STATUSES = ("classified", "uncertain", "referred", "rejected", "error")
@@ -493,10 +493,8 @@ class ResultsStore:
         self, search: str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[dict[str, Any]]:
         """Samples with their counts and screening call, latest first; `search` matches the id."""
-        sql, params = f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples", []
-        if search:
-            sql += " WHERE sample_id LIKE ? ESCAPE '\\'"
-            params.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        where, params = _search_clause(search)
+        sql = f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples{where}"
         sql += " ORDER BY last_captured_at DESC, sample_id"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -517,3 +515,66 @@ class ResultsStore:
             (sample_id or "",),
         )
         return [dict(row) for row in rows]
+
+    def count_samples(self, search: str | None = None) -> int:
+        """How many samples `samples(search)` would list, for paging."""
+        where, params = _search_clause(search)
+        return int(self.connection.execute(f"SELECT COUNT(*) FROM samples{where}", params).fetchone()[0])
+
+    def reviewed_samples(self, sample_ids: Iterable[str | None]) -> set[str]:
+        """Which of these samples a specialist has reviewed as a whole ('' for no sample id)."""
+        ids = sorted({sample_id or "" for sample_id in sample_ids})
+        if not ids:
+            return set()
+        rows = self.connection.execute(
+            f"SELECT DISTINCT sample_id FROM reviews WHERE capture_id IS NULL "
+            f"AND sample_id IN ({', '.join('?' for _ in ids)})",
+            ids,
+        )
+        return {row[0] for row in rows}
+
+    def captures_page(
+        self, sample_id: str | None, *, limit: int, offset: int = 0, flagged: bool = False
+    ) -> list[dict[str, Any]]:
+        """One page of a sample's fields in capture order; `flagged`: only the fields a specialist
+        should look at first (ALL-like, referred or uncertain; the sample row counts them).
+
+        The page's ids are chosen from the sample index alone (it covers status and label), then
+        only those rows are read: a deep page of a 10,000-field slide sorts ids, not whole rows.
+        """
+        page = "SELECT id FROM captures WHERE sample_id IS ?"
+        params: list[Any] = [sample_id or None]
+        if flagged:
+            page += " AND (status IN ('referred', 'uncertain') OR (status = 'classified' AND label IS NOT ?))"
+            params.append(BENIGN_LABEL)
+        rows = self.connection.execute(
+            f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures "
+            f"WHERE id IN ({page} ORDER BY id LIMIT ? OFFSET ?) ORDER BY id",
+            [*params, limit, offset],
+        )
+        return [dict(row) for row in rows]
+
+    def captures_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
+        """Capture rows with `start <= captured_at < end` (ISO 8601 UTC, as recorded), in order."""
+        rows = self.connection.execute(
+            f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures WHERE captured_at >= ? AND captured_at < ? "
+            "ORDER BY id",
+            (start, end),
+        )
+        for row in rows:
+            yield dict(row)
+
+    def sessions_of_sample(self, sample_id: str | None) -> list[dict[str, Any]]:
+        """The capture sessions that recorded a sample's fields (which model, which source), oldest first."""
+        rows = self.connection.execute(
+            "SELECT * FROM sessions WHERE sample_id IS ? ORDER BY id", (sample_id or None,)
+        )
+        return [dict(row) for row in rows]
+
+
+def _search_clause(search: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause matching sample ids that contain `search` literally (% and _ are not wildcards)."""
+    if not search:
+        return "", []
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return " WHERE sample_id LIKE ? ESCAPE '\\'", [f"%{escaped}%"]
