@@ -51,6 +51,17 @@ def train_command(
         float, typer.Option(help="Learning rate of the fine-tuning phase.")
     ] = TrainConfig.fine_tune_learning_rate,
     batch_size: Annotated[int, typer.Option(min=1)] = TrainConfig.batch_size,
+    lr_schedule: Annotated[
+        str,
+        typer.Option(
+            "--lr-schedule",
+            help="constant, or cosine: each phase on images decays its learning rate to zero.",
+        ),
+    ] = TrainConfig.lr_schedule,
+    patience: Annotated[
+        int,
+        typer.Option(min=1, help="Stop a phase when validation loss has not improved for this many epochs."),
+    ] = TrainConfig.patience,
     seed: Annotated[
         int, typer.Option(help="Seeds the split and the weights initialisation.")
     ] = TrainConfig.seed,
@@ -95,6 +106,8 @@ def train_command(
         fine_tune_layers=fine_tune_layers,
         fine_tune_learning_rate=fine_tune_lr,
         batch_size=batch_size,
+        lr_schedule=lr_schedule,
+        patience=patience,
         seed=seed,
         include_segmented=include_segmented,
         augment=augment,

@@ -170,9 +170,13 @@ def heatmap_weights(model: keras.Model) -> tuple[np.ndarray, np.ndarray] | None:
     return np.asarray(kernel), np.asarray(bias)
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def compile_model(model: keras.Model, learning_rate: float, decay_steps: int | None = None) -> None:
+    """Adam, categorical cross-entropy; with `decay_steps`, the rate follows a cosine to zero over them."""
+    rate = (
+        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(rate),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )

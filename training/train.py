@@ -101,7 +101,8 @@ def _fit_head_on_features(config, parts, train: LoadedImages, val: LoadedImages,
 def _fit_on_images(config, model, train, val, epochs, learning_rate, callbacks, phase: int) -> dict:
     """Fit on (augmented) images; each phase draws its own order and augmentation from (seed, phase)."""
     n = model.output_shape[-1]
-    compile_model(model, learning_rate)
+    steps = epochs * -(-len(train.labels) // config.batch_size)
+    compile_model(model, learning_rate, steps if config.lr_schedule == "cosine" else None)
     seed = (config.seed, phase)
     policy = config.augment_policy
     augmenter = Augmenter(policy, seed) if policy.build is not None else None
