@@ -255,14 +255,32 @@ def _format_info(facts: dict) -> str:
         ]
         bundle = model["bundle"]
         if bundle:
+            trained_on = bundle["trained_on"]
+            referral, calibration = bundle["referral"], bundle["calibration"]
             lines += [
-                f"  bundle:  {bundle['precision']}, sha256 {bundle['model_sha256'][:16]}... verified, "
-                f"made {bundle['created']} by edge-all {bundle['edge_all_version']}",
+                f"  bundle:  {bundle['precision']}, format {bundle['format_version']}, sha256 "
+                f"{bundle['model_sha256'][:16]}... verified, made {bundle['created']} by edge-all "
+                f"{bundle['edge_all_version']}",
                 f"  source run: {bundle['source_run']}",
+                "  trained on: "
+                + (f"{trained_on['data']} images, {trained_on['dataset']}" if trained_on else "not recorded"),
+                f"  confidence threshold: {bundle['confidence_threshold']:g}; calibration: "
+                + (f"temperature {calibration['temperature']:.3f}" if calibration else "none"),
+                "  referral: "
+                + (
+                    f"{referral['method']} (refers {_validation_rate(referral):.1%} of validation images)"
+                    if referral
+                    else "none (every image gets a class)"
+                )
+                + f"; heat maps: {'yes' if bundle['heatmaps'] else 'no'}",
             ]
         else:
             lines.append("  bundle:  none (plain .tflite)")
     return "\n".join(lines)
+
+
+def _validation_rate(referral: dict) -> float:
+    return float(referral["details"].get("validation_referral_rate", 0.0))
 
 
 def register(app: typer.Typer) -> None:
