@@ -59,7 +59,8 @@ class ReferralDetector:
         """Fit on training features (N, D) and class indices; `with_threshold` then sets the threshold."""
         features = np.asarray(features, np.float64)
         classes = np.unique(labels)
-        dimensions = max(1, min(dimensions, features.shape[1], len(features) - len(classes)))
+        # A covariance needs many more images than dimensions: at most one dimension per 10 images.
+        dimensions = max(1, min(dimensions, features.shape[1], len(features) // 10))
         center = features.mean(axis=0)
         centred = features - center
         projection = np.linalg.svd(centred, full_matrices=False)[2][:dimensions].T  # (D, k)
