@@ -14,6 +14,7 @@ from edge_all.errors import UsageError
 from edge_all.screening import ScreeningRule
 
 DEFAULT_SETTLE_SECONDS = 1.0  # folder sources: how long a file must stay unchanged before it is read
+DEFAULT_SETTLE_FRAMES = 30  # cameras: frames for exposure and white balance to settle before locking
 
 
 class QualityConfigError(UsageError):
