@@ -218,7 +218,7 @@ class CaptureSession:
         try:
             if opts.save_frames is not None and frame.rgb is not None:
                 stem = f"session{self.session_id:04d}-{frame.index:06d}"
-                saved = save_frame(frame.rgb, opts.save_frames, stem, opts.frame_format)
+                saved = save_frame(frame.to_save, opts.save_frames, stem, opts.frame_format)
                 return {"image_path": str(saved.path), "image_sha256": saved.sha256}
             if frame.file is not None:
                 return {"image_path": str(frame.file), "image_sha256": sha256_file(frame.file)}
