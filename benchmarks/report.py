@@ -173,6 +173,8 @@ def overhead_section(overhead: dict[str, Any]) -> str:
                 _ms(item["invoke_ms"]),
                 _ms(item["overhead_ms"]),
                 _pct(item["overhead_ms"], item["invoke_ms"]),
+                f"{_ms(item.get('fastest_overhead_ms'))} / {_ms(item.get('fastest_invoke_ms'))} = "
+                f"{_pct(item.get('fastest_overhead_ms'), item.get('fastest_invoke_ms'))}",
             ]
         )
     header = [
@@ -183,6 +185,7 @@ def overhead_section(overhead: dict[str, Any]) -> str:
         "invoke() (ms)",
         "overhead (ms)",
         "of invoke()",
+        "fastest rounds: overhead / invoke",
     ]
     return _table(header, rows)
 
@@ -281,6 +284,10 @@ def targets(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         if item:
             fraction = item["overhead_ms"] / item["invoke_ms"]
             measured = f"{fraction:.1%} ({item['overhead_ms']:.2f} of {item['invoke_ms']:.1f} ms)"
+            if "fastest_invoke_ms" in item:
+                fastest = item["fastest_overhead_ms"] / item["fastest_invoke_ms"]
+                measured += f"; fastest rounds {fastest:.1%}"
+                fraction = max(fraction, fastest)  # met only if met both ways
             out.append((name, measured, fraction < MAX_OVERHEAD_FRACTION))
         else:
             out.append((name, "not measured", None))
@@ -388,11 +395,16 @@ def plot_frame_cost(data: dict[str, Any], path: Path) -> None:
         loop.append(max(0.0, item["per_frame_ms"] - item["invoke_ms"] - extra.get("overhead_ms", 0.0)))
     fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
     ax.bar(labels, invoke, label="invoke()")
-    ax.bar(labels, runtime, bottom=invoke, label="runtime: preprocessing + bookkeeping")
+    ax.bar(labels, runtime, bottom=invoke, label="shrink at the source, preprocessing, bookkeeping")
     bottoms = [a + b for a, b in zip(invoke, runtime, strict=True)]
     ax.bar(labels, loop, bottom=bottoms, label="capture loop: video decode, quality gate, SQLite")
     ax.set_ylabel("ms per frame (median)")
-    ax.set_title("capture-and-classify: where a frame's time goes", fontsize=10)
+    start = data["machine_at_start"]
+    ax.set_title(
+        f"capture-and-classify: where a frame's time goes ({start['cpu']}, {start['cores']} cores, "
+        f"load {start['load_average'][0]})",
+        fontsize=10,
+    )
     ax.legend(fontsize=8, loc="upper left")
     fig.savefig(path, dpi=110)
     plt.close(fig)
