@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from convert.config import ConvertConfig
+from convert.targets import TARGET_HELP, convert_target
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG
 from edge_all.extras import require_extra
@@ -98,10 +99,16 @@ def convert(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the outcome and the accuracy check as JSON.")
     ] = False,
+    target: Annotated[str, typer.Option("--target", help=f"What to make. {TARGET_HELP}.")] = "tflite",
 ) -> None:
     """Convert RUN_DIR's model, check it against the float model, publish the bundle (see HELP)."""
     require_extra("train", ("tensorflow", "keras"), "`edge-all convert`")
     chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
+    if target != "tflite":
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+        tflite_only = [f"--{c}" for c in chosen] + ["--edgetpu"] * edgetpu + ["--data"] * (data is not None)
+        args = (run_dir, out, calibration_samples, max_drop, force, as_json, tflite_only)
+        return convert_target(target, *args)
     if len(chosen) > 1:
         raise UsageError(f"choose one precision, not {' and '.join('--' + c for c in chosen)}")
     precision = chosen[0] if chosen else ConvertConfig.precision

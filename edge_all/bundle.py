@@ -197,8 +197,14 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{manifest_path}: malformed manifest ({exc!r})") from None
     verify_file(bundle_dir / MODEL_FILE, manifest.model_sha256)
-    if manifest.edgetpu_model_sha256 and (bundle_dir / EDGETPU_MODEL_FILE).exists():
-        verify_file(bundle_dir / EDGETPU_MODEL_FILE, manifest.edgetpu_model_sha256)
+    edgetpu_model = bundle_dir / EDGETPU_MODEL_FILE
+    if edgetpu_model.exists():  # every model file in a bundle is verified, or the bundle is refused
+        if not manifest.edgetpu_model_sha256:
+            raise BundleError(
+                f"{edgetpu_model}: {MANIFEST_FILE} records no sha256 for it; refusing an unverified "
+                "model (convert again with --edgetpu, or remove the file)"
+            )
+        verify_file(edgetpu_model, manifest.edgetpu_model_sha256)
     if manifest.referral is not None:
         verify_file(bundle_dir / REFERRAL_FILE, manifest.referral.sha256)
     if manifest.heatmap_sha256 is not None:

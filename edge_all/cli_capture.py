@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from edge_all.capture.options import CaptureOptions, CaptureRequest, QualityThresholds
+from edge_all.capture.options import CaptureOptions, CaptureRequest, QualityThresholds, parse_size
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption
 from edge_all.cli_results import DbOption
 from edge_all.errors import UsageError
@@ -123,6 +123,28 @@ def capture_and_classify(
             "--settle", min=0.0, help="folder: a file must stay unchanged this long before it is read."
         ),
     ] = CaptureRequest.settle_seconds,
+    capture_size: Annotated[
+        str | None,
+        typer.Option(
+            "--capture-size",
+            metavar="WxH",
+            help="Cameras: ask for frames of this size (default: the smallest the camera offers that "
+            "covers the model input, keeping its field of view).",
+        ),
+    ] = None,
+    lock_exposure: Annotated[
+        bool,
+        typer.Option(
+            "--lock-exposure/--no-lock-exposure",
+            help="Cameras: let exposure and white balance settle, then lock them for the slide.",
+        ),
+    ] = CaptureRequest.lock_exposure,
+    settle_frames: Annotated[
+        int,
+        typer.Option(
+            "--settle-frames", min=0, help="Cameras: at most this many frames for exposure to settle."
+        ),
+    ] = CaptureRequest.settle_frames,
     json_lines: Annotated[
         bool, typer.Option("--json", help="One JSON object per frame on stdout, then the summary.")
     ] = False,
@@ -158,6 +180,9 @@ def capture_and_classify(
         edgetpu=edgetpu,
         db=db,
         settle_seconds=settle,
+        capture_size=parse_size(capture_size) if capture_size else None,
+        lock_exposure=lock_exposure,
+        settle_frames=settle_frames,
         options=CaptureOptions(
             sample_id=sample_id,
             count=count,

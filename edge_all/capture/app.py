@@ -19,7 +19,9 @@ from pathlib import Path
 
 from edge_all import __version__
 from edge_all.capture.options import CaptureRequest
+from edge_all.capture.quality import ANALYSIS_SIDE
 from edge_all.capture.session import CaptureError, CaptureSession, now_iso
+from edge_all.capture.sources import FrameRequest
 from edge_all.capture.spec import parse_source
 from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, StorageFull, default_db_path
 from edge_all.capture.summary import SampleSummary, summarize
@@ -80,6 +82,7 @@ def run_capture(
     classifier = Classifier.load(
         model, labels=request.labels, threads=request.threads, edgetpu=request.edgetpu
     )
+    source.configure(frame_request(request, classifier.input_size))
     manifest = classifier.manifest
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
     for warning in classifier.warnings:
@@ -89,6 +92,9 @@ def run_capture(
     with contextlib.ExitStack() as cleanup:
         source.open()
         cleanup.callback(source.close)
+        camera_settings = source.settings()
+        if camera_settings and camera_settings.get("warning"):
+            on_notice(camera_settings["warning"])
         store = cleanup.enter_context(ResultsStore.open(db))
         # A restart (power cut, service restart) must not classify a slide's images twice.
         skipped = source.skip(store.origins(source.spec, options.sample_id))
@@ -110,6 +116,7 @@ def run_capture(
                     edge_all_version=__version__,
                     screening_rule=options.screening,
                     unfamiliarity_threshold=classifier.referral.threshold if classifier.referral else None,
+                    camera_settings=camera_settings,
                 )
             )
         except StorageFull as exc:
@@ -137,6 +144,20 @@ def run_capture(
         reason=outcome.reason,
         ok=outcome.ok,
         summaries=summaries,
+    )
+
+
+def frame_request(request: CaptureRequest, input_size: tuple[int, int]) -> FrameRequest:
+    """What the source must deliver for this capture: frames that cover the model's input (and,
+    with the quality gate on, its 224-pixel analysis copy), full size only to save them."""
+    height, width = input_size
+    side = ANALYSIS_SIDE if request.options.quality is not None else 0
+    return FrameRequest(
+        min_size=(max(width, side), max(height, side)),
+        capture_size=request.capture_size,
+        full_resolution=request.options.save_frames is not None,
+        lock_exposure=request.lock_exposure,
+        settle_frames=request.settle_frames,
     )
 
 

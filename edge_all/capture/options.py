@@ -14,6 +14,7 @@ from edge_all.errors import UsageError
 from edge_all.screening import ScreeningRule
 
 DEFAULT_SETTLE_SECONDS = 1.0  # folder sources: how long a file must stay unchanged before it is read
+DEFAULT_SETTLE_FRAMES = 30  # cameras: frames for exposure and white balance to settle before locking
 
 
 class QualityConfigError(UsageError):
@@ -102,3 +103,14 @@ class CaptureRequest:
     db: Path | None = None  # None: edge_all.capture.store.default_db_path()
     settle_seconds: float = DEFAULT_SETTLE_SECONDS
     options: CaptureOptions = field(default_factory=CaptureOptions)
+    capture_size: tuple[int, int] | None = None  # (width, height); None: the smallest covering the model
+    lock_exposure: bool = True  # cameras: settle, then lock exposure and white balance for the slide
+    settle_frames: int = DEFAULT_SETTLE_FRAMES
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A WIDTHxHEIGHT value ("640x480") as (640, 480), or a UsageError saying what is wrong."""
+    width, sep, height = text.strip().lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise UsageError(f"--capture-size must be WIDTHxHEIGHT in pixels, e.g. 640x480, not {text!r}")
+    return int(width), int(height)

@@ -223,7 +223,7 @@ class CaptureSession:
         try:
             if opts.save_frames is not None and frame.rgb is not None:
                 stem = f"session{self.session_id:04d}-{frame.index:06d}"
-                saved = save_frame(frame.rgb, opts.save_frames, stem, opts.frame_format)
+                saved = save_frame(frame.to_save, opts.save_frames, stem, opts.frame_format)
                 kept = {"image_path": str(saved.path), "image_sha256": saved.sha256}
                 if self._heatmap is not None:  # the overlay, on the pixels the model saw
                     kept["heatmap_path"] = str(
