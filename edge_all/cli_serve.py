@@ -28,7 +28,7 @@ def _read_new_password() -> str:
 
 
 def serve(
-    model: ModelOption = None,  # type: ignore[assignment]  (required unless --set-password)
+    model: ModelOption = None,
     camera: Annotated[
         str, typer.Option("--camera", help="The microscope camera (as for capture-and-classify).")
     ] = CaptureRequest.camera,
@@ -109,8 +109,10 @@ def serve(
         write_password_file(password_file, hash_password(_read_new_password()))
         typer.echo(f"station password set (salted scrypt hash in {password_file})", err=True)
         return
-    if model is None:
-        raise UsageError("--model is required: the bundle the station classifies with")
+    if model is None:  # the reference bundle that ships with edge-all
+        from edge_all.models import reference_bundle
+
+        model = reference_bundle()
     if frame_format not in ("png", "jpeg"):
         raise UsageError(f"--frame-format must be png or jpeg, not {frame_format!r}")
     from edge_all.station.server import serve as run_server
@@ -119,6 +121,7 @@ def serve(
         interval=interval,
         threshold=threshold,
         save_frames=(save_frames or db.parent / "frames").absolute(),
+        save_heatmaps=True,  # beside each frame, when the bundle can draw them: the slide page's toggle
         frame_format=frame_format,
         screening=ScreeningRule(min_all_like, min_good_fields),
     )
