@@ -2,7 +2,7 @@
 
     python -m benchmarks.screening --run runs/clinic-v1 --bundle BUNDLE [--condition blur1.0]
 
-Every test image of the run's split goes through the device's one decision (edge_all.triage: the
+Every test image of the run's split goes through the device's one decision (capture.triage: the
 quality gate, the model, referral, the confidence threshold), optionally under one condition of the
 robustness battery. Slides are then drawn from those outcomes: a benign slide's fields from benign
 images; an ALL slide's fields from malignant images with probability `share`, else benign ones. The
@@ -23,10 +23,10 @@ from collections import Counter
 import numpy as np
 
 from edge_all.capture.options import QualityThresholds
+from edge_all.capture.triage import assess_field
 from edge_all.classifier import Classifier
 from edge_all.images import prepare
 from edge_all.screening import INCONCLUSIVE, NO_ALL, REFER, FieldCounts, ScreeningRule, screening_call
-from edge_all.triage import assess_field
 from training.dataset import read_split
 from training.robustness import BATTERY, apply_condition
 

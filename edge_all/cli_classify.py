@@ -76,6 +76,7 @@ def classify(
     or, when unreadable, reported in one line on stderr while the batch goes on (exit code 3).
     """
     from edge_all.capture.options import QualityThresholds
+    from edge_all.capture.triage import assess_field
     from edge_all.classify_report import (
         FileResult,
         format_summary,
@@ -86,7 +87,6 @@ def classify(
     )
     from edge_all.images import ImageError, load_rgb
     from edge_all.inputs import expand_inputs
-    from edge_all.triage import assess_field
 
     classifier = load_classifier(model, labels, threads, edgetpu)
     if heatmaps is not None and not classifier.can_draw_heatmaps:

@@ -22,17 +22,17 @@ from edge_all.capture.frames import save_frame
 from edge_all.capture.options import CaptureOptions
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
 from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
+from edge_all.capture.triage import assess_field
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.heatmaps import overlay
 from edge_all.screening import ScreeningCall
-from edge_all.triage import assess_field
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
 
 
 class Predictor(Protocol):
-    """What the loop needs from a model (edge_all.classifier.Classifier is one; see edge_all.triage)."""
+    """What the loop needs from a model (a Classifier is one; see edge_all.capture.triage)."""
 
     labels: Sequence[str]
     confidence_threshold: float
