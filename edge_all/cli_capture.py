@@ -21,6 +21,32 @@ from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
 from edge_all.screening import ScreeningRule
 
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="Below this confidence: 'uncertain: refer to a specialist' (default: the bundle's own).",
+    ),
+]
+MinAllLikeOption = Annotated[
+    int,
+    typer.Option(
+        "--min-all-like",
+        min=1,
+        help="Screening call: this many confidently ALL-like fields make the slide 'refer'.",
+    ),
+]
+MinGoodFieldsOption = Annotated[
+    int,
+    typer.Option(
+        "--min-good-fields",
+        min=1,
+        help="Screening call: 'no ALL-like cells' only after this many good fields.",
+    ),
+]
+
 
 def _notice(message: str) -> None:
     typer.echo(message, err=True)
@@ -50,14 +76,7 @@ def capture_and_classify(
     duration: Annotated[
         float | None, typer.Option("--duration", min=0.0, help="Stop after this many seconds.")
     ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Below this confidence: 'uncertain: refer to a specialist' (default: the bundle's own).",
-        ),
-    ] = CaptureOptions.threshold,
+    threshold: ThresholdOption = CaptureOptions.threshold,
     tta: Annotated[
         bool, typer.Option("--tta", help="Average the 8 rotations and flips of each frame (8x the time).")
     ] = CaptureOptions.tta,
@@ -101,22 +120,8 @@ def capture_and_classify(
             "--reconnect-timeout", min=0.0, help="Give up when a lost camera is not back in this time."
         ),
     ] = CaptureOptions.reconnect_timeout,
-    min_all_like: Annotated[
-        int,
-        typer.Option(
-            "--min-all-like",
-            min=1,
-            help="Screening call: this many confidently ALL-like fields make the slide 'refer'.",
-        ),
-    ] = ScreeningRule.min_all_like,
-    min_good_fields: Annotated[
-        int,
-        typer.Option(
-            "--min-good-fields",
-            min=1,
-            help="Screening call: 'no ALL-like cells' only after this many good fields.",
-        ),
-    ] = ScreeningRule.min_good_fields,
+    min_all_like: MinAllLikeOption = ScreeningRule.min_all_like,
+    min_good_fields: MinGoodFieldsOption = ScreeningRule.min_good_fields,
     settle: Annotated[
         float,
         typer.Option(

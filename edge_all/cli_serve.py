@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from edge_all.capture.options import CaptureOptions, CaptureRequest
+from edge_all.cli_capture import MinAllLikeOption, MinGoodFieldsOption, ThresholdOption
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption
 from edge_all.cli_results import DbOption
 from edge_all.errors import UsageError
@@ -47,19 +48,9 @@ def serve(
             "--interval", min=0.0, help="Seconds between captures (default: 1 for cameras, 0 for files)."
         ),
     ] = None,
-    threshold: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Below this confidence: 'uncertain: refer to a specialist'."),
-    ] = CaptureOptions.threshold,
-    min_all_like: Annotated[
-        int, typer.Option("--min-all-like", min=1, help="Screening call: ALL-like fields that make 'refer'.")
-    ] = ScreeningRule.min_all_like,
-    min_good_fields: Annotated[
-        int,
-        typer.Option(
-            "--min-good-fields", min=1, help="Screening call: good fields before 'no ALL-like cells'."
-        ),
-    ] = ScreeningRule.min_good_fields,
+    threshold: ThresholdOption = CaptureOptions.threshold,
+    min_all_like: MinAllLikeOption = ScreeningRule.min_all_like,
+    min_good_fields: MinGoodFieldsOption = ScreeningRule.min_good_fields,
     host: Annotated[
         str,
         typer.Option(
