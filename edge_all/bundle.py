@@ -7,6 +7,7 @@ manifest describes, so a half-copied or swapped model never classifies a patient
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.images import Preprocessing
+from edge_all.jsonfile import JsonObject, read_json_object
 from edge_all.labels import LabelsError, read_labels
 from edge_all.tensors import TensorSpec
 
@@ -55,29 +57,32 @@ class BundleManifest:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BundleManifest:
-        version = data.get("format_version")
+    def from_dict(cls, data: Mapping[str, Any]) -> BundleManifest:
+        """From bundle.json as read by read_manifest (or a plain dict); every value's type is checked."""
+        doc = JsonObject.of(data, MANIFEST_FILE, BundleError)
+        version = doc.value("format_version", None)
         if version != FORMAT_VERSION:
-            raise BundleError(
-                f"bundle format version {version!r} is not supported (expected {FORMAT_VERSION})"
-            )
+            raise doc.fail("format_version", f"{version!r} is not supported (expected {FORMAT_VERSION})")
+        float_bytes = doc.integer("float_model_bytes", None, minimum=0)
+        edgetpu_sha256 = doc.text("edgetpu_model_sha256", None)
+        accuracy = doc.object("accuracy_check", None)
         return cls(
-            labels=[str(label) for label in data["labels"]],
-            input=TensorSpec.from_dict(data["input"]),
-            output=TensorSpec.from_dict(data["output"]),
-            preprocessing=Preprocessing.from_dict(data["preprocessing"]),
-            precision=str(data["precision"]),
-            model_sha256=str(data["model_sha256"]),
-            model_bytes=int(data["model_bytes"]),
-            float_model_bytes=data.get("float_model_bytes"),
-            source_run=data.get("source_run"),
-            accuracy_check=data.get("accuracy_check"),
-            created=str(data["created"]),
-            edge_all_version=str(data["edge_all_version"]),
-            outputs=str(data.get("outputs", "probabilities")),
-            edgetpu_model_sha256=data.get("edgetpu_model_sha256"),
+            labels=doc.texts("labels"),
+            input=TensorSpec.from_dict(doc.object("input")),
+            output=TensorSpec.from_dict(doc.object("output")),
+            preprocessing=Preprocessing.from_dict(doc.object("preprocessing")),
+            precision=doc.text("precision"),
+            model_sha256=doc.text("model_sha256"),
+            model_bytes=doc.integer("model_bytes", minimum=0),
+            float_model_bytes=float_bytes,
+            source_run=doc.text("source_run", None),
+            accuracy_check=accuracy.to_dict() if accuracy is not None else None,
+            created=doc.text("created"),
+            edge_all_version=doc.text("edge_all_version"),
+            outputs=doc.text("outputs", "probabilities"),
+            edgetpu_model_sha256=edgetpu_sha256,
             format_version=version,
-            extra=dict(data.get("extra", {})),
+            extra=doc.object("extra", JsonObject({})).to_dict(),
         )
 
 
@@ -97,12 +102,7 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
     manifest_path = bundle_dir / MANIFEST_FILE
     if not manifest_path.is_file():
         raise BundleError(f"{bundle_dir}: not a bundle (no {MANIFEST_FILE})")
-    try:
-        manifest = BundleManifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
-    except BundleError as exc:
-        raise BundleError(f"{manifest_path}: {exc}") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{manifest_path}: malformed manifest ({exc!r})") from None
+    manifest = BundleManifest.from_dict(read_json_object(manifest_path, "bundle manifest", BundleError))
     verify_file(bundle_dir / MODEL_FILE, manifest.model_sha256)
     if manifest.edgetpu_model_sha256 and (bundle_dir / EDGETPU_MODEL_FILE).exists():
         verify_file(bundle_dir / EDGETPU_MODEL_FILE, manifest.edgetpu_model_sha256)
