@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_all.classifier import Prediction
+from edge_all.safe_text import csv_safe, printable, utf8_safe
 
 UNCERTAIN = "uncertain"
 CSV_COLUMNS = ("file", "label", "confidence", "uncertain", "best_label", "top_k", "inference_ms", "error")
@@ -36,9 +37,9 @@ class FileResult:
 
     def to_dict(self) -> dict:
         if self.prediction is None:
-            return {"file": str(self.file), "error": self.error}
+            return {"file": utf8_safe(str(self.file)), "error": utf8_safe(self.error or "")}
         return {
-            "file": str(self.file),
+            "file": utf8_safe(str(self.file)),
             "label": self.label,
             "confidence": round(self.prediction.confidence, 6),
             "uncertain": self.uncertain,
@@ -65,22 +66,24 @@ def json_line(result: FileResult) -> str:
 
 
 def write_csv(path: Path, results: list[FileResult]) -> None:
+    """Text cells (file names, labels, errors) go through csv_safe: valid UTF-8, never a formula."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for result in results:
+            file = csv_safe(str(result.file))
             if result.prediction is None:
-                writer.writerow([str(result.file), "", "", "", "", "", "", result.error])
+                writer.writerow([file, "", "", "", "", "", "", csv_safe(result.error)])
                 continue
             top = ";".join(f"{label}:{p:.4f}" for label, p in result.top_k)
             writer.writerow(
                 [
-                    str(result.file),
-                    result.label,
+                    file,
+                    csv_safe(result.label),
                     f"{result.prediction.confidence:.4f}",
                     str(result.uncertain).lower(),
-                    result.prediction.label,
-                    top,
+                    csv_safe(result.prediction.label),
+                    csv_safe(top),
                     f"{result.prediction.inference_ms:.3f}",
                     "",
                 ]
@@ -95,7 +98,8 @@ def format_table(results: list[FileResult]) -> str:
             continue
         label = f"{UNCERTAIN} ({result.prediction.label}?)" if result.uncertain else result.label
         alternatives = "; ".join(f"{name} {p:.2f}" for name, p in result.top_k[1:])
-        rows.append((str(result.file), label, f"{result.prediction.confidence:.3f}", alternatives))
+        row = (str(result.file), label, f"{result.prediction.confidence:.3f}", alternatives)
+        rows.append(tuple(printable(cell) for cell in row))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
@@ -117,6 +121,6 @@ def format_summary(results: list[FileResult], labels: list[str], failed: int, th
     for label in shown:
         share = 100.0 * counts.get(label, 0) / len(classified) if classified else 0.0
         note = f"  (confidence < {threshold:g})" if label == UNCERTAIN else ""
-        lines.append(f"  {label:<{width}}  {counts.get(label, 0):>6}  {share:5.1f}%{note}")
+        lines.append(f"  {printable(label):<{width}}  {counts.get(label, 0):>6}  {share:5.1f}%{note}")
     lines.append("A screening aid, not a diagnosis: a specialist reviews every slide.")
     return "\n".join(lines)

@@ -1,6 +1,8 @@
 """Export capture rows to CSV for a spreadsheet or a LIMS (probabilities stay one JSON column).
 
 Each row also carries its sample's screening call, so a sheet filtered to one slide says its call.
+Text cells go through edge_all.safe_text.csv_safe: one beginning like a formula (`=`, `+`, `-`,
+`@`) gets a leading `'`, so a sample id can never run as a spreadsheet formula.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import csv
 from pathlib import Path
 
 from edge_all.capture.store import CAPTURE_COLUMNS, ResultsStore
+from edge_all.safe_text import csv_safe
 
 CALL_COLUMNS = ("sample_verdict", "sample_call")  # the sample's screening call when exported
 
@@ -27,6 +30,8 @@ def export_csv(store: ResultsStore, path: Path, sample_id: str | None = None) ->
                     "sample_verdict": sample.get("verdict"),
                     "sample_call": sample.get("call"),
                 }
-            writer.writerow({**row, **calls[row["sample_id"]]})
+            writer.writerow(
+                {key: csv_safe(value) for key, value in {**row, **calls[row["sample_id"]]}.items()}
+            )
             count += 1
     return count

@@ -16,6 +16,7 @@ from pathlib import Path
 from edge_all.capture.options import DEFAULT_SETTLE_SECONDS
 from edge_all.capture.sources import Frame, FrameSource, SourceUnavailable
 from edge_all.images import IMAGE_SUFFIXES, ImageError, load_rgb
+from edge_all.safe_text import utf8_safe
 
 TEMP_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp", ".lock")
 
@@ -30,7 +31,8 @@ class FolderSource(FrameSource):
         super().__init__(spec)
         self.folder: Path = folder
         self.settle_seconds = settle_seconds
-        self._taken: set[str] = set()  # names already handed out (survives a reconnect)
+        # Names already handed out (survives a reconnect), as recorded: utf8_safe, like the origins.
+        self._taken: set[str] = set()
         self._pending: dict[str, tuple[tuple[int, int], float]] = {}  # name -> (size, mtime), since
         self._count = 0
 
@@ -43,18 +45,20 @@ class FolderSource(FrameSource):
         name = self._next_settled()
         if name is None:
             return None
-        self._taken.add(name)
+        self._taken.add(utf8_safe(name))
         self._pending.pop(name, None)
         path = self.folder / name
+        origin = utf8_safe(str(path))  # a name that is not UTF-8 is recorded with \xNN escapes
         index, self._count = self._count, self._count + 1
         try:
-            return Frame(index=index, origin=str(path), rgb=load_rgb(path), file=path)
+            return Frame(index=index, origin=origin, rgb=load_rgb(path), file=path)
         except ImageError as exc:
-            return Frame(index=index, origin=str(path), file=path, error=str(exc))
+            return Frame(index=index, origin=origin, file=path, error=utf8_safe(str(exc)))
 
     def skip(self, paths: Iterable[str | Path]) -> int:
         """Never hand out these files (e.g. recorded before a restart); returns how many are here."""
-        names = {Path(p).name for p in paths if Path(p).parent == self.folder}
+        folder = Path(utf8_safe(str(self.folder)))
+        names = {Path(p).name for p in paths if Path(p).parent == folder}
         self._taken |= names
         return len(names)
 
@@ -73,7 +77,9 @@ class FolderSource(FrameSource):
         ready: list[tuple[int, str]] = []
         for entry in entries:
             name = entry.name
-            if name in self._taken or is_temporary(name) or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+            if utf8_safe(name) in self._taken:
+                continue
+            if is_temporary(name) or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
                 if not entry.is_file():

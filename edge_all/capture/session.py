@@ -25,6 +25,7 @@ from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnav
 from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
+from edge_all.safe_text import utf8_safe
 from edge_all.screening import ScreeningCall
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
@@ -221,7 +222,7 @@ class CaptureSession:
                 saved = save_frame(frame.rgb, opts.save_frames, stem, opts.frame_format)
                 return {"image_path": str(saved.path), "image_sha256": saved.sha256}
             if frame.file is not None:
-                return {"image_path": str(frame.file), "image_sha256": sha256_file(frame.file)}
+                return {"image_path": utf8_safe(str(frame.file)), "image_sha256": sha256_file(frame.file)}
         except OSError as exc:
             if is_disk_full(exc):
                 raise StorageFull(f"cannot save frame in {opts.save_frames}: {exc.strerror}") from None
