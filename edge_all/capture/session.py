@@ -170,7 +170,12 @@ class CaptureSession:
         if frame.rgb is None:
             fields.update(status="error", reason=frame.error or "frame could not be read")
         else:
-            fields.update(self._judge_and_classify(frame.rgb))
+            try:
+                fields.update(self._judge_and_classify(frame.rgb))
+            except Exception as exc:
+                # Recorded and skipped, never fatal: a restarted service must not stop on it again.
+                reason = f"could not be processed ({type(exc).__name__}: {exc})"
+                fields.update(status="error", reason=reason)
         kept = self._keep_image(frame)
         if "reason" in kept and fields.get("reason"):
             kept["reason"] = f"{fields['reason']}; {kept['reason']}"
