@@ -86,6 +86,9 @@ class CaptureSession:
         self.on_call = on_call  # the sample's screening call, whenever a frame changes it
         self._call: ScreeningCall | None = None
         self.on_notice = on_notice
+        # Names saved frames: random and unique for ever, unlike the session id (which restarts at
+        # 1 in a new database), so a new patient's frames can never overwrite an earlier one's.
+        self.session_uid = str(store.session(session_id)["uid"])
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self) -> CaptureOutcome:
@@ -223,7 +226,7 @@ class CaptureSession:
         opts = self.options
         try:
             if opts.save_frames is not None and frame.rgb is not None:
-                stem = f"session{self.session_id:04d}-{frame.index:06d}"
+                stem = f"session{self.session_id:04d}-{self.session_uid}-{frame.index:06d}"
                 saved = save_frame(frame.rgb, opts.save_frames, stem, opts.frame_format)
                 return {"image_path": str(saved.path), "image_sha256": saved.sha256}
             if frame.file is not None:
@@ -231,7 +234,8 @@ class CaptureSession:
         except OSError as exc:
             if is_disk_full(exc):
                 raise StorageFull(f"cannot save frame in {opts.save_frames}: {exc.strerror}") from None
-            return {"reason": f"image not kept: {exc.strerror or exc}"}
+            where = f"{utf8_safe(str(exc.filename))}: " if exc.filename else ""
+            return {"reason": f"image not kept: {where}{exc.strerror or exc}"}
         return {}
 
     def _report_call(self) -> None:
