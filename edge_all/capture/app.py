@@ -18,10 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_all import __version__
+from edge_all.capture.lock import capture_lock
 from edge_all.capture.options import CaptureRequest
 from edge_all.capture.session import CaptureError, CaptureSession, now_iso
 from edge_all.capture.spec import parse_source
-from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, StorageFull, default_db_path
+from edge_all.capture.store import (
+    CaptureRecord,
+    ResultsStore,
+    SessionInfo,
+    StorageFull,
+    StoreError,
+    default_db_path,
+)
 from edge_all.capture.summary import SampleSummary, summarize
 from edge_all.classifier import Classifier
 from edge_all.digest import sha256_file
@@ -80,6 +88,10 @@ def run_capture(
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
     db = request.db or default_db_path()
     with contextlib.ExitStack() as cleanup:
+        # Two captures of one folder and sample would classify every image twice: the second refuses.
+        source_key = os.path.realpath(source.folder) if source.folder is not None else source.spec
+        sample = f"sample {options.sample_id}" if options.sample_id is not None else "no sample id"
+        cleanup.enter_context(capture_lock(db, source_key, options.sample_id, f"{source.spec} ({sample})"))
         source.open()
         cleanup.callback(source.close)
         store = cleanup.enter_context(ResultsStore.open(db))
