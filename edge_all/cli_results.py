@@ -95,7 +95,7 @@ def results_show(
     with _open_store(db) as store:
         if store.has_sample(ident):
             rows = list(store.captures(sample_id=ident))
-        elif ident.isdigit() and (row := store.capture(int(ident))) is not None:
+        elif ident.isascii() and ident.isdigit() and (row := store.capture(int(ident))) is not None:
             rows = [row]
         else:
             raise StoreError(f"no sample or row {ident!r} in {store.path}")

@@ -124,7 +124,8 @@ def run_capture(
             stop=stop, on_record=on_record, on_notice=on_notice, on_call=on_call,
         )  # fmt: skip
         outcome = session.run()
-        with contextlib.suppress(StorageFull):  # the frames are committed; only the end time is lost
+        # The frames are committed; at worst the end time is lost (a full disk, a damaged file).
+        with contextlib.suppress(StorageFull, StoreError):
             store.end_session(session_id, now_iso(), outcome.reason)
         # The whole slide: a sample's earlier sessions (a restart after a power cut) count too.
         rows = (
@@ -132,7 +133,11 @@ def run_capture(
             if options.sample_id is not None
             else store.captures(session_id=session_id)
         )
-        summaries = summarize(rows, classifier.labels, options.screening)
+        try:
+            summaries = summarize(rows, classifier.labels, options.screening)
+        except StoreError as exc:
+            on_notice(f"no summary: {exc}")
+            summaries = []
     return CaptureResult(
         session_id=session_id,
         db=db,

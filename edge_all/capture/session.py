@@ -22,7 +22,14 @@ from edge_all.capture.frames import save_frame
 from edge_all.capture.options import CaptureOptions
 from edge_all.capture.quality import assess
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
-from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
+from edge_all.capture.store import (
+    CaptureRecord,
+    DatabaseGone,
+    ResultsStore,
+    StorageFull,
+    StoreError,
+    is_disk_full,
+)
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.safe_text import utf8_safe
@@ -130,7 +137,9 @@ class CaptureSession:
                 self._report_call()
             except StorageFull as full:
                 return CaptureOutcome(frames, f"disk full, stopped: {full}", False)
-            except sqlite3.Error as exc:  # locked for too long, I/O error, damaged file
+            except DatabaseGone as gone:  # this frame was committed, and rescued with the others
+                return CaptureOutcome(frames + 1, str(gone), False)
+            except (StoreError, sqlite3.Error) as exc:  # locked for too long, I/O error, damaged file
                 return CaptureOutcome(frames, f"results database error, stopped: {exc}", False)
             frames += 1
 
