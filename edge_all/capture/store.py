@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_all.errors import EdgeAllError
+from edge_all.safe_text import printable
 from edge_all.screening import FieldCounts, ScreeningRule, screening_call
 
 SCHEMA_VERSION = 2
@@ -192,11 +193,15 @@ SQLITE_MAX_INTEGER = 2**63 - 1
 
 
 def database_failure(path: Path, exc: BaseException, doing: str = "use") -> EdgeAllError:
-    """The one-line error for what SQLite (or a number it cannot hold) did to `path`."""
+    """The one-line error for what SQLite (or a number or text it cannot hold) did to `path`."""
     if is_disk_full(exc):
         return StorageFull(f"{path}: database or disk is full ({exc})")
     if isinstance(exc, OverflowError):
         return StoreError(f"{path}: a number too large for the results database ({exc})")
+    if isinstance(exc, UnicodeEncodeError):  # e.g. a sample id typed as bytes that are not UTF-8
+        return StoreError(
+            f"{path}: {printable(exc.object)} is not valid UTF-8 text (the database holds UTF-8)"
+        )
     message = str(exc)
     if "locked" in message or "busy" in message:
         return StoreError(f"{path}: the results database is locked by another program ({message}); try again")
@@ -219,7 +224,7 @@ def _one_line_errors(cls: type) -> type:
             def generator(self: ResultsStore, *args: Any, **kwargs: Any) -> Iterator[Any]:
                 try:
                     yield from method(self, *args, **kwargs)
-                except (sqlite3.DatabaseError, OverflowError) as exc:
+                except (sqlite3.DatabaseError, OverflowError, UnicodeEncodeError) as exc:
                     raise database_failure(self.path, exc) from None
 
             return generator
@@ -228,7 +233,7 @@ def _one_line_errors(cls: type) -> type:
         def plain(self: ResultsStore, *args: Any, **kwargs: Any) -> Any:
             try:
                 return method(self, *args, **kwargs)
-            except (sqlite3.DatabaseError, OverflowError) as exc:
+            except (sqlite3.DatabaseError, OverflowError, UnicodeEncodeError) as exc:
                 raise database_failure(self.path, exc) from None
 
         return plain

@@ -110,3 +110,15 @@ def test_escape_sequences_in_a_sample_id_never_reach_the_terminal(hostile_db):
     assert "\\x1b]2;owned\\x07" in shown[1]
     missing = edge_all("results", "show", "\x1b[2Jgone", "--db", db)
     assert missing.returncode == 1 and "\x1b" not in missing.stderr and "\\x1b[2Jgone" in missing.stderr
+
+
+def test_a_sample_id_that_is_not_utf8_is_one_line_not_a_traceback(hostile_db, tmp_path):
+    db, _, _ = hostile_db
+    sample = os.fsdecode(b"slide-\xff")  # typed on a terminal that is not UTF-8
+    for command in (["show", sample], ["export", "--csv", tmp_path / "x.csv", "--sample-id", sample]):
+        result = edge_all("results", *command, "--db", db)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert (
+            result.stderr.strip()
+            == f"error: {db}: slide-\\xff is not valid UTF-8 text (the database holds UTF-8)"
+        )
