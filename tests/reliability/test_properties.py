@@ -15,16 +15,12 @@ and few, so CI is deterministic and this file adds well under 30 s.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
-import resource
 import shutil
-from collections.abc import Iterator
 
 import numpy as np
-import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,7 +33,8 @@ from edge_all.classifier import Classifier, Prediction
 from edge_all.errors import EdgeAllError
 from edge_all.images import MAX_PIXELS, ImageError, load_rgb, open_image
 
-HEADROOM = 1 << 30  # 1 GiB more than the process already uses
+from .conftest import bounded_memory
+
 CHECKS = settings(
     derandomize=True,
     database=None,
@@ -49,20 +46,6 @@ MODES = ["1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK",
          "I", "F", "I;16", "I;16L", "I;16B", "I;16N"]  # fmt: skip
 SIGNATURES = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
               b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"\x00\x00\x00\x0cjP  "]  # fmt: skip
-
-
-@contextlib.contextmanager
-def bounded_memory(headroom: int = HEADROOM) -> Iterator[None]:
-    """Limit this process's address space to what it uses now plus `headroom`, for the block."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = psutil.Process().memory_info().vms + headroom
-    resource.setrlimit(
-        resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard)
-    )
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @pytest.fixture(scope="module")
