@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -14,32 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 from PIL import Image
 
 from tests.cli_runner import REPO
 
 CLASSES = ("Benign", "Early", "Pre", "Pro")
-HEADROOM = 1 << 30  # 1 GiB more than the process already uses
-
-
-@contextlib.contextmanager
-def bounded_memory(headroom: int = HEADROOM) -> Iterator[None]:
-    """Limit this process's address space to what it uses now plus `headroom`, for the block.
-
-    An input that asks for gigabytes then fails its test with a MemoryError instead of passing on
-    a big machine, or of getting the whole test run killed by the kernel on a small one.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = psutil.Process().memory_info().vms + headroom
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @pytest.fixture(scope="session")
