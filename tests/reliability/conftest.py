@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -27,6 +28,26 @@ def smears() -> list[np.ndarray]:
 
     rng = np.random.default_rng(11)
     return [draw_smear(CLASSES[i % 4], rng)[0] for i in range(8)]
+
+
+def edge_all_limited(
+    *args: object, address_space: int = 2 << 30, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """`edge-all ARGS` in a process that cannot map more than `address_space` bytes (RLIMIT_AS).
+
+    For inputs that once asked for gigabytes (a strip image, labels linked to /dev/zero): a
+    regression then fails its test with a MemoryError instead of getting the kernel to kill
+    whatever is biggest on the machine.
+    """
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
+    return subprocess.run(
+        [sys.executable, "-m", "edge_all", *map(str, args)],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, preexec_fn=limit,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )  # fmt: skip
 
 
 def save_png(path: Path, rgb: np.ndarray) -> Path:

@@ -17,7 +17,7 @@ from edge_all.labels import LabelsError, read_labels
 from edge_all.regular_files import SMALL_FILE_LIMIT
 from tests.cli_runner import run_edge_all as edge_all
 
-from .conftest import save_png
+from .conftest import edge_all_limited, save_png
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_a_fifo_labels_file_is_refused_at_once(bundle):
 def test_labels_linked_to_dev_zero_are_refused_not_read_until_memory_runs_out(bundle):
     (bundle / LABELS_FILE).unlink()
     (bundle / LABELS_FILE).symlink_to("/dev/zero")
-    result = edge_all("info", "--model", bundle, timeout=60)
+    result = edge_all_limited("info", "--model", bundle, timeout=60)
     assert result.returncode == 1
     one_error_line(result, "labels file is a character device, not a regular file")
 

@@ -5,9 +5,7 @@ frame is recorded as rejected (odd_shape) and the next image is classified."""
 
 from __future__ import annotations
 
-import resource
 import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
@@ -15,23 +13,14 @@ from PIL import Image
 from edge_all.capture.options import QualityThresholds
 from edge_all.capture.quality import assess
 from edge_all.capture.store import ResultsStore
-from tests.cli_runner import REPO
 
-from .conftest import save_png
+from .conftest import edge_all_limited, save_png
 
 MEMORY_LIMIT = 1536 << 20  # what a Raspberry Pi 4 with 2 GB can spare; the old gate asked for ~15 GB
 
 
 def limited(*args: object) -> subprocess.CompletedProcess:
-    """`edge-all ARGS` in a process that cannot have more than MEMORY_LIMIT of address space."""
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-    return subprocess.run(
-        [sys.executable, "-m", "edge_all", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=180, preexec_fn=limit,
-    )  # fmt: skip
+    return edge_all_limited(*args, address_space=MEMORY_LIMIT, timeout=180)
 
 
 def test_tiny_and_square_enough_frames_are_judged_as_before():
