@@ -49,16 +49,17 @@ def test_a_malformed_bundle_json_is_one_line(bundle, content, fragment):
         ("input", {"shape": "1x64x64x3", "dtype": "uint8"}, "input.shape: expected a list of integers"),
         ("input", {"shape": [1, 64, 64, 3], "dtype": 8}, "input.dtype: expected a string, got an integer"),
         (
-            "output",
-            {"shape": [1, 4], "dtype": "uint8", "quantization": {"scale": "x", "zero_point": 0}},
-            "output.quantization.scale: expected a number, got a string",
+            "outputs",
+            {"scores": {"shape": [1, 4], "dtype": "uint8", "quantization": {"scale": "x", "zero_point": 0}}},
+            "outputs.scores.quantization.scale: expected a number, got a string",
         ),  # fmt: skip
+        ("outputs", [], "outputs: expected an object, got a list"),
         ("preprocessing", {"resize": ["bilinear"]}, "preprocessing.resize: expected a string, got a list"),
         ("model_sha256", None, "model_sha256: expected a string, got null"),
         ("model_bytes", "12", "model_bytes: expected an integer, got a string"),
         ("accuracy_check", [], "accuracy_check: expected an object, got a list"),
         ("extra", "x", "extra: expected an object, got a string"),
-        ("format_version", "1", "format_version: '1' is not supported (expected 1)"),
+        ("format_version", "1", "format_version: '1' is not supported (this edge-all reads 1, 2)"),
     ],
 )
 def test_a_bundle_json_value_of_the_wrong_type_names_the_file_and_key(bundle, key, value, fragment):

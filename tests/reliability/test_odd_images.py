@@ -56,4 +56,5 @@ def test_classify_takes_strips_in_bounded_memory(tmp_path, int8_bundle):
     Image.new("RGB", (3000, 2), (200, 150, 200)).save(tmp_path / "wide.png")
     result = limited("classify", tmp_path, "--model", int8_bundle)
     assert result.returncode == 0, result.stderr
-    assert "2 classified, 0 failed" in result.stdout
+    assert "Summary: 2 judged (0 classified), 0 unreadable" in result.stdout  # read, then turned away
+    assert "rejected        2" in result.stdout and "(failed the quality gate)" in result.stdout
