@@ -172,17 +172,6 @@ def test_threads_are_reported(tiny_models):
         Classifier.load(tiny_models.float32, labels=tiny_models.labels, threads=0)
 
 
-def test_edgetpu_compiled_models_are_recognised(coral_models, tmp_path):
-    from edge_all.classifier import EDGETPU_CUSTOM_OP, is_edgetpu_compiled
-
-    plain = coral_models / "mobilenet_v2_1.0_224_quant.tflite"
-    assert not is_edgetpu_compiled(plain)
-    # What edgetpu_compiler leaves in the flatbuffer: the custom op's name among the op codes.
-    marked = tmp_path / "marked.tflite"
-    marked.write_bytes(plain.read_bytes() + EDGETPU_CUSTOM_OP)
-    assert is_edgetpu_compiled(marked)
-
-
 def test_a_free_input_size_is_refused(tmp_path):
     import keras
     import tensorflow as tf
