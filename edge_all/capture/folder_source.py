@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from edge_all.capture.options import DEFAULT_SETTLE_SECONDS
@@ -26,10 +26,17 @@ def is_temporary(name: str) -> bool:
 
 
 class FolderSource(FrameSource):
-    def __init__(self, spec: str, folder: Path, settle_seconds: float = DEFAULT_SETTLE_SECONDS) -> None:
+    def __init__(
+        self,
+        spec: str,
+        folder: Path,
+        settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(spec)
         self.folder: Path = folder
         self.settle_seconds = settle_seconds
+        self._clock = clock  # measures settle_seconds; a test passes its own to step through time
         self._taken: set[str] = set()  # names already handed out (survives a reconnect)
         self._pending: dict[str, tuple[tuple[int, int], float]] = {}  # name -> (size, mtime), since
         self._count = 0
@@ -69,7 +76,7 @@ class FolderSource(FrameSource):
             raise SourceUnavailable(f"folder {self.folder}: has disappeared") from None
         except OSError as exc:
             raise SourceUnavailable(f"folder {self.folder}: cannot be listed ({exc.strerror})") from None
-        now = time.monotonic()
+        now = self._clock()
         ready: list[tuple[int, str]] = []
         for entry in entries:
             name = entry.name
