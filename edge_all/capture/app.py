@@ -69,7 +69,7 @@ def run_capture(
     options = request.options
     stop = stop or threading.Event()
     source = parse_source(request.camera, settle_seconds=request.settle_seconds)
-    if options.save_frames is not None and source.folder == options.save_frames:
+    if options.save_frames is not None and source.folder == options.save_frames.resolve():
         raise CaptureError("--save-frames must not be the watched folder (saved frames would be read again)")
     classifier = Classifier.load(
         request.model, labels=request.labels, threads=request.threads, edgetpu=request.edgetpu

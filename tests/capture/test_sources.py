@@ -12,7 +12,7 @@ from PIL import Image
 from edge_all.capture.folder_source import FolderSource, is_temporary
 from edge_all.capture.sources import EndOfSource, SourceUnavailable
 from edge_all.capture.spec import SourceSpecError, parse_source
-from tests.cli_runner import python_with
+from tests.cli_runner import REPO, python_with
 
 from .helpers import save_images, write_video
 
@@ -96,7 +96,7 @@ def test_every_kind_of_source_parses_without_opencv_or_picamera2():
             ("opencv:0", "OpenCVCamera"),
             ("/dev/video2", "OpenCVCamera"),
             ("video:a.avi", "VideoFile"),
-            ("folder:drop", "FolderSource"),
+            (f"folder:{REPO / 'drop'}", "FolderSource"),  # known by its resolved path
         ]
     )
     assert kinds == "['folder', 'opencv', 'picamera2', 'video'] []"
