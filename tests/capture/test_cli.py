@@ -357,7 +357,7 @@ def test_interval_spaces_the_captures_and_no_quality_gate_classifies_every_frame
     video = write_video(tmp_path / "v.avi", frames)
     done = edge_all(
         "capture-and-classify", *bundle_model, "--camera", f"video:{video}", "--db", tmp_path / "r.db",
-        "--json", "--interval", "0.4", "--no-quality-gate",
+        "--json", "--interval", "0.25", "--no-quality-gate",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     *records, summary = [json.loads(line) for line in done.stdout.splitlines()]
@@ -371,4 +371,4 @@ def test_interval_spaces_the_captures_and_no_quality_gate_classifies_every_frame
         (session,) = store.sessions()
     started = datetime.fromisoformat(session["started_at"])
     after = [(datetime.fromisoformat(r["captured_at"]) - started).total_seconds() for r in records]
-    assert len(after) == 3 and all(seconds >= 0.4 * k - 0.001 for k, seconds in enumerate(after)), after
+    assert len(after) == 3 and all(seconds >= 0.25 * k - 0.001 for k, seconds in enumerate(after)), after
