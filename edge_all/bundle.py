@@ -17,15 +17,76 @@ from edge_all.images import Preprocessing
 from edge_all.labels import LabelsError, read_labels
 from edge_all.tensors import TensorSpec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: one output, no referral, calibration or training record
 MODEL_FILE = "model.tflite"
 EDGETPU_MODEL_FILE = "model_edgetpu.tflite"
 LABELS_FILE = "labels.txt"
 MANIFEST_FILE = "bundle.json"
+REFERRAL_FILE = "referral.npz"  # the unfamiliarity detector (edge_all.referral)
+HEATMAP_FILE = "heatmap.npz"  # the classifier's last layer, for class activation maps
+DEFAULT_CONFIDENCE_THRESHOLD = 0.6
+OUTPUT_ROLES = ("scores", "features", "feature_map")
 
 
 class BundleError(EdgeAllError):
     """A bundle that is missing, malformed or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One output of the model and what it holds.
+
+    `scores`: one value per label ("logits", or "probabilities" when the model ends in softmax);
+    `features`: the pooled feature vector the referral detector models; `feature_map`: the last
+    convolutional feature map (GAP heads), from which class activation maps are made.
+    """
+
+    name: str  # the tensor's name in the .tflite; "" when not recorded (matched by shape then)
+    spec: TensorSpec
+    kind: str = "features"  # scores: "logits" or "probabilities"; otherwise the role's name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, **asdict(self.spec)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutputSpec:
+        return cls(str(data.get("name", "")), TensorSpec.from_dict(data), str(data["kind"]))
+
+
+def scores_only(spec: TensorSpec, kind: str = "probabilities") -> dict[str, OutputSpec]:
+    """The outputs of a model with one output tensor: its class scores."""
+    return {"scores": OutputSpec("", spec, kind)}
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """What the model learned from: a synthetic demo bundle says so, and the runtime warns about it."""
+
+    data: str  # "real" or "synthetic"
+    dataset: str  # where, in words (the dataset folder of the training run)
+    images: dict[str, int] = field(default_factory=dict)  # per split part
+
+    @property
+    def synthetic(self) -> bool:
+        return self.data == "synthetic"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Temperature scaling: calibrated probabilities are softmax(logits / temperature)."""
+
+    temperature: float
+    details: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, ECE before/after
+
+
+@dataclass(frozen=True)
+class Referral:
+    """The unfamiliarity detector shipped in REFERRAL_FILE; 1.0 on its scale is the referral threshold."""
+
+    sha256: str
+    method: str
+    details: dict[str, Any] = field(default_factory=dict)  # target rate, validation rate, dims...
 
 
 @dataclass(frozen=True)
@@ -34,7 +95,7 @@ class BundleManifest:
 
     labels: list[str]
     input: TensorSpec
-    output: TensorSpec
+    outputs: dict[str, OutputSpec]  # by role, see OUTPUT_ROLES; "scores" is always there
     preprocessing: Preprocessing
     precision: str  # "int8", "float16" or "float32"
     model_sha256: str
@@ -44,27 +105,49 @@ class BundleManifest:
     accuracy_check: dict[str, Any] | None
     created: str
     edge_all_version: str
-    outputs: str = "probabilities"  # or "logits": the runtime applies softmax only to logits
     edgetpu_model_sha256: str | None = None
+    trained_on: TrainedOn | None = None  # None: not recorded (a version 1 bundle)
+    calibration: Calibration | None = None
+    referral: Referral | None = None
+    heatmap_sha256: str | None = None  # of HEATMAP_FILE, when the bundle can draw heat maps
+    confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD  # below it a result is "uncertain"
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scores(self) -> OutputSpec:
+        return self.outputs["scores"]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["preprocessing"] = self.preprocessing.to_dict()
+        data["outputs"] = {role: output.to_dict() for role, output in self.outputs.items()}
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BundleManifest:
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise BundleError(
-                f"bundle format version {version!r} is not supported (expected {FORMAT_VERSION})"
+                f"bundle format version {version!r} is not supported (this edge-all reads "
+                f"{', '.join(map(str, READABLE_VERSIONS))})"
             )
+        if version == 1:  # one output tensor, and whether it held logits or probabilities
+            outputs = scores_only(TensorSpec.from_dict(data["output"]), str(data["outputs"]))
+        else:
+            outputs = {role: OutputSpec.from_dict(spec) for role, spec in data["outputs"].items()}
+        unknown = sorted(set(outputs) - set(OUTPUT_ROLES))
+        if "scores" not in outputs or unknown:
+            raise BundleError(f"outputs must name the scores and only {OUTPUT_ROLES} (got {sorted(outputs)})")
+        trained_on, calibration, referral = (
+            data.get("trained_on"),
+            data.get("calibration"),
+            data.get("referral"),
+        )
         return cls(
             labels=[str(label) for label in data["labels"]],
             input=TensorSpec.from_dict(data["input"]),
-            output=TensorSpec.from_dict(data["output"]),
+            outputs=outputs,
             preprocessing=Preprocessing.from_dict(data["preprocessing"]),
             precision=str(data["precision"]),
             model_sha256=str(data["model_sha256"]),
@@ -74,8 +157,18 @@ class BundleManifest:
             accuracy_check=data.get("accuracy_check"),
             created=str(data["created"]),
             edge_all_version=str(data["edge_all_version"]),
-            outputs=str(data.get("outputs", "probabilities")),
             edgetpu_model_sha256=data.get("edgetpu_model_sha256"),
+            trained_on=TrainedOn(**trained_on) if trained_on else None,
+            calibration=Calibration(float(calibration["temperature"]), dict(calibration.get("details", {})))
+            if calibration
+            else None,
+            referral=Referral(
+                str(referral["sha256"]), str(referral["method"]), dict(referral.get("details", {}))
+            )
+            if referral
+            else None,
+            heatmap_sha256=data.get("heatmap_sha256"),
+            confidence_threshold=float(data.get("confidence_threshold", DEFAULT_CONFIDENCE_THRESHOLD)),
             format_version=version,
             extra=dict(data.get("extra", {})),
         )
@@ -104,8 +197,18 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{manifest_path}: malformed manifest ({exc!r})") from None
     verify_file(bundle_dir / MODEL_FILE, manifest.model_sha256)
-    if manifest.edgetpu_model_sha256 and (bundle_dir / EDGETPU_MODEL_FILE).exists():
-        verify_file(bundle_dir / EDGETPU_MODEL_FILE, manifest.edgetpu_model_sha256)
+    edgetpu_model = bundle_dir / EDGETPU_MODEL_FILE
+    if edgetpu_model.exists():  # every model file in a bundle is verified, or the bundle is refused
+        if not manifest.edgetpu_model_sha256:
+            raise BundleError(
+                f"{edgetpu_model}: {MANIFEST_FILE} records no sha256 for it; refusing an unverified "
+                "model (convert again with --edgetpu, or remove the file)"
+            )
+        verify_file(edgetpu_model, manifest.edgetpu_model_sha256)
+    if manifest.referral is not None:
+        verify_file(bundle_dir / REFERRAL_FILE, manifest.referral.sha256)
+    if manifest.heatmap_sha256 is not None:
+        verify_file(bundle_dir / HEATMAP_FILE, manifest.heatmap_sha256)
     labels_path = bundle_dir / LABELS_FILE
     try:
         labels = read_labels(labels_path)

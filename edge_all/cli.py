@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from edge_all import cli_benchmark, cli_capture, cli_classify, cli_results
+from edge_all import cli_benchmark, cli_capture, cli_classify, cli_results, cli_serve
 from edge_all.errors import EdgeAllError
 from edge_all.exit_codes import EPILOG
 
@@ -31,7 +31,7 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """The device's commands first, then those of the installed stages (convert, train, evaluate)."""
-    for module in (cli_classify, cli_capture, cli_benchmark, cli_results):
+    for module in (cli_classify, cli_capture, cli_benchmark, cli_results, cli_serve):
         module.register(app)
     for entry in entry_points(group=COMMANDS_GROUP):
         entry.load()(app)

@@ -45,17 +45,19 @@ def results_list(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Samples (or sessions) with their counts and majority call."""
+    """Samples (or sessions) with their counts and screening call."""
     from edge_all.capture.summary import summarize
 
     with _open_store(db) as store:
         if sessions:
             items = []
             for info in store.sessions():
-                (summary,) = summarize(store.captures(session_id=info["id"])) or [None]
-                items.append({**info, **(summary.to_dict() if summary else {"frames": 0, "call": "no call"})})
+                rule, labels = store.session_rule(info["id"])
+                (summary,) = summarize(store.captures(session_id=info["id"]), labels, rule) or [None]
+                counts = summary.to_dict() if summary else {"fields": 0, "call": "no fields recorded"}
+                items.append({**info, **counts})
         else:
-            items = [summary.to_dict() for summary in summarize(store.captures())]
+            items = store.samples()
     if json_output:
         typer.echo(json.dumps(items, indent=2))
         return
@@ -64,13 +66,15 @@ def results_list(
         return
     first = "session" if sessions else "sample"
     typer.echo(
-        f"{first:<20} {'frames':>6} {'classified':>10} {'uncertain':>9} {'rejected':>8} {'errors':>6}  call"
+        f"{first:<20} {'fields':>6} {'good':>6} {'ALL-like':>8} {'referred':>8} {'uncertain':>9} "
+        f"{'rejected':>8} {'errors':>6}  screening call"
     )
     for item in items:
         name = f"{item['id']} {item['sample_id'] or '-'}" if sessions else str(item["sample_id"] or "-")
         typer.echo(
-            f"{name:<20} {item['frames']:>6} {item.get('classified', 0):>10} {item.get('uncertain', 0):>9} "
-            f"{item.get('rejected', 0):>8} {item.get('errors', 0):>6}  {item['call']}"
+            f"{name:<20} {item['fields']:>6} {item.get('good', 0):>6} {item.get('all_like', 0):>8} "
+            f"{item.get('referred', 0):>8} {item.get('uncertain', 0):>9} {item.get('rejected', 0):>8} "
+            f"{item.get('errors', 0):>6}  {item['call']}"
         )
 
 
@@ -92,11 +96,12 @@ def results_show(
             rows = [row]
         else:
             raise StoreError(f"no sample or row {ident!r} in {store.path}")
+        rule, labels = store.session_rule(rows[-1]["session_id"])
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
         return
     typer.echo(rows_table(rows))
-    for summary in summarize(rows):
+    for summary in summarize(rows, labels, rule):
         typer.echo(summary.describe())
 
 

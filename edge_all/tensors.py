@@ -112,17 +112,19 @@ class OutputDecoder:
 
     quantization: Quantization | None
     logits: bool | None  # None: decide per output (plain float models)
+    temperature: float = 1.0  # calibration (bundle.json): softmax(logits / temperature)
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
-        values = raw.reshape(-1)
-        if self.quantization is not None:
-            values = (values.astype(np.float32) - self.quantization.zero_point) * np.float32(
-                self.quantization.scale
-            )
-        else:
-            values = values.astype(np.float32, copy=False)
+        values = dequantize(raw, self.quantization).reshape(-1)
         logits = self.logits if self.logits is not None else not looks_like_probabilities(values)
-        return softmax(values) if logits else values
+        return softmax(values / np.float32(self.temperature)) if logits else values
+
+
+def dequantize(raw: np.ndarray, quantization: Quantization | None) -> np.ndarray:
+    """A tensor's real values as float32: real = scale * (q - zero_point) when quantized."""
+    if quantization is None:
+        return raw.astype(np.float32, copy=False)
+    return (raw.astype(np.float32) - quantization.zero_point) * np.float32(quantization.scale)
 
 
 def looks_like_probabilities(values: np.ndarray) -> bool:

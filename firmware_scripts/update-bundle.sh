@@ -27,7 +27,7 @@ Options:
                     a path on this machine, never taken inside --root)
   --no-load-check   check sha256 and labels only; skip loading the model with 'edge-all info'
   --keep N          keep at most N installed models, current and previous included (default 3)
-  --no-restart      do not restart the edge-all service (by default it is restarted if running)
+  --no-restart      do not restart the edge-all services (by default those running are restarted)
   --root DIR        act on a fake root: every path is taken inside DIR (for tests)
   --dry-run         print each action without doing it
   -h, --help        this help
@@ -128,6 +128,7 @@ restart_service() {
     fi
     # try-restart restarts the service only if it is running; a stopped service stays stopped.
     run systemctl try-restart "$EA_UNIT_NAME"
+    run systemctl try-restart "$EA_STATION_UNIT_NAME"
 }
 
 # The installed version directories (named by 12 hex digits), most recently activated first.

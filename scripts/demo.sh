@@ -23,5 +23,5 @@ edge-all capture-and-classify --model "$out/bundle" --camera "video:$out/test-sp
 echo "== 5/5 what the results database holds"
 edge-all results list --db "$out/results.db"
 echo
-echo "The video mixes all four classes equally, so the sample's majority call is 'no call' (a tie): expected."
+echo "The video mixes all four classes, so the screening call is 'refer' (ALL-like cells in several fields): expected."
 echo "Synthetic images: these numbers say nothing about accuracy on real smears (see docs/results.md)."

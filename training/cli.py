@@ -51,6 +51,17 @@ def train_command(
         float, typer.Option(help="Learning rate of the fine-tuning phase.")
     ] = TrainConfig.fine_tune_learning_rate,
     batch_size: Annotated[int, typer.Option(min=1)] = TrainConfig.batch_size,
+    lr_schedule: Annotated[
+        str,
+        typer.Option(
+            "--lr-schedule",
+            help="constant, or cosine: each phase on images decays its learning rate to zero.",
+        ),
+    ] = TrainConfig.lr_schedule,
+    patience: Annotated[
+        int,
+        typer.Option(min=1, help="Stop a phase when validation loss has not improved for this many epochs."),
+    ] = TrainConfig.patience,
     seed: Annotated[
         int, typer.Option(help="Seeds the split and the weights initialisation.")
     ] = TrainConfig.seed,
@@ -58,7 +69,11 @@ def train_command(
         bool, typer.Option(help="Add Segmented/ copies to the training part only.")
     ] = TrainConfig.include_segmented,
     augment: Annotated[
-        bool, typer.Option(help="Random flips and 90-degree rotations while training.")
+        str,
+        typer.Option(
+            help="Augmentation policy for training batches: none, d4 (rotations and flips) or clinic-v1 "
+            "(d4, scale, stain/colour, blur/sharpen/low resolution, JPEG; docs/results.md).",
+        ),
     ] = TrainConfig.augment,
     class_weight: Annotated[
         str, typer.Option(help="none, or balanced: weigh each class's loss inversely to its image count.")
@@ -73,7 +88,7 @@ def train_command(
     quiet: Annotated[bool, typer.Option(help="No progress bars or summary.")] = False,
 ) -> None:
     """Train a classifier and write a run dir with the best checkpoint, the split and reports."""
-    require_extra("train", ("keras", "matplotlib"), "`edge-all train`")
+    require_extra("train", ("keras", "matplotlib", "albumentations"), "`edge-all train`")
     from training.config import ConfigError
     from training.prepare import prepare_split
     from training.run_dir import KERAS_MODEL_FILE, REPORT_FILE
@@ -91,6 +106,8 @@ def train_command(
         fine_tune_layers=fine_tune_layers,
         fine_tune_learning_rate=fine_tune_lr,
         batch_size=batch_size,
+        lr_schedule=lr_schedule,
+        patience=patience,
         seed=seed,
         include_segmented=include_segmented,
         augment=augment,
@@ -118,6 +135,14 @@ def evaluate_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     batch_size: Annotated[int, typer.Option(min=1)] = TrainConfig.batch_size,
+    robustness: Annotated[
+        bool,
+        typer.Option(
+            "--robustness",
+            help="Also score the images under the robustness battery (rotations, JPEG, blur, colour, "
+            "resolution): accuracy, per-class recall, malignant called Benign.",
+        ),
+    ] = False,
 ) -> None:
     """Re-score a run's saved model on its test split, or on every image of another dataset folder."""
     require_extra("train", ("keras",), "`edge-all evaluate`")
@@ -127,8 +152,9 @@ def evaluate_command(
     _quiet_tensorflow()
     from training.evaluate import evaluate_run
     from training.reports import IMAGE_LEVEL_WARNING, format_parts
+    from training.robustness import format_table, to_json
 
-    result = evaluate_run(run, data=data, batch_size=batch_size)
+    result = evaluate_run(run, data=data, batch_size=batch_size, robustness=robustness)
     for skipped in result.skipped:
         print(f"warning: skipped {skipped.file}: {skipped.reason}", file=sys.stderr)
     if result.seen_in_training:
@@ -146,11 +172,15 @@ def evaluate_command(
             "skipped": [{"file": s.file, "reason": s.reason} for s in result.skipped],
             "seen_in_training": result.seen_in_training,
             "note": IMAGE_LEVEL_WARNING if data is None else None,
+            "robustness": to_json(result.robustness) if result.robustness is not None else None,
         }
         print(json.dumps(doc, indent=1))
         return
     print(f"{run_dir}: {result.source}")
     print(format_parts(result.metrics))
+    if result.robustness is not None:
+        print("\nrobustness battery (the same images, changed as another microscope would change them):")
+        print(format_table(result.robustness, run.info.classes))
     if data is None:
         print("NOTE: " + IMAGE_LEVEL_WARNING)
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from edge_all.errors import EdgeAllError
+from training.augment import NONE, POLICIES, AugmentPolicy
 
 BACKBONES = ("resnet50", "mobilenetv2", "tiny")
 HEADS = ("flatten", "gap")
@@ -33,7 +34,7 @@ class TrainConfig:
     batch_size: int = 32
     seed: int = 0
     include_segmented: bool = False
-    augment: bool = False
+    augment: str = NONE  # an augmentation policy of training.augment.POLICIES
     class_weight: str = "none"  # "balanced": weigh each class's loss by N / (classes * class count)
     image_size: int = 224
     test_fraction: float = 0.2
@@ -42,6 +43,7 @@ class TrainConfig:
     fine_tune_learning_rate: float = 1e-5
     fine_tune_layers: int = 30  # how many of the backbone's top layers fine-tuning unfreezes
     patience: int = 5  # EarlyStopping on val_loss
+    lr_schedule: str = "constant"  # or "cosine": each phase's rate decays to zero over its epochs
     split_file: Path | None = None  # reuse an existing split.json instead of splitting again
     verbose: int = 1  # Keras progress bars (0: quiet)
 
@@ -66,10 +68,24 @@ class TrainConfig:
             raise ConfigError(
                 "--fine-tune-epochs needs pretrained weights (with --weights none all layers train)"
             )
+        if self.augment not in POLICIES:
+            raise ConfigError(
+                f"unknown augmentation policy {self.augment!r} (choose from {', '.join(POLICIES)})"
+            )
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(
+                f"unknown learning-rate schedule {self.lr_schedule!r} (choose constant or cosine)"
+            )
+        if self.patience < 1:
+            raise ConfigError("--patience must be at least 1 epoch")
         if self.class_weight not in ("none", "balanced"):
             raise ConfigError(f"unknown class weight {self.class_weight!r} (choose none or balanced)")
         if self.image_size < 32:
             raise ConfigError(f"image size {self.image_size} is too small (at least 32)")
+
+    @property
+    def augment_policy(self) -> AugmentPolicy:
+        return POLICIES[self.augment]
 
     @property
     def frozen_base(self) -> bool:
@@ -83,7 +99,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        if isinstance(values.get("augment"), bool):  # runs of edge-all 0.1: flips and 90-degree turns
+            values["augment"] = "d4" if values["augment"] else NONE
+        return cls(**values)
 
     @classmethod
     def read(cls, path: str | Path) -> TrainConfig:

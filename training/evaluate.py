@@ -19,6 +19,7 @@ from training.dataset import (
 )
 from training.loading import ImageBatches, LoadedImages, load_images
 from training.metrics import classification_metrics
+from training.robustness import ConditionResult, run_battery
 from training.run_dir import Run
 
 
@@ -35,6 +36,18 @@ def score(model, images: LoadedImages, classes: tuple[str, ...], batch_size: int
     return classification_metrics(images.labels, predict_classes(model, images, batch_size), classes)
 
 
+def battery_of(
+    model, images: LoadedImages, classes: tuple[str, ...], batch_size: int = 32
+) -> list[ConditionResult]:
+    """The Keras model on `images` under every condition of the robustness battery."""
+
+    def predict(pixels: np.ndarray) -> np.ndarray:
+        batches = ImageBatches(pixels, None, model.output_shape[-1], batch_size)
+        return np.asarray(model.predict(batches, verbose=0))
+
+    return run_battery(predict, images.pixels, images.labels, classes)
+
+
 def image_size_of(model) -> int:
     return int(model.input_shape[1])
 
@@ -48,12 +61,17 @@ class Evaluation:
     metrics: dict[str, dict]
     skipped: list[Skipped]
     seen_in_training: list[str] = field(default_factory=list)  # files whose bytes the model trained on
+    robustness: list[ConditionResult] | None = None  # the same images under the battery, when asked
 
 
 def evaluate_run(
-    run: Run, data: str | Path | None = None, batch_size: int = TrainConfig.batch_size
+    run: Run,
+    data: str | Path | None = None,
+    batch_size: int = TrainConfig.batch_size,
+    robustness: bool = False,
 ) -> Evaluation:
-    """Re-score the run's best model on its test split, or on every original image of `data`."""
+    """Re-score the run's best model on its test split, or on every original image of `data`;
+    with `robustness`, also under every condition of the robustness battery."""
     from training.models import load_model
 
     split = read_split(run.split_path)
@@ -78,4 +96,5 @@ def evaluate_run(
         metrics={name: score(model, images, split.classes, batch_size)},
         skipped=[*split.skipped, *images.skipped] if data is not None else images.skipped,
         seen_in_training=seen,
+        robustness=battery_of(model, images, split.classes, batch_size) if robustness else None,
     )

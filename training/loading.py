@@ -7,12 +7,14 @@ the pixels the model trains on are the pixels the device will give it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
 
 from edge_all.images import ImageError, Preprocessing, prepare
+from training.augment import Augmenter
 from training.dataset import ImageRecord, Skipped, Split
 
 PREPROCESSING = Preprocessing()  # RGB, bilinear, centre crop: what bundle.json will record
@@ -61,21 +63,12 @@ def load_images(
     return LoadedImages(pixels[: len(kept)], labels, kept, skipped)
 
 
-def augment_batch(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random horizontal/vertical flips and 90-degree rotations: a smear has no up or left."""
-    out = batch.copy()
-    for i in range(len(out)):
-        image = out[i]
-        if rng.random() < 0.5:
-            image = image[:, ::-1]
-        if rng.random() < 0.5:
-            image = image[::-1]
-        out[i] = np.rot90(image, k=int(rng.integers(4)))
-    return out
-
-
 class ImageBatches(keras.utils.PyDataset):
-    """Float32 batches of raw 0-255 pixels (and one-hot labels when given), optionally augmented."""
+    """Float32 batches of raw 0-255 pixels (and one-hot labels when given), optionally augmented.
+
+    The order of an epoch and its augmentation depend only on (seed, epoch, batch), never on what
+    ran before: the same run repeats exactly, and a resumed run continues it (set `epoch`).
+    """
 
     def __init__(
         self,
@@ -84,33 +77,36 @@ class ImageBatches(keras.utils.PyDataset):
         num_classes: int,
         batch_size: int,
         shuffle: bool = False,
-        augment: bool = False,
-        seed: int = 0,
+        augmenter: Augmenter | None = None,
+        seed: Sequence[int] = (0,),
     ):
         super().__init__()
         self.pixels, self.labels = pixels, labels
         self.num_classes, self.batch_size = num_classes, batch_size
-        self.shuffle, self.augment = shuffle, augment
-        self.rng = np.random.default_rng(seed)
-        self.order = np.arange(len(pixels))
-        self.on_epoch_end()
+        self.shuffle, self.augmenter, self.seed = shuffle, augmenter, list(seed)
+        self.epoch = 0
 
     def __len__(self) -> int:
         return max(1, -(-len(self.pixels) // self.batch_size))
 
+    @property
+    def order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.pixels))
+        return np.random.default_rng([*self.seed, self.epoch]).permutation(len(self.pixels))
+
     def __getitem__(self, index: int):
         take = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         batch = self.pixels[take]
-        if self.augment:
-            batch = augment_batch(batch, self.rng)
+        if self.augmenter is not None:
+            batch = self.augmenter(batch, self.epoch, index)
         x = batch.astype(np.float32)
         if self.labels is None:
             return x
         return x, one_hot(self.labels[take], self.num_classes)
 
     def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self.rng.shuffle(self.order)
+        self.epoch += 1
 
 
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:

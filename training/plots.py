@@ -1,4 +1,4 @@
-"""The two pictures a run leaves behind: the test confusion matrix and the training curves."""
+"""The pictures a run leaves: the test confusion matrix, the training curves, the robustness battery."""
 
 from __future__ import annotations
 
@@ -47,6 +47,24 @@ def plot_history(history: dict, path: Path) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(key)
         ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_robustness(results, path: Path, title: str) -> None:
+    """Accuracy under each condition of the battery, with the malignant images called Benign beside it."""
+    names = [r.name for r in results][::-1]
+    accuracy = [100 * r.accuracy for r in results][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(names) + 1.2))
+    ax.barh(names, accuracy, color="tab:blue")
+    low = min(accuracy, default=100)
+    ax.set_xlim(max(0, min(low - 5, 90)), 100.5)
+    for y, r in enumerate(results[::-1]):
+        label = f" {r.accuracy:.1%}  malignant->Benign {r.malignant_called_benign}"
+        ax.text(ax.get_xlim()[0] + 0.2, y, label, va="center", color="white", fontsize=7)
+    ax.set_xlabel("accuracy (%)")
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -12,13 +12,17 @@ from training.config import TrainConfig
 from training.dataset import Skipped, Split
 from training.loading import PREPROCESSING
 from training.metrics import format_confusion, format_report
-from training.plots import plot_confusion, plot_history
+from training.plots import plot_confusion, plot_history, plot_robustness
+from training.robustness import BATTERY_VERSION, ConditionResult
+from training.robustness import format_table as format_robustness
+from training.robustness import to_json as robustness_json
 from training.run_dir import (
     CONFUSION_PLOT,
     CURVES_PLOT,
     HISTORY_FILE,
     METRICS_FILE,
     REPORT_FILE,
+    ROBUSTNESS_PLOT,
     RunInfo,
     write_config,
     write_json,
@@ -37,14 +41,17 @@ def write_run_files(
     config: TrainConfig,
     split: Split,
     metrics: dict[str, dict],
+    robustness: list[ConditionResult],
     history: dict,
     info: dict,
     skipped: list[Skipped],
 ) -> None:
-    """config.json, history.json, metrics.json, report.txt and the two plots (split.json and model.keras
-    are written as training goes)."""
+    """config.json, history.json, metrics.json, report.txt and the three plots (split.json and
+    model.keras are written as training goes)."""
     run_info = RunInfo(split.classes, config.image_size, config.backbone, PREPROCESSING.to_dict())
-    write_config(run_dir, run_info, config.to_dict(), info)
+    write_config(
+        run_dir, run_info, config.to_dict(), {"augmentation": config.augment_policy.describe(), **info}
+    )
     write_json(run_dir / HISTORY_FILE, history)
     doc = {
         **metrics,
@@ -52,14 +59,16 @@ def write_run_files(
         "counts": split.counts(),
         "skipped": [{"file": s.file, "reason": s.reason} for s in skipped],
         "duplicates_dropped": split.duplicates_dropped,
+        "robustness": robustness_json(robustness),
         **info,
     }
     write_json(run_dir / METRICS_FILE, doc)
     (run_dir / REPORT_FILE).write_text(
-        format_run_report(split, metrics, info, config, skipped), encoding="utf-8"
+        format_run_report(split, metrics, robustness, info, config, skipped), encoding="utf-8"
     )
     plot_confusion(metrics["test"], run_dir / CONFUSION_PLOT, f"{config.backbone}: test split (image-level)")
     plot_history(history, run_dir / CURVES_PLOT)
+    plot_robustness(robustness, run_dir / ROBUSTNESS_PLOT, f"{config.backbone}: test split under the battery")
 
 
 def format_parts(metrics: dict[str, dict]) -> str:
@@ -72,7 +81,12 @@ def format_parts(metrics: dict[str, dict]) -> str:
 
 
 def format_run_report(
-    split: Split, metrics: dict, info: dict, config: TrainConfig, skipped: list[Skipped]
+    split: Split,
+    metrics: dict,
+    robustness: list[ConditionResult],
+    info: dict,
+    config: TrainConfig,
+    skipped: list[Skipped],
 ) -> str:
     machine = info["machine"]
     lines = [
@@ -81,7 +95,7 @@ def format_run_report(
         f"data: {split.root.resolve()}  (seed {split.seed}, test {split.test_fraction:.0%}, "
         f"val {split.val_fraction:.0%}, "
         f"segmented in training: {'yes' if split.include_segmented else 'no'}, augmentation: "
-        f"{'yes' if config.augment else 'no'})",
+        f"{config.augment} v{config.augment_policy.version})",
         f"best epoch {info['best_epoch']} of {info['epochs_run']} (val_loss {info['best_val_loss']:.4f}); "
         f"training took {info['fit_seconds']:.1f} s, the whole run {info['wall_seconds']:.1f} s on "
         f"{machine['platform']} ({machine['cpu_count']} CPUs, "
@@ -99,6 +113,9 @@ def format_run_report(
         ),
         "",
         format_parts(metrics),
+        "",
+        f"== robustness: the test split under the battery (version {BATTERY_VERSION}) ==",
+        format_robustness(robustness, split.classes),
         "",
         f"skipped files ({len(skipped)}):",
         *([f"  {s.file}: {s.reason}" for s in skipped] or ["  none"]),

@@ -3,7 +3,7 @@
     model.keras          the best checkpoint: the whole network, raw 0-255 RGB pixels in
     split.json           the split, made once and reused by everything after (training.dataset)
     config.json          FORMAT_VERSION, the run's settings, and what RunInfo describes
-    metrics.json, history.json, report.txt, confusion_matrix.png, training_curves.png
+    metrics.json, history.json, report.txt, confusion_matrix.png, training_curves.png, robustness.png
 
 Every reader and writer takes the names from here and opens a run with `open_run`. Standard
 library only, so a command finds a missing or incomplete run dir in milliseconds, before Keras loads.
@@ -27,6 +27,7 @@ HISTORY_FILE = "history.json"
 REPORT_FILE = "report.txt"
 CONFUSION_PLOT = "confusion_matrix.png"
 CURVES_PLOT = "training_curves.png"
+ROBUSTNESS_PLOT = "robustness.png"
 RUN_FILES = (
     KERAS_MODEL_FILE,
     SPLIT_FILE,
@@ -36,6 +37,7 @@ RUN_FILES = (
     REPORT_FILE,
     CONFUSION_PLOT,
     CURVES_PLOT,
+    ROBUSTNESS_PLOT,
 )
 # What a finished run must hold before anything reads it, and what its absence means.
 _REQUIRED = (

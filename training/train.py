@@ -2,7 +2,8 @@
 
 With a frozen pretrained backbone and no augmentation the backbone's outputs are computed once per
 image and only the head trains on them (the same result as re-running the frozen base every epoch,
-many times faster). The saved model.keras is always the whole network on raw pixels.
+many times faster). With an augmentation policy (training.augment) every phase trains on freshly
+augmented images. The saved model.keras is always the whole network on raw pixels.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from training.augment import NONE, Augmenter
 from training.config import TrainConfig
 from training.dataset import DatasetError, Split, write_split
-from training.evaluate import score
+from training.evaluate import battery_of, score
 from training.loading import ImageBatches, LoadedImages, load_images, one_hot
 from training.models import build_classifier, compile_model, load_model, unfreeze_top
 from training.prepare import log as _log
@@ -96,11 +98,16 @@ def _fit_head_on_features(config, parts, train: LoadedImages, val: LoadedImages,
     return history.history
 
 
-def _fit_on_images(config, model, train, val, epochs, learning_rate, callbacks) -> dict:
+def _fit_on_images(config, model, train, val, epochs, learning_rate, callbacks, phase: int) -> dict:
+    """Fit on (augmented) images; each phase draws its own order and augmentation from (seed, phase)."""
     n = model.output_shape[-1]
-    compile_model(model, learning_rate)
+    steps = epochs * -(-len(train.labels) // config.batch_size)
+    compile_model(model, learning_rate, steps if config.lr_schedule == "cosine" else None)
+    seed = (config.seed, phase)
+    policy = config.augment_policy
+    augmenter = Augmenter(policy, seed) if policy.build is not None else None
     history = model.fit(
-        ImageBatches(train.pixels, train.labels, n, config.batch_size, True, config.augment, config.seed),
+        ImageBatches(train.pixels, train.labels, n, config.batch_size, True, augmenter, seed),
         validation_data=ImageBatches(val.pixels, val.labels, n, config.batch_size),
         epochs=epochs,
         class_weight=class_weights(config, train.labels, n),
@@ -124,12 +131,12 @@ def fit(config: TrainConfig, parts, train_images: LoadedImages, val_images: Load
     def early_stop():
         return keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)
 
-    if config.frozen_base and not config.augment:
+    if config.frozen_base and config.augment == NONE:
         phase = _fit_head_on_features(config, parts, train_images, val_images, [checkpoint, early_stop()])
     else:
         phase = _fit_on_images(
             config, parts.model, train_images, val_images, config.epochs, config.learning_rate,
-            [checkpoint, early_stop()],
+            [checkpoint, early_stop()], phase=0,
         )  # fmt: skip
     _append(history, phase, "head" if config.frozen_base else "full")
     if config.fine_tune_epochs > 0:
@@ -140,7 +147,7 @@ def fit(config: TrainConfig, parts, train_images: LoadedImages, val_images: Load
         )
         phase = _fit_on_images(
             config, parts.model, train_images, val_images, config.fine_tune_epochs,
-            config.fine_tune_learning_rate, [checkpoint, early_stop()],
+            config.fine_tune_learning_rate, [checkpoint, early_stop()], phase=1,
         )  # fmt: skip
         _append(history, phase, "fine-tune")
     return history
@@ -185,6 +192,9 @@ def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
 
     best = load_model(run_dir / KERAS_MODEL_FILE)  # score the checkpoint that was saved, not the last epoch
     metrics = {p: score(best, images[p], split.classes, config.batch_size) for p in ("train", "val", "test")}
+    if config.verbose:
+        _log("scoring the test split under the robustness battery...")
+    robustness = battery_of(best, images["test"], split.classes, config.batch_size)
     info = {
         "best_epoch": checkpoint.best_epoch + 1,
         "best_val_loss": checkpoint.best,
@@ -199,7 +209,7 @@ def train(config: TrainConfig, split: Split | None = None) -> TrainResult:
         },
     }
     skipped = [*split.skipped, *(s for p in images.values() for s in p.skipped)]
-    write_run_files(run_dir, config, split, metrics, history, info, skipped)
+    write_run_files(run_dir, config, split, metrics, robustness, history, info, skipped)
     if config.verbose:
         print_summary(metrics, info)
     return TrainResult(run_dir=run_dir, metrics=metrics, history=history, wall_seconds=info["wall_seconds"])

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from edge_all.capture.options import DEFAULT_SETTLE_SECONDS
+from edge_all.capture.pixels import shrink
 from edge_all.capture.sources import Frame, FrameSource, SourceUnavailable
 from edge_all.images import IMAGE_SUFFIXES, ImageError, load_rgb
 
@@ -55,7 +56,10 @@ class FolderSource(FrameSource):
         path = self.folder / name
         index, self._count = self._count, self._count + 1
         try:
-            return Frame(index=index, origin=str(path), rgb=load_rgb(path), file=path)
+            # A large file is shrunk once, here; the file itself stays the record of the field.
+            return Frame(
+                index=index, origin=str(path), rgb=shrink(load_rgb(path), self.request.min_size), file=path
+            )
         except ImageError as exc:
             return Frame(index=index, origin=str(path), file=path, error=str(exc))
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any
 
 from edge_all.capture.store import CaptureRecord
-from edge_all.capture.summary import UNCERTAIN_TEXT
+from edge_all.capture.summary import REFERRED_TEXT, UNCERTAIN_TEXT
 
 
 def live_line(record: CaptureRecord) -> str:
@@ -23,6 +23,8 @@ def live_line(record: CaptureRecord) -> str:
         verdict = f"{record.label} {record.confidence:.2f}"
     elif record.status == "uncertain":
         verdict = f"{UNCERTAIN_TEXT} (best {record.label} {record.confidence:.2f})"
+    elif record.status == "referred":
+        verdict = f"{REFERRED_TEXT} (unfamiliarity {record.unfamiliarity:.2f}; best {record.label})"
     elif record.status == "rejected":
         verdict = f"rejected: {record.reason}"
     else:

@@ -11,8 +11,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from edge_all.errors import UsageError
+from edge_all.screening import ScreeningRule
 
 DEFAULT_SETTLE_SECONDS = 1.0  # folder sources: how long a file must stay unchanged before it is read
+DEFAULT_SETTLE_FRAMES = 30  # cameras: frames for exposure and white balance to settle before locking
 
 
 class QualityConfigError(UsageError):
@@ -76,19 +78,24 @@ class CaptureOptions:
     count: int | None = None  # stop after this many frames (rejected ones count)
     interval: float | None = None  # seconds from one capture to the next; None: the source's default
     duration: float | None = None  # stop after this many seconds
-    threshold: float = 0.6  # below this confidence a frame is "uncertain"
+    threshold: float | None = None  # below this confidence a frame is "uncertain"; None: the bundle's
+    tta: bool = False  # average the 8 rotations and flips of each frame (8 times the inference)
     quality: QualityThresholds | None = QualityThresholds()  # None: no quality gate
     save_frames: Path | None = None
+    save_heatmaps: bool = False  # a heat-map overlay beside each saved frame (needs save_frames)
     frame_format: str = "png"
     reconnect_timeout: float = 30.0
     poll_seconds: float = 0.2  # how often a folder source is looked at when idle
+    screening: ScreeningRule = ScreeningRule()  # how many fields the sample's call needs
 
 
 @dataclass(frozen=True)
 class CaptureRequest:
     """One capture: which model, which source, which database, and how to run the loop."""
 
-    model: Path  # a bundle directory, or a plain .tflite (with labels)
+    model: Path | None = (
+        None  # a bundle directory, or a plain .tflite (with labels); None: the reference bundle
+    )
     camera: str = "opencv:0"  # a `--camera` value (edge_all.capture.spec)
     labels: Path | None = None
     threads: int | None = None
@@ -96,3 +103,14 @@ class CaptureRequest:
     db: Path | None = None  # None: edge_all.capture.store.default_db_path()
     settle_seconds: float = DEFAULT_SETTLE_SECONDS
     options: CaptureOptions = field(default_factory=CaptureOptions)
+    capture_size: tuple[int, int] | None = None  # (width, height); None: the smallest covering the model
+    lock_exposure: bool = True  # cameras: settle, then lock exposure and white balance for the slide
+    settle_frames: int = DEFAULT_SETTLE_FRAMES
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A WIDTHxHEIGHT value ("640x480") as (640, 480), or a UsageError saying what is wrong."""
+    width, sep, height = text.strip().lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise UsageError(f"--capture-size must be WIDTHxHEIGHT in pixels, e.g. 640x480, not {text!r}")
+    return int(width), int(height)

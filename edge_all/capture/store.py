@@ -13,18 +13,21 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge_all.errors import EdgeAllError
+from edge_all.screening import BENIGN_LABEL, FieldCounts, ScreeningRule, screening_call
 
-SCHEMA_VERSION = 1
-STATUSES = ("classified", "uncertain", "rejected", "error")
+SCHEMA_VERSION = 2
+STATUSES = ("classified", "uncertain", "referred", "rejected", "error")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+# Version 1 as it shipped; a new database is made by running every migration in order, so the
+# upgrade path of an existing clinic database is the path every test database takes.
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -66,11 +69,101 @@ CREATE INDEX IF NOT EXISTS captures_by_sample ON captures(sample_id);
 CREATE INDEX IF NOT EXISTS captures_by_session ON captures(session_id);
 """
 
+# Version 2: referral (a 'referred' status and the unfamiliarity score), heat maps, the screening
+# call per sample (kept up to date with every frame), the specialist's reviews beside the model's
+# results (append-only; captures can no longer be changed), the camera settings of a session, and
+# a session id that stays unique when the database is replaced (it names saved files).
+_CAPTURES_V2 = """
+CREATE TABLE captures_v2 (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    captured_at TEXT NOT NULL,       -- ISO 8601, UTC
+    sample_id TEXT,
+    source TEXT NOT NULL,
+    frame_index INTEGER NOT NULL,
+    origin TEXT NOT NULL,            -- where the frame came from (file path, video#frame)
+    image_path TEXT,                 -- the saved frame (or the folder source's file)
+    image_sha256 TEXT,
+    status TEXT NOT NULL CHECK (status IN ('classified', 'uncertain', 'referred', 'rejected', 'error')),
+    label TEXT,                      -- top label (also for uncertain and referred frames)
+    confidence REAL,
+    probabilities TEXT,              -- JSON object label -> probability
+    brightness REAL,
+    contrast REAL,
+    clipped REAL,
+    stained REAL,
+    focus REAL,
+    reason TEXT,                     -- why referred or rejected, or the error
+    bundle_sha256 TEXT NOT NULL,
+    inference_ms REAL,
+    unfamiliarity REAL,              -- referral score: 1.0 is the bundle's threshold; NULL: no detector
+    heatmap_path TEXT                -- class activation map saved beside the frame, if asked for
+);
+INSERT INTO captures_v2 (id, session_id, captured_at, sample_id, source, frame_index, origin, image_path,
+    image_sha256, status, label, confidence, probabilities, brightness, contrast, clipped, stained,
+    focus, reason, bundle_sha256, inference_ms)
+SELECT id, session_id, captured_at, sample_id, source, frame_index, origin, image_path, image_sha256,
+    status, label, confidence, probabilities, brightness, contrast, clipped, stained, focus, reason,
+    bundle_sha256, inference_ms FROM captures;
+DROP TABLE captures;
+ALTER TABLE captures_v2 RENAME TO captures;
+CREATE INDEX captures_by_sample ON captures(sample_id, status, label, captured_at);  -- covers the call
+CREATE INDEX captures_by_session ON captures(session_id);
+CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures
+BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END;
+CREATE TRIGGER captures_never_deleted BEFORE DELETE ON captures
+BEGIN SELECT RAISE(ABORT, 'a recorded result is never deleted'); END;
+
+ALTER TABLE sessions ADD COLUMN uid TEXT;   -- random hex, unique for ever
+UPDATE sessions SET uid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX sessions_by_uid ON sessions(uid);
+ALTER TABLE sessions ADD COLUMN unfamiliarity_threshold REAL;  -- NULL: the model has no detector
+ALTER TABLE sessions ADD COLUMN screening_rule TEXT;           -- JSON ScreeningRule
+ALTER TABLE sessions ADD COLUMN camera_settings TEXT;          -- JSON, what the camera was locked to
+
+CREATE TABLE samples (
+    sample_id TEXT PRIMARY KEY,      -- '' for frames recorded without a sample id
+    first_captured_at TEXT NOT NULL,
+    last_captured_at TEXT NOT NULL,
+    fields INTEGER NOT NULL,
+    good INTEGER NOT NULL,
+    all_like INTEGER NOT NULL,
+    uncertain INTEGER NOT NULL,
+    referred INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    verdict TEXT NOT NULL,           -- edge_all.screening: refer, no ALL-like cells, inconclusive
+    call TEXT NOT NULL               -- the call in words, with its counts
+);
+CREATE INDEX samples_by_last_capture ON samples(last_captured_at);
+
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY,
+    sample_id TEXT NOT NULL,         -- '' for frames recorded without a sample id
+    capture_id INTEGER REFERENCES captures(id),  -- NULL: a review of the whole sample
+    reviewed_at TEXT NOT NULL,       -- ISO 8601, UTC
+    reviewer TEXT NOT NULL,
+    decision TEXT NOT NULL,          -- a field: the class the specialist sees; a sample: the verdict
+    comment TEXT
+);
+CREATE INDEX reviews_by_sample ON reviews(sample_id);
+CREATE TRIGGER reviews_never_change BEFORE UPDATE ON reviews
+BEGIN SELECT RAISE(ABORT, 'reviews are append-only: add a new review instead'); END;
+CREATE TRIGGER reviews_never_deleted BEFORE DELETE ON reviews
+BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+"""
+
 CAPTURE_COLUMNS = (
     "id", "session_id", "captured_at", "sample_id", "source", "frame_index", "origin", "image_path",
     "image_sha256", "status", "label", "confidence", "probabilities", "brightness", "contrast",
-    "clipped", "stained", "focus", "reason", "bundle_sha256", "inference_ms",
+    "clipped", "stained", "focus", "reason", "bundle_sha256", "inference_ms", "unfamiliarity",
+    "heatmap_path",
 )  # fmt: skip
+SAMPLE_COLUMNS = (
+    "sample_id", "first_captured_at", "last_captured_at", "fields", "good", "all_like", "uncertain",
+    "referred", "rejected", "errors", "verdict", "call",
+)  # fmt: skip
+REVIEW_COLUMNS = ("id", "sample_id", "capture_id", "reviewed_at", "reviewer", "decision", "comment")
 
 
 class StoreError(EdgeAllError):
@@ -92,6 +185,9 @@ class SessionInfo:
     threshold: float
     quality_thresholds: dict[str, float] | None
     edge_all_version: str
+    unfamiliarity_threshold: float | None = None  # None: the model carries no referral detector
+    screening_rule: ScreeningRule = ScreeningRule()
+    camera_settings: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +210,24 @@ class CaptureRecord:
     quality: dict[str, float] = field(default_factory=dict)
     reason: str | None = None
     inference_ms: float | None = None
+    unfamiliarity: float | None = None  # None: the model carries no referral detector
+    heatmap_path: str | None = None
     id: int | None = None  # set once stored
+
+
+@dataclass(frozen=True)
+class Review:
+    """A specialist's word on one field (`capture_id`) or on a whole sample (`capture_id` None).
+
+    Stored beside the model's result, never over it: the database refuses to change either.
+    """
+
+    sample_id: str | None
+    reviewer: str
+    decision: str  # a field: the class the specialist sees; a sample: the verdict
+    reviewed_at: str
+    capture_id: int | None = None
+    comment: str | None = None
 
 
 def default_db_path() -> Path:
@@ -136,6 +249,7 @@ class ResultsStore:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.connection = connection
         self.path = path
+        self._rules: dict[int, tuple[ScreeningRule, list[str]]] = {}
 
     @classmethod
     def open(cls, path: str | Path, create: bool = True) -> ResultsStore:
@@ -171,14 +285,36 @@ class ResultsStore:
                 raise StoreError(f"{self.path}: empty database (no edge-all results yet)")
             # One transaction: a database never has tables without the version that describes them.
             self.connection.executescript(
-                f"BEGIN;{_SCHEMA}INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION});COMMIT;"
+                "BEGIN; CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                f"{_SCHEMA_V1} INSERT INTO schema_version (version) VALUES (1); COMMIT;"
             )
-            return
         version = self.connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
+        if version == 1:
+            self._upgrade_to_v2()
+        elif version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"
             )
+
+    def _upgrade_to_v2(self) -> None:
+        """Version 1 -> 2 in one transaction; an interrupted upgrade leaves version 1 as it was."""
+        # Rebuilding `captures` (its status CHECK gains 'referred') needs foreign keys off, which
+        # SQLite only allows outside a transaction.
+        self.connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            self.connection.executescript(f"BEGIN; {_CAPTURES_V2}")
+            rule = json.dumps(ScreeningRule().to_dict())
+            self.connection.execute("UPDATE sessions SET screening_rule = ?", (rule,))
+            for (sample,) in self.connection.execute("SELECT DISTINCT sample_id FROM captures").fetchall():
+                self._refresh_sample(sample, ScreeningRule(), self._labels_of_sample(sample))
+            self.connection.execute("UPDATE schema_version SET version = 2")
+            self.connection.execute("COMMIT")
+        except BaseException:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            raise
+        finally:
+            self.connection.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         self.connection.close()
@@ -191,19 +327,15 @@ class ResultsStore:
 
     # ---- writing ------------------------------------------------------------------------------
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        try:
-            with self.connection:
-                cursor = self.connection.execute(sql, params)
-        except sqlite3.OperationalError as exc:
-            if is_disk_full(exc):
-                raise StorageFull(f"{self.path}: database or disk is full ({exc})") from None
-            raise
-        return int(cursor.lastrowid or 0)
+        return self._transaction(lambda: int(self.connection.execute(sql, params).lastrowid or 0))
 
     def start_session(self, info: SessionInfo) -> int:
-        data = asdict(info)
+        """Record a new session; it also gets a random uid, unique for ever (it names saved files)."""
+        data = {**asdict(info), "uid": uuid.uuid4().hex}
         data["labels"] = json.dumps(info.labels)
         data["quality_thresholds"] = json.dumps(info.quality_thresholds) if info.quality_thresholds else None
+        data["screening_rule"] = json.dumps(info.screening_rule.to_dict())
+        data["camera_settings"] = json.dumps(info.camera_settings) if info.camera_settings else None
         columns = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         return self._write(f"INSERT INTO sessions ({columns}) VALUES ({marks})", tuple(data.values()))
@@ -213,7 +345,14 @@ class ResultsStore:
             "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?", (ended_at, reason, session_id)
         )
 
+    def set_camera_settings(self, session_id: int, settings: dict[str, Any]) -> None:
+        """Record what the camera's exposure and white balance were locked to for this session."""
+        self._write(
+            "UPDATE sessions SET camera_settings = ? WHERE id = ?", (json.dumps(settings), session_id)
+        )
+
     def add(self, record: CaptureRecord) -> int:
+        """Store one frame and bring its sample's counts and screening call up to date, atomically."""
         quality = record.quality
         values = (
             record.session_id, record.captured_at, record.sample_id, record.source, record.frame_index,
@@ -221,11 +360,82 @@ class ResultsStore:
             record.confidence, json.dumps(record.probabilities) if record.probabilities is not None else None,
             quality.get("brightness"), quality.get("contrast"), quality.get("clipped"),
             quality.get("stained"), quality.get("focus"), record.reason, record.bundle_sha256,
-            record.inference_ms,
+            record.inference_ms, record.unfamiliarity, record.heatmap_path,
         )  # fmt: skip
         columns = ", ".join(CAPTURE_COLUMNS[1:])
         marks = ", ".join("?" for _ in values)
-        return self._write(f"INSERT INTO captures ({columns}) VALUES ({marks})", values)
+        rule, labels = self.session_rule(record.session_id)
+
+        def insert() -> int:
+            cursor = self.connection.execute(f"INSERT INTO captures ({columns}) VALUES ({marks})", values)
+            self._refresh_sample(record.sample_id, rule, labels)
+            return int(cursor.lastrowid or 0)
+
+        return self._transaction(insert)
+
+    def add_review(self, review: Review) -> int:
+        """Append a specialist's review; the model's results stay as they were recorded."""
+        if review.capture_id is not None:
+            row = self.capture(review.capture_id)
+            if row is None or (row["sample_id"] or "") != (review.sample_id or ""):
+                raise StoreError(f"no field {review.capture_id} in sample {review.sample_id!r}")
+        return self._write(
+            "INSERT INTO reviews (sample_id, capture_id, reviewed_at, reviewer, decision, comment) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (review.sample_id or "", review.capture_id, review.reviewed_at, review.reviewer,
+             review.decision, review.comment),
+        )  # fmt: skip
+
+    def _transaction(self, work: Callable[[], int]) -> int:
+        try:
+            with self.connection:
+                return work()
+        except sqlite3.OperationalError as exc:
+            if is_disk_full(exc):
+                raise StorageFull(f"{self.path}: database or disk is full ({exc})") from None
+            raise
+
+    def session_rule(self, session_id: int) -> tuple[ScreeningRule, list[str]]:
+        """The screening rule and labels a session recorded (cached: they never change)."""
+        if session_id not in self._rules:
+            row = self.connection.execute(
+                "SELECT screening_rule, labels FROM sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: no session {session_id}")
+            rule = ScreeningRule(**json.loads(row[0])) if row[0] else ScreeningRule()
+            self._rules[session_id] = (rule, json.loads(row[1]))
+        return self._rules[session_id]
+
+    def _labels_of_sample(self, sample_id: str | None) -> list[str]:
+        row = self.connection.execute(
+            "SELECT s.labels FROM captures c JOIN sessions s ON s.id = c.session_id "
+            "WHERE c.sample_id IS ? ORDER BY c.id DESC LIMIT 1",
+            (sample_id,),
+        ).fetchone()
+        return json.loads(row[0]) if row else []
+
+    def _refresh_sample(self, sample_id: str | None, rule: ScreeningRule, labels: list[str]) -> None:
+        """Recount one sample from its captures and store its call (inside the caller's transaction).
+
+        A recount rather than an increment: the row can never drift from the captures it sums.
+        """
+        groups = self.connection.execute(
+            "SELECT status, label, COUNT(*), MIN(captured_at), MAX(captured_at) FROM captures "
+            "WHERE sample_id IS ? GROUP BY status, label",
+            (sample_id,),
+        ).fetchall()
+        if not groups:
+            return
+        counts = FieldCounts.of((row[0], row[1], row[2]) for row in groups)
+        call = screening_call(counts, rule, labels)
+        first, last = min(row[3] for row in groups), max(row[4] for row in groups)
+        values = (sample_id or "", first, last, *counts.to_dict().values(), call.verdict, call.reason)
+        self.connection.execute(
+            f"INSERT OR REPLACE INTO samples ({', '.join(SAMPLE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in SAMPLE_COLUMNS)})",
+            values,
+        )
 
     # ---- reading ------------------------------------------------------------------------------
     def captures(
@@ -251,6 +461,12 @@ class ResultsStore:
         ).fetchone()
         return dict(row) if row else None
 
+    def session(self, session_id: int) -> dict[str, Any]:
+        row = self.connection.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no session {session_id}")
+        return dict(row)
+
     def sessions(self) -> list[dict[str, Any]]:
         return [dict(row) for row in self.connection.execute("SELECT * FROM sessions ORDER BY id")]
 
@@ -272,3 +488,93 @@ class ResultsStore:
             ).fetchone()
             is not None
         )
+
+    def samples(
+        self, search: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Samples with their counts and screening call, latest first; `search` matches the id."""
+        where, params = _search_clause(search)
+        sql = f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples{where}"
+        sql += " ORDER BY last_captured_at DESC, sample_id"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
+        return [dict(row) for row in self.connection.execute(sql, params)]
+
+    def sample(self, sample_id: str | None) -> dict[str, Any] | None:
+        """One sample's counts and screening call (None or '' for frames without a sample id)."""
+        row = self.connection.execute(
+            f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples WHERE sample_id = ?", (sample_id or "",)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def reviews(self, sample_id: str | None) -> list[dict[str, Any]]:
+        """A sample's reviews (of fields and of the whole sample), oldest first."""
+        rows = self.connection.execute(
+            f"SELECT {', '.join(REVIEW_COLUMNS)} FROM reviews WHERE sample_id = ? ORDER BY id",
+            (sample_id or "",),
+        )
+        return [dict(row) for row in rows]
+
+    def count_samples(self, search: str | None = None) -> int:
+        """How many samples `samples(search)` would list, for paging."""
+        where, params = _search_clause(search)
+        return int(self.connection.execute(f"SELECT COUNT(*) FROM samples{where}", params).fetchone()[0])
+
+    def reviewed_samples(self, sample_ids: Iterable[str | None]) -> set[str]:
+        """Which of these samples a specialist has reviewed as a whole ('' for no sample id)."""
+        ids = sorted({sample_id or "" for sample_id in sample_ids})
+        if not ids:
+            return set()
+        rows = self.connection.execute(
+            f"SELECT DISTINCT sample_id FROM reviews WHERE capture_id IS NULL "
+            f"AND sample_id IN ({', '.join('?' for _ in ids)})",
+            ids,
+        )
+        return {row[0] for row in rows}
+
+    def captures_page(
+        self, sample_id: str | None, *, limit: int, offset: int = 0, flagged: bool = False
+    ) -> list[dict[str, Any]]:
+        """One page of a sample's fields in capture order; `flagged`: only the fields a specialist
+        should look at first (ALL-like, referred or uncertain; the sample row counts them).
+
+        The page's ids are chosen from the sample index alone (it covers status and label), then
+        only those rows are read: a deep page of a 10,000-field slide sorts ids, not whole rows.
+        """
+        page = "SELECT id FROM captures WHERE sample_id IS ?"
+        params: list[Any] = [sample_id or None]
+        if flagged:
+            page += " AND (status IN ('referred', 'uncertain') OR (status = 'classified' AND label IS NOT ?))"
+            params.append(BENIGN_LABEL)
+        rows = self.connection.execute(
+            f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures "
+            f"WHERE id IN ({page} ORDER BY id LIMIT ? OFFSET ?) ORDER BY id",
+            [*params, limit, offset],
+        )
+        return [dict(row) for row in rows]
+
+    def captures_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
+        """Capture rows with `start <= captured_at < end` (ISO 8601 UTC, as recorded), in order."""
+        rows = self.connection.execute(
+            f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures WHERE captured_at >= ? AND captured_at < ? "
+            "ORDER BY id",
+            (start, end),
+        )
+        for row in rows:
+            yield dict(row)
+
+    def sessions_of_sample(self, sample_id: str | None) -> list[dict[str, Any]]:
+        """The capture sessions that recorded a sample's fields (which model, which source), oldest first."""
+        rows = self.connection.execute(
+            "SELECT * FROM sessions WHERE sample_id IS ? ORDER BY id", (sample_id or None,)
+        )
+        return [dict(row) for row in rows]
+
+
+def _search_clause(search: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause matching sample ids that contain `search` literally (% and _ are not wildcards)."""
+    if not search:
+        return "", []
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return " WHERE sample_id LIKE ? ESCAPE '\\'", [f"%{escaped}%"]

@@ -1,7 +1,7 @@
-"""Per-sample summary over its fields of view: counts, and a majority call that refuses to guess.
+"""Per-sample summary over its fields of view: counts by status and class, and the screening call.
 
-Only confident classifications vote. A tie, or a sample with nothing classified, is "no call":
-the slide goes to a specialist rather than to a coin toss.
+The call is edge_all.screening's sensitivity-first rule, not a majority vote: a few confidently
+ALL-like fields refer a slide however many Benign fields it also has.
 """
 
 from __future__ import annotations
@@ -11,85 +11,81 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-NO_CALL = "no call"
+from edge_all.screening import FieldCounts, ScreeningCall, ScreeningRule, screening_call
+
 UNCERTAIN_TEXT = "uncertain: refer to a specialist"
+REFERRED_TEXT = "referred: unlike the images this model was trained on"
 MAX_LABELS_SHOWN = 10
+DEFAULT_RULE = ScreeningRule()
 
 
 @dataclass
 class SampleSummary:
     sample_id: str | None
-    frames: int = 0
-    per_class: Counter[str] = field(default_factory=Counter)  # confident calls only
-    uncertain: int = 0
-    rejected: int = 0
-    errors: int = 0
+    per_status: Counter[str] = field(default_factory=Counter)
+    per_class: Counter[str] = field(default_factory=Counter)  # good (confident, familiar) fields only
     reject_reasons: Counter[str] = field(default_factory=Counter)  # by reason code
+    rule: ScreeningRule = DEFAULT_RULE
+    labels: tuple[str, ...] = ()
 
     @property
-    def classified(self) -> int:
-        return sum(self.per_class.values())
+    def counts(self) -> FieldCounts:
+        groups = [(status, None, n) for status, n in self.per_status.items() if status != "classified"]
+        groups += [("classified", label, n) for label, n in self.per_class.items()]
+        return FieldCounts.of(groups)
 
     @property
-    def call(self) -> str:
-        """The majority label over confidently classified fields, or NO_CALL on a tie or none."""
-        ranked = self.per_class.most_common(2)
-        if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
-            return NO_CALL
-        return ranked[0][0]
+    def call(self) -> ScreeningCall:
+        return screening_call(self.counts, self.rule, self.labels)
 
     def add(self, row: Mapping[str, Any]) -> None:
-        self.frames += 1
         status = row["status"]
+        self.per_status[status] += 1
         if status == "classified":
             self.per_class[row["label"]] += 1
-        elif status == "uncertain":
-            self.uncertain += 1
         elif status == "rejected":
-            self.rejected += 1
             self.reject_reasons[str(row.get("reason") or "").split(":")[0]] += 1
-        else:
-            self.errors += 1
 
     def to_dict(self) -> dict[str, Any]:
+        call = self.call
         return {
             "sample_id": self.sample_id,
-            "frames": self.frames,
-            "classified": self.classified,
+            **self.counts.to_dict(),
             "per_class": dict(self.per_class),
-            "uncertain": self.uncertain,
-            "rejected": self.rejected,
             "reject_reasons": dict(self.reject_reasons),
-            "errors": self.errors,
-            "call": self.call,
+            "verdict": call.verdict,
+            "call": call.reason,
         }
 
-    def describe(self, labels: Iterable[str] = ()) -> str:
+    def describe(self) -> str:
         """A few human lines: the counts and the call."""
         name = self.sample_id if self.sample_id is not None else "(no sample id)"
-        labels = list(labels)
+        counts = self.counts
         # A short label list (the 4 ALL classes) is shown whole, zeros included; a long one
         # (ImageNet) only where something was called.
-        shown = labels if len(labels) <= MAX_LABELS_SHOWN else []
+        shown = list(self.labels) if len(self.labels) <= MAX_LABELS_SHOWN else []
         order = list(dict.fromkeys([*shown, *sorted(self.per_class)]))
         classes = ", ".join(f"{label} {self.per_class.get(label, 0)}" for label in order) or "none"
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.reject_reasons.items()))
         lines = [
-            f"sample {name}: {self.frames} fields of view",
-            f"  classified {self.classified} ({classes})",
-            f"  uncertain {self.uncertain}, rejected {self.rejected}" + (f" ({reasons})" if reasons else "")
-            + f", errors {self.errors}",
-            f"  majority call: {self.call}",
+            f"sample {name}: {counts.fields} fields of view",
+            f"  good {counts.good} ({classes})",
+            f"  referred {counts.referred}, uncertain {counts.uncertain}, rejected {counts.rejected}"
+            + (f" ({reasons})" if reasons else "") + f", errors {counts.errors}",
+            f"  screening call: {self.call.reason}",
         ]  # fmt: skip
         return "\n".join(lines)
 
 
-def summarize(rows: Iterable[Mapping[str, Any]]) -> list[SampleSummary]:
+def summarize(
+    rows: Iterable[Mapping[str, Any]], labels: Iterable[str] = (), rule: ScreeningRule = DEFAULT_RULE
+) -> list[SampleSummary]:
     """One summary per sample id, in order of first appearance."""
     summaries: dict[str | None, SampleSummary] = {}
+    labels = tuple(labels)
     for row in rows:
         sample = row["sample_id"]
         if sample not in summaries:
-            summaries[sample] = SampleSummary(sample)
+            summaries[sample] = SampleSummary(sample, rule=rule, labels=labels)
         summaries[sample].add(row)
     return list(summaries.values())

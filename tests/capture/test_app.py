@@ -49,7 +49,7 @@ def test_a_capture_runs_in_a_background_thread_and_stops_on_its_event(tmp_path, 
     assert result.ok and result.frames == 3 and result.reason == "stopped by signal"
     assert result.labels == ["Benign", "Early", "Pre", "Pro"]
     (summary,) = result.summaries
-    assert summary.sample_id == "S1" and summary.frames == 3
+    assert summary.sample_id == "S1" and summary.counts.fields == 3
     assert handlers == [default_handlers] * 3  # nothing was installed from the capture's thread
     with ResultsStore.open(db, create=False) as store:
         assert [row["id"] for row in store.captures(session_id=result.session_id)] == [r.id for r in records]

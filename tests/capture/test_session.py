@@ -56,7 +56,7 @@ def run_session(
             model="int8 bundle",
             bundle_sha256="c0" * 32,
             labels=list(classifier.labels),
-            threshold=options.threshold,
+            threshold=options.threshold if options.threshold is not None else classifier.confidence_threshold,
             quality_thresholds=None,
             edge_all_version="test",
         )

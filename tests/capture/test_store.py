@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections import Counter
 
@@ -9,16 +10,19 @@ import pytest
 
 from edge_all.capture.frames import save_frame
 from edge_all.capture.store import (
+    _SCHEMA_V1,
     SCHEMA_VERSION,
     CaptureRecord,
     ResultsStore,
+    Review,
     SessionInfo,
     StorageFull,
     StoreError,
     default_db_path,
 )
-from edge_all.capture.summary import NO_CALL, SampleSummary, summarize
+from edge_all.capture.summary import summarize
 from edge_all.digest import sha256_file
+from edge_all.screening import INCONCLUSIVE, NO_ALL, REFER, FieldCounts, ScreeningRule
 
 INFO = SessionInfo(
     started_at="2026-01-01T00:00:00+00:00",
@@ -128,28 +132,38 @@ def rows(*statuses_labels):
     ]
 
 
-def test_majority_call_and_counts():
+LABELS = ("Benign", "Early", "Pre", "Pro")
+
+
+def test_summary_counts_and_screening_call():
     summary = summarize(
         rows(
+            ("classified", "Benign"),
             ("classified", "Pre"),
             ("classified", "Pre"),
-            ("classified", "Pro"),
             ("uncertain", "Pro"),
+            ("referred", "Pre"),
             ("rejected", None),
-        )
+        ),
+        LABELS,
+        ScreeningRule(min_all_like=2, min_good_fields=20),
     )[0]
-    assert summary.call == "Pre"
-    assert summary.per_class == Counter({"Pre": 2, "Pro": 1})
-    assert (summary.uncertain, summary.rejected, summary.frames) == (1, 1, 5)
+    assert summary.per_class == Counter({"Pre": 2, "Benign": 1})
+    assert summary.counts == FieldCounts(
+        fields=6, good=3, all_like=2, uncertain=1, referred=1, rejected=1, errors=0
+    )
     assert summary.reject_reasons == Counter({"too_dark": 1})
+    assert summary.call.verdict == REFER
+    text = summary.describe()
+    assert "good 3 (Benign 1, Early 0, Pre 2, Pro 0)" in text
+    assert "screening call: refer: ALL-like cells in 2 of 3 good fields" in text
 
 
-def test_ties_and_empty_samples_make_no_call():
-    assert summarize(rows(("classified", "Pre"), ("classified", "Pro")))[0].call == NO_CALL
-    assert summarize(rows(("uncertain", "Pre"), ("rejected", None)))[0].call == NO_CALL
-    assert SampleSummary("S").call == NO_CALL
-    text = summarize(rows(("classified", "Pre")))[0].describe(["Benign", "Early", "Pre", "Pro"])
-    assert "Benign 0, Early 0, Pre 1, Pro 0" in text and "majority call: Pre" in text
+def test_a_minority_of_all_like_fields_refers_the_slide():
+    """The issue's example: 12 Benign fields and 3 Pre-B fields is not 'Benign'."""
+    data = rows(*([("classified", "Benign")] * 12 + [("classified", "Pre")] * 3))
+    (summary,) = summarize(data, LABELS, ScreeningRule(min_all_like=2, min_good_fields=10))
+    assert summary.call.verdict == REFER
 
 
 def test_summaries_are_per_sample():
@@ -158,4 +172,100 @@ def test_summaries_are_per_sample():
         {"sample_id": "B", "status": "classified", "label": "Benign", "reason": None},
         {"sample_id": "A", "status": "classified", "label": "Pre", "reason": None},
     ]
-    assert [(s.sample_id, s.frames, s.call) for s in summarize(data)] == [("A", 2, "Pre"), ("B", 1, "Benign")]
+    rule = ScreeningRule(min_all_like=2, min_good_fields=1)
+    assert [(s.sample_id, s.counts.fields, s.call.verdict) for s in summarize(data, LABELS, rule)] == [
+        ("A", 2, REFER),
+        ("B", 1, NO_ALL),
+    ]
+
+
+def test_each_frame_brings_its_samples_call_up_to_date(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(
+            dataclasses.replace(INFO, screening_rule=ScreeningRule(min_all_like=2, min_good_fields=3))
+        )
+        store.add(record(session, 0, label="Benign"))
+        assert store.sample("S1")["verdict"] == INCONCLUSIVE
+        store.add(record(session, 1, label="Pre"))
+        store.add(
+            record(session, 2, "referred", "Pre", unfamiliarity=3.5, reason="unlike the training images")
+        )
+        assert store.sample("S1")["verdict"] == INCONCLUSIVE  # a referred field never counts as ALL-like
+        store.add(record(session, 3, label="Pro"))
+        sample = store.sample("S1")
+        assert sample["verdict"] == REFER and sample["call"].startswith("refer: ALL-like cells in 2 of 3")
+        assert (sample["fields"], sample["good"], sample["all_like"], sample["referred"]) == (4, 3, 2, 1)
+        assert store.capture(3)["unfamiliarity"] == 3.5
+
+
+def test_a_recorded_result_can_never_be_changed_or_deleted(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(INFO)
+        row = store.add(record(session, 0))
+        for sql in ("UPDATE captures SET label = 'Benign' WHERE id = ?", "DELETE FROM captures WHERE id = ?"):
+            with pytest.raises(sqlite3.IntegrityError, match="never"):
+                store.connection.execute(sql, (row,))
+        assert store.capture(row)["label"] == "Pre"
+
+
+def test_reviews_sit_beside_the_result_and_are_append_only(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(INFO)
+        field = store.add(record(session, 0))
+        store.add_review(
+            Review("S1", "Dr A", "Early", "2026-01-02T09:00:00+00:00", field, "blast, not pre-B")
+        )
+        store.add_review(Review("S1", "Dr A", "refer", "2026-01-02T09:05:00+00:00", comment="confirmed"))
+        reviews = store.reviews("S1")
+        assert [(r["capture_id"], r["decision"]) for r in reviews] == [(field, "Early"), (None, "refer")]
+        assert store.capture(field)["label"] == "Pre"  # the model's answer stays as it was
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            store.connection.execute("UPDATE reviews SET decision = 'Pro'")
+        with pytest.raises(StoreError, match="no field"):  # a field of another sample
+            store.add_review(Review("OTHER", "Dr A", "Pre", "2026-01-02T09:00:00+00:00", field))
+
+
+def test_sample_search_treats_wildcards_as_text(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        for sample in ("A_1", "AB1", "100%", "x"):
+            session = store.start_session(dataclasses.replace(INFO, sample_id=sample))
+            store.add(record(session, 0, sample_id=sample))
+        assert [s["sample_id"] for s in store.samples(search="_")] == ["A_1"]
+        assert [s["sample_id"] for s in store.samples(search="%")] == ["100%"]
+        assert len(store.samples(limit=2)) == 2 and len(store.samples(limit=2, offset=2)) == 2
+
+
+def test_session_uids_are_unique_across_databases(tmp_path):
+    uids = set()
+    for name in ("a.db", "b.db"):  # a replaced database starts its session ids at 1 again
+        with ResultsStore.open(tmp_path / name) as store:
+            session = store.start_session(INFO)
+            uids.add(store.session(session)["uid"])
+    assert len(uids) == 2
+
+
+def test_a_version_1_database_is_upgraded_in_place_keeping_every_row(tmp_path):
+    path = tmp_path / "v1.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(
+        "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+        f"{_SCHEMA_V1} INSERT INTO schema_version VALUES (1);"
+        "INSERT INTO sessions (started_at, source, sample_id, model, bundle_sha256, labels, threshold, "
+        "edge_all_version) VALUES ('2025-01-01', 'video:a', 'OLD', 'm', 'ab', "
+        '\'["Benign", "Early", "Pre", "Pro"]\', 0.6, \'0.1.0\');'
+    )
+    for i, label in enumerate(("Pre", "Pro", "Benign")):
+        connection.execute(
+            "INSERT INTO captures (session_id, captured_at, sample_id, source, frame_index, origin, status,"
+            " label, bundle_sha256) VALUES (1, ?, 'OLD', 'video:a', ?, ?, 'classified', ?, 'ab')",
+            (f"2025-01-01T00:00:0{i}", i, f"video:a#{i}", label),
+        )
+    connection.commit()
+    connection.close()
+    with ResultsStore.open(path) as store:
+        assert store.connection.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
+        assert [r["label"] for r in store.captures(sample_id="OLD")] == ["Pre", "Pro", "Benign"]
+        assert store.sample("OLD")["verdict"] == REFER  # backfilled with the default rule
+        assert store.sessions()[0]["uid"]
+        session = store.start_session(INFO)
+        store.add(record(session, 0, "referred", "Pre", unfamiliarity=2.0))  # the new status is allowed

@@ -165,6 +165,7 @@ def test_dry_run_changes_nothing(root, bundles):
     assert result.returncode == 0, result.stderr
     assert f"mv -T {root}/{STORE}/.current.new {root}/{STORE}/current" in result.actions
     assert "systemctl try-restart edge-all.service" in result.actions
+    assert "systemctl try-restart edge-all-station.service" in result.actions
     assert tree(root) == before
 
 
