@@ -90,7 +90,8 @@ def test_a_folder_is_known_however_it_is_spelled(tmp_path, int8_bundle, smear_fr
         notices: list[str] = []
         result = run_capture(request, on_notice=notices.append)
         assert result.frames == 1, camera
-        assert notices == (
+        skips = [notice for notice in notices if notice.startswith("skipping")]
+        assert skips == (
             [f"skipping {i} image(s) already recorded for this folder and sample id"] if i else []
         )
     with ResultsStore.open(db, create=False) as store:

@@ -58,6 +58,16 @@ def wait_for(condition, what: str, timeout: float = HANG_GUARD_S, poll: float = 
     pytest.fail(f"timed out waiting for {what}")
 
 
+def without_demo_warning(stderr: str) -> str:
+    """stderr less the one warning every command gives for a bundle trained on synthetic images."""
+    lines = stderr.splitlines(keepends=True)
+    demo = [
+        line for line in lines if line.startswith("warning: ") and "trained on synthetic demo images" in line
+    ]
+    assert len(demo) == 1, stderr
+    return "".join(line for line in lines if line not in demo)
+
+
 def committed_rows(db: Path) -> int:
     """Capture rows committed so far (read while the capture writes: WAL)."""
     if not db.exists():
@@ -143,7 +153,8 @@ def test_missing_camera_at_start_is_one_line_and_exit_1(tmp_path, bundle_model):
         "capture-and-classify", *bundle_model, "--camera", "/dev/video97", "--db", tmp_path / "r.db"
     )
     assert result.returncode == 1
-    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: camera /dev/video97")
+    stderr = without_demo_warning(result.stderr)
+    assert stderr.strip().count("\n") == 0 and stderr.startswith("error: camera /dev/video97")
     assert not (tmp_path / "r.db").exists()  # no empty session recorded for a camera that was never there
 
 
@@ -155,7 +166,7 @@ def test_without_the_camera_extra_a_video_source_says_how_to_install_it(tmp_path
     )  # fmt: skip
     assert done.returncode == 1
     assert (
-        done.stderr
+        without_demo_warning(done.stderr)
         == f"error: camera source video:{video} needs the camera extra: pip install 'edge-all[camera]'\n"
     )
     assert not (tmp_path / "r.db").exists()
@@ -310,7 +321,7 @@ def test_json_lines_thresholds_from_flags_and_config_and_session_listing(tmp_pat
     assert [f["status"] for f in frames] == ["rejected", "rejected"]
     assert all(f["reason"].startswith("out_of_focus:") and f["quality"]["focus"] > 0 for f in frames)
     assert summary["summary"][0]["rejected"] == 2
-    assert summary["summary"][0]["verdict"] == "not a screening model"  # ImageNet labels: no Benign class
+    assert summary["summary"][0]["verdict"] == "inconclusive"  # no good field at all: no call either way
 
     config = tmp_path / "quality.json"
     config.write_text(json.dumps({"min_brightness": 254}))
@@ -368,7 +379,7 @@ def test_interval_spaces_the_captures_and_no_quality_gate_classifies_every_frame
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     *records, summary = [json.loads(line) for line in done.stdout.splitlines()]
-    assert all(r["status"] in ("classified", "uncertain") for r in records)
+    assert all(r["status"] in ("classified", "uncertain", "referred") for r in records), records
     assert all(r["label"] and r["quality"] == {} for r in records)  # nothing measured, nothing rejected
     assert summary["summary"][0]["rejected"] == 0
     # A video is read as fast as it decodes unless --interval spaces the captures: the k-th starts no

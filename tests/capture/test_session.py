@@ -236,11 +236,12 @@ def test_a_stop_request_during_a_frame_finishes_that_frame_first(tmp_path, smear
     class StoppedMidFrame:
         """The real classifier; the stop request arrives while it classifies the first frame."""
 
-        labels = smear_classifier.labels
+        def __getattr__(self, name):
+            return getattr(smear_classifier, name)
 
-        def predict(self, image):
+        def predict_pixels(self, *args, **kwargs):
             stop.set()
-            return smear_classifier.predict(image)
+            return smear_classifier.predict_pixels(*args, **kwargs)
 
     source = FolderSource(f"folder:{folder}", folder, settle_seconds=0.0)
     outcome, rows, _ = run_session(tmp_path, source, StoppedMidFrame(), CaptureOptions(), stop=stop)

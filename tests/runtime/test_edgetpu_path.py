@@ -45,8 +45,8 @@ def models(tiny_models, tmp_path_factory):
 def edgetpu_bundle(models, tmp_path_factory):
     """A bundle of the colour model with its Edge TPU build and that build's sha256 in bundle.json."""
     bundle = make_bundle(models["plain"], COLOURS, tmp_path_factory.mktemp("edgetpu-bundle") / "bundle")
-    shutil.copy(models["compiled"], bundle / EDGETPU_MODEL_FILE)
     manifest = read_manifest(bundle)
+    shutil.copy(models["compiled"], bundle / EDGETPU_MODEL_FILE)
     write_manifest(
         bundle, dataclasses.replace(manifest, edgetpu_model_sha256=sha256_file(bundle / EDGETPU_MODEL_FILE))
     )
