@@ -7,6 +7,7 @@ manifest describes, so a half-copied or swapped model never classifies a patient
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.images import Preprocessing
+from edge_all.jsonfile import JsonObject, read_json_object
 from edge_all.labels import LabelsError, read_labels
 from edge_all.tensors import TensorSpec
 
@@ -50,8 +52,9 @@ class OutputSpec:
         return {"name": self.name, "kind": self.kind, **asdict(self.spec)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OutputSpec:
-        return cls(str(data.get("name", "")), TensorSpec.from_dict(data), str(data["kind"]))
+    def from_dict(cls, data: Mapping[str, Any]) -> OutputSpec:
+        doc = JsonObject.of(data, "output", BundleError)
+        return cls(doc.text("name", ""), TensorSpec.from_dict(doc), doc.text("kind"))
 
 
 def scores_only(spec: TensorSpec, kind: str = "probabilities") -> dict[str, OutputSpec]:
@@ -125,53 +128,69 @@ class BundleManifest:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BundleManifest:
-        version = data.get("format_version")
+    def from_dict(cls, data: Mapping[str, Any]) -> BundleManifest:
+        """From bundle.json as read by read_manifest (or a plain dict); every value's type is checked."""
+        doc = JsonObject.of(data, MANIFEST_FILE, BundleError)
+        version = doc.value("format_version", None)
         if version not in READABLE_VERSIONS:
-            raise BundleError(
-                f"bundle format version {version!r} is not supported (this edge-all reads "
-                f"{', '.join(map(str, READABLE_VERSIONS))})"
-            )
+            readable = ", ".join(map(str, READABLE_VERSIONS))
+            raise doc.fail("format_version", f"{version!r} is not supported (this edge-all reads {readable})")
         if version == 1:  # one output tensor, and whether it held logits or probabilities
-            outputs = scores_only(TensorSpec.from_dict(data["output"]), str(data["outputs"]))
+            outputs = scores_only(
+                TensorSpec.from_dict(doc.object("output")), doc.text("outputs", "probabilities")
+            )
         else:
-            outputs = {role: OutputSpec.from_dict(spec) for role, spec in data["outputs"].items()}
+            described = doc.object("outputs")
+            outputs = {role: OutputSpec.from_dict(described.object(role)) for role in described}
         unknown = sorted(set(outputs) - set(OUTPUT_ROLES))
         if "scores" not in outputs or unknown:
-            raise BundleError(f"outputs must name the scores and only {OUTPUT_ROLES} (got {sorted(outputs)})")
-        trained_on, calibration, referral = (
-            data.get("trained_on"),
-            data.get("calibration"),
-            data.get("referral"),
-        )
+            raise doc.fail("outputs", f"must name the scores and only {OUTPUT_ROLES} (got {sorted(outputs)})")
+        accuracy = doc.object("accuracy_check", None)
+        trained_on = doc.object("trained_on", None)
+        calibration = doc.object("calibration", None)
+        referral = doc.object("referral", None)
         return cls(
-            labels=[str(label) for label in data["labels"]],
-            input=TensorSpec.from_dict(data["input"]),
+            labels=doc.texts("labels"),
+            input=TensorSpec.from_dict(doc.object("input")),
             outputs=outputs,
-            preprocessing=Preprocessing.from_dict(data["preprocessing"]),
-            precision=str(data["precision"]),
-            model_sha256=str(data["model_sha256"]),
-            model_bytes=int(data["model_bytes"]),
-            float_model_bytes=data.get("float_model_bytes"),
-            source_run=data.get("source_run"),
-            accuracy_check=data.get("accuracy_check"),
-            created=str(data["created"]),
-            edge_all_version=str(data["edge_all_version"]),
-            edgetpu_model_sha256=data.get("edgetpu_model_sha256"),
-            trained_on=TrainedOn(**trained_on) if trained_on else None,
-            calibration=Calibration(float(calibration["temperature"]), dict(calibration.get("details", {})))
-            if calibration
+            preprocessing=Preprocessing.from_dict(doc.object("preprocessing")),
+            precision=doc.text("precision"),
+            model_sha256=doc.text("model_sha256"),
+            model_bytes=doc.integer("model_bytes", minimum=0),
+            float_model_bytes=doc.integer("float_model_bytes", None, minimum=0),
+            source_run=doc.text("source_run", None),
+            accuracy_check=accuracy.to_dict() if accuracy is not None else None,
+            created=doc.text("created"),
+            edge_all_version=doc.text("edge_all_version"),
+            edgetpu_model_sha256=doc.text("edgetpu_model_sha256", None),
+            trained_on=_trained_on(trained_on) if trained_on is not None else None,
+            calibration=Calibration(
+                calibration.number("temperature", minimum=1e-6),
+                calibration.object("details", JsonObject({})).to_dict(),
+            )
+            if calibration is not None
             else None,
             referral=Referral(
-                str(referral["sha256"]), str(referral["method"]), dict(referral.get("details", {}))
+                referral.text("sha256"),
+                referral.text("method"),
+                referral.object("details", JsonObject({})).to_dict(),
             )
-            if referral
+            if referral is not None
             else None,
-            heatmap_sha256=data.get("heatmap_sha256"),
-            confidence_threshold=float(data.get("confidence_threshold", DEFAULT_CONFIDENCE_THRESHOLD)),
+            heatmap_sha256=doc.text("heatmap_sha256", None),
+            confidence_threshold=doc.number(
+                "confidence_threshold", DEFAULT_CONFIDENCE_THRESHOLD, minimum=0.0
+            ),
             format_version=version,
-            extra=dict(data.get("extra", {})),
+            extra=doc.object("extra", JsonObject({})).to_dict(),
         )
+
+
+def _trained_on(doc: JsonObject) -> TrainedOn:
+    images = doc.object("images", JsonObject({}))
+    return TrainedOn(
+        doc.text("data"), doc.text("dataset"), {part: images.integer(part, minimum=0) for part in images}
+    )
 
 
 def is_bundle(path: str | Path) -> bool:
@@ -190,12 +209,7 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
     manifest_path = bundle_dir / MANIFEST_FILE
     if not manifest_path.is_file():
         raise BundleError(f"{bundle_dir}: not a bundle (no {MANIFEST_FILE})")
-    try:
-        manifest = BundleManifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
-    except BundleError as exc:
-        raise BundleError(f"{manifest_path}: {exc}") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{manifest_path}: malformed manifest ({exc!r})") from None
+    manifest = BundleManifest.from_dict(read_json_object(manifest_path, "bundle manifest", BundleError))
     verify_file(bundle_dir / MODEL_FILE, manifest.model_sha256)
     edgetpu_model = bundle_dir / EDGETPU_MODEL_FILE
     if edgetpu_model.exists():  # every model file in a bundle is verified, or the bundle is refused

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_all.capture.triage import CLASSIFIED, FieldResult
+from edge_all.safe_text import csv_safe, printable, utf8_safe
 
 ERROR = "error"
 STATUSES = ("classified", "uncertain", "referred", "rejected", ERROR)
@@ -59,9 +60,9 @@ class FileResult:
         return self.error if self.judged is None else self.judged.reason
 
     def to_dict(self) -> dict:
-        data: dict = {"file": str(self.file), "status": self.status, "label": self.label}
+        data: dict = {"file": utf8_safe(str(self.file)), "status": self.status, "label": self.label}
         if self.judged is None:
-            return {**data, "error": self.error}
+            return {**data, "error": utf8_safe(self.error or "")}
         prediction = self.judged.prediction
         data["reason"] = self.judged.reason
         if self.judged.quality is not None:
@@ -78,7 +79,7 @@ class FileResult:
                 inference_ms=round(prediction.inference_ms, 3),
             )
         if self.heatmap is not None:
-            data["heatmap"] = str(self.heatmap)
+            data["heatmap"] = utf8_safe(str(self.heatmap))
         return data
 
 
@@ -96,6 +97,7 @@ def json_line(result: FileResult) -> str:
 
 
 def write_csv(path: Path, results: list[FileResult]) -> None:
+    """Text cells (file names, labels, errors) go through csv_safe: valid UTF-8, never a formula."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
@@ -103,18 +105,18 @@ def write_csv(path: Path, results: list[FileResult]) -> None:
             prediction = result.judged.prediction if result.judged is not None else None
             writer.writerow(
                 [
-                    str(result.file),
+                    csv_safe(str(result.file)),
                     result.status,
-                    result.label,
-                    result.best_label or "",
+                    csv_safe(result.label),
+                    csv_safe(result.best_label or ""),
                     f"{prediction.confidence:.4f}" if prediction else "",
                     f"{prediction.unfamiliarity:.3f}"
                     if prediction and prediction.unfamiliarity is not None
                     else "",
-                    ";".join(f"{label}:{p:.4f}" for label, p in result.top_k),
+                    csv_safe(";".join(f"{label}:{p:.4f}" for label, p in result.top_k)),
                     f"{prediction.inference_ms:.3f}" if prediction else "",
-                    result.reason or "",
-                    str(result.heatmap) if result.heatmap is not None else "",
+                    csv_safe(result.reason or ""),
+                    csv_safe(str(result.heatmap)) if result.heatmap is not None else "",
                 ]
             )
 
@@ -127,13 +129,14 @@ def format_table(results: list[FileResult]) -> str:
             continue
         prediction = result.judged.prediction
         if prediction is None:  # rejected by the quality gate: the model did not run
-            rows.append((str(result.file), result.status, "-", result.reason or ""))
-            continue
-        label = result.label if result.status == CLASSIFIED else f"{result.status} ({prediction.label}?)"
-        detail = "; ".join(f"{name} {p:.2f}" for name, p in result.top_k[1:])
-        if result.status != CLASSIFIED:
-            detail = result.reason or detail
-        rows.append((str(result.file), label, f"{prediction.confidence:.3f}", detail))
+            row = (str(result.file), result.status, "-", result.reason or "")
+        else:
+            label = result.label if result.status == CLASSIFIED else f"{result.status} ({prediction.label}?)"
+            detail = "; ".join(f"{name} {p:.2f}" for name, p in result.top_k[1:])
+            if result.status != CLASSIFIED:
+                detail = result.reason or detail
+            row = (str(result.file), label, f"{prediction.confidence:.3f}", detail)
+        rows.append(tuple(printable(cell) for cell in row))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
@@ -155,7 +158,7 @@ def format_summary(results: list[FileResult], labels: list[str], threshold: floa
         "referred": "unlike the training images",
         "rejected": "failed the quality gate",
     }
-    rows = [(label, classes.get(label, 0), "") for label in shown]
+    rows = [(printable(label), classes.get(label, 0), "") for label in shown]
     rows += [(status, statuses[status], note) for status, note in notes.items()]
     width = max(len(name) for name, _, _ in rows)
     for name, count, note in rows:

@@ -16,6 +16,7 @@ import typer
 from edge_all import cli_benchmark, cli_capture, cli_classify, cli_results, cli_serve
 from edge_all.errors import EdgeAllError
 from edge_all.exit_codes import EPILOG
+from edge_all.safe_text import printable
 
 COMMANDS_GROUP = "edge_all.commands"  # each entry point is a register(app) function
 
@@ -45,5 +46,5 @@ def main() -> None:
     try:
         app()
     except EdgeAllError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {printable(exc)}", err=True)
         raise SystemExit(int(exc.exit_code)) from None

@@ -49,7 +49,9 @@ MinGoodFieldsOption = Annotated[
 
 
 def _notice(message: str) -> None:
-    typer.echo(message, err=True)
+    from edge_all.safe_text import printable
+
+    typer.echo(printable(message), err=True)
 
 
 def capture_and_classify(

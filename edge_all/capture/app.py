@@ -18,12 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_all import __version__
+from edge_all.capture.lock import capture_lock
 from edge_all.capture.options import CaptureRequest
 from edge_all.capture.quality import ANALYSIS_SIDE
 from edge_all.capture.session import CaptureError, CaptureSession, now_iso
 from edge_all.capture.sources import FrameRequest
 from edge_all.capture.spec import parse_source
-from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, StorageFull, default_db_path
+from edge_all.capture.store import (
+    CaptureRecord,
+    ResultsStore,
+    SessionInfo,
+    StorageFull,
+    StoreError,
+    default_db_path,
+)
 from edge_all.capture.summary import SampleSummary, summarize
 from edge_all.classifier import Classifier
 from edge_all.digest import sha256_file
@@ -90,6 +98,10 @@ def run_capture(
     threshold = options.threshold if options.threshold is not None else classifier.confidence_threshold
     db = request.db or default_db_path()
     with contextlib.ExitStack() as cleanup:
+        # Two captures of one folder and sample would classify every image twice: the second refuses.
+        source_key = os.path.realpath(source.folder) if source.folder is not None else source.spec
+        sample = f"sample {options.sample_id}" if options.sample_id is not None else "no sample id"
+        cleanup.enter_context(capture_lock(db, source_key, options.sample_id, f"{source.spec} ({sample})"))
         source.open()
         cleanup.callback(source.close)
         camera_settings = source.settings()
@@ -127,7 +139,8 @@ def run_capture(
             stop=stop, on_record=on_record, on_notice=on_notice, on_call=on_call,
         )  # fmt: skip
         outcome = session.run()
-        with contextlib.suppress(StorageFull):  # the frames are committed; only the end time is lost
+        # The frames are committed; at worst the end time is lost (a full disk, a damaged file).
+        with contextlib.suppress(StorageFull, StoreError):
             store.end_session(session_id, now_iso(), outcome.reason)
         # The whole slide: a sample's earlier sessions (a restart after a power cut) count too.
         rows = (
@@ -135,7 +148,11 @@ def run_capture(
             if options.sample_id is not None
             else store.captures(session_id=session_id)
         )
-        summaries = summarize(rows, classifier.labels, options.screening)
+        try:
+            summaries = summarize(rows, classifier.labels, options.screening)
+        except StoreError as exc:
+            on_notice(f"no summary: {exc}")
+            summaries = []
     return CaptureResult(
         session_id=session_id,
         db=db,

@@ -9,6 +9,7 @@ locked through the V4L2 backend, where the camera allows it (docs/capture.md).
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ EXPOSURE_PROPERTIES = {
     "auto_white_balance": "CAP_PROP_AUTO_WB",
     "white_balance_temperature": "CAP_PROP_WB_TEMPERATURE",
 }
+# A damaged video: this many undecodable frames in a row (about a second) end it, as a cut-short
+# file would; without a frame count in the container, this many frames are tried past a failure.
+MAX_DAMAGED_IN_A_ROW = 25
+LOOK_AHEAD = 5
 
 
 def _cv2(spec: str) -> Any:
@@ -162,13 +167,21 @@ class OpenCVCamera(FrameSource):
 
 
 class VideoFile(FrameSource):
-    """Every frame of a video file, in order; after a lost file comes back it resumes in place."""
+    """Every frame of a video file, in order; after a lost file comes back it resumes in place.
+
+    A frame that cannot be decoded (a damaged file) is handed out as an error frame, recorded like
+    any unreadable input, and reading goes on after it where the container allows (OpenCV's
+    demuxer resynchronises on the next good frame). Only MAX_DAMAGED_IN_A_ROW failures in a row
+    (a truncated file), or the container's frame count, end the video.
+    """
 
     def __init__(self, spec: str, path: Path) -> None:
         super().__init__(spec)
         self.path = path
         self._capture: Any = None
         self._next = 0
+        self._damaged_in_a_row = 0
+        self._ahead: deque[Frame] = deque()  # frames read while looking past damage
 
     def open(self) -> None:
         cv2 = _cv2(self.spec)
@@ -183,14 +196,43 @@ class VideoFile(FrameSource):
         self._capture = capture
 
     def read(self) -> Frame | None:
+        if self._ahead:
+            return self._ahead.popleft()
         if self._capture is None:
             raise SourceUnavailable(f"video {self.path}: not open")
         ok, frame = self._capture.read()
-        if not ok or frame is None:
-            raise EndOfSource(f"video {self.path}: end after {self._next} frames")
+        if ok and frame is not None:
+            return self._frame(frame)
+        total = int(self._capture.get(_cv2(self.spec).CAP_PROP_FRAME_COUNT) or 0)
+        if total > 0:  # the container says how long it is: a failure before its end is damage
+            if self._next >= total:
+                raise EndOfSource(f"video {self.path}: end after {self._next} frames")
+            return self._damaged()
+        # No frame count (some containers): look a few frames ahead before calling it the end.
+        for attempt in range(1, LOOK_AHEAD + 1):
+            ok, frame = self._capture.read()
+            if ok and frame is not None:
+                damaged = [self._damaged() for _ in range(attempt)]
+                self._ahead.extend([*damaged[1:], self._frame(frame)])
+                return damaged[0]
+        raise EndOfSource(f"video {self.path}: end after {self._next} frames")
+
+    def _frame(self, frame: Any) -> Frame:
         index, self._next = self._next, self._next + 1
+        self._damaged_in_a_row = 0
         rgb, full = from_bgr(frame, self.request)  # an HD video is shrunk here, once
         return Frame(index=index, origin=f"{self.spec}#{index}", rgb=rgb, full=full)
+
+    def _damaged(self) -> Frame:
+        if self._damaged_in_a_row >= MAX_DAMAGED_IN_A_ROW:
+            raise EndOfSource(
+                f"video {self.path}: stopped at frame {self._next}: the last {self._damaged_in_a_row} "
+                "frames could not be decoded (the file is damaged or was cut short)"
+            )
+        index, self._next = self._next, self._next + 1
+        self._damaged_in_a_row += 1
+        error = f"video {self.path}: frame {index} is damaged and could not be decoded; skipped"
+        return Frame(index=index, origin=f"{self.spec}#{index}", error=error)
 
     def close(self) -> None:
         if self._capture is not None:

@@ -21,11 +21,19 @@ import numpy as np
 from edge_all.capture.frames import save_frame
 from edge_all.capture.options import CaptureOptions
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
-from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
+from edge_all.capture.store import (
+    CaptureRecord,
+    DatabaseGone,
+    ResultsStore,
+    StorageFull,
+    StoreError,
+    is_disk_full,
+)
 from edge_all.capture.triage import assess_field
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.heatmaps import overlay
+from edge_all.safe_text import utf8_safe
 from edge_all.screening import ScreeningCall
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
@@ -88,6 +96,9 @@ class CaptureSession:
             options.threshold if options.threshold is not None else predictor.confidence_threshold
         )
         self.on_notice = on_notice
+        # Names saved frames: random and unique for ever, unlike the session id (which restarts at
+        # 1 in a new database), so a new patient's frames can never overwrite an earlier one's.
+        self.session_uid = str(store.session(session_id)["uid"])
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self) -> CaptureOutcome:
@@ -129,7 +140,9 @@ class CaptureSession:
                 self._report_call()
             except StorageFull as full:
                 return CaptureOutcome(frames, f"disk full, stopped: {full}", False)
-            except sqlite3.Error as exc:  # locked for too long, I/O error, damaged file
+            except DatabaseGone as gone:  # this frame was committed, and rescued with the others
+                return CaptureOutcome(frames + 1, str(gone), False)
+            except (StoreError, sqlite3.Error) as exc:  # locked for too long, I/O error, damaged file
                 return CaptureOutcome(frames, f"results database error, stopped: {exc}", False)
             frames += 1
 
@@ -173,7 +186,12 @@ class CaptureSession:
         if frame.rgb is None:
             fields.update(status="error", reason=frame.error or "frame could not be read")
         else:
-            fields.update(self._judge_and_classify(frame.rgb))
+            try:
+                fields.update(self._judge_and_classify(frame.rgb))
+            except Exception as exc:
+                # Recorded and skipped, never fatal: a restarted service must not stop on it again.
+                reason = f"could not be processed ({type(exc).__name__}: {exc})"
+                fields.update(status="error", reason=reason)
         kept = self._keep_image(frame)
         if "reason" in kept and fields.get("reason"):
             kept["reason"] = f"{fields['reason']}; {kept['reason']}"
@@ -222,7 +240,7 @@ class CaptureSession:
         opts = self.options
         try:
             if opts.save_frames is not None and frame.rgb is not None:
-                stem = f"session{self.session_id:04d}-{frame.index:06d}"
+                stem = f"session{self.session_id:04d}-{self.session_uid}-{frame.index:06d}"
                 saved = save_frame(frame.to_save, opts.save_frames, stem, opts.frame_format)
                 kept = {"image_path": str(saved.path), "image_sha256": saved.sha256}
                 if self._heatmap is not None:  # the overlay, on the pixels the model saw
@@ -231,11 +249,12 @@ class CaptureSession:
                     )
                 return kept
             if frame.file is not None:
-                return {"image_path": str(frame.file), "image_sha256": sha256_file(frame.file)}
+                return {"image_path": utf8_safe(str(frame.file)), "image_sha256": sha256_file(frame.file)}
         except OSError as exc:
             if is_disk_full(exc):
                 raise StorageFull(f"cannot save frame in {opts.save_frames}: {exc.strerror}") from None
-            return {"reason": f"image not kept: {exc.strerror or exc}"}
+            where = f"{utf8_safe(str(exc.filename))}: " if exc.filename else ""
+            return {"reason": f"image not kept: {where}{exc.strerror or exc}"}
         return {}
 
     def _report_call(self) -> None:

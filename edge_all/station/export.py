@@ -1,7 +1,7 @@
 """CSV of one slide, or of every field captured between two local dates, with the reviews beside them.
 
 The columns are those of `edge-all results export` (every capture column and the sample's call),
-then the latest review of the field and of its sample; every cell goes through edge_all.csvsafe,
+then the latest review of the field and of its sample; every cell goes through edge_all.safe_text.csv_safe,
 so a sample id or a comment cannot run as a spreadsheet formula.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 from edge_all.capture.export import CALL_COLUMNS
 from edge_all.capture.store import CAPTURE_COLUMNS, ResultsStore
-from edge_all.csvsafe import write_rows
 from edge_all.errors import UsageError
+from edge_all.safe_text import write_csv_rows
 
 REVIEW_COLUMNS = ("review_decision", "reviewer", "reviewed_at", "review_comment")
 SAMPLE_REVIEW_COLUMNS = tuple(f"sample_{name}" for name in REVIEW_COLUMNS)
@@ -82,5 +82,5 @@ def range_csv(store: ResultsStore, first: str, last: str) -> tuple[str, int]:
 
 def _csv(store: ResultsStore, rows: Iterable[dict[str, Any]]) -> tuple[str, int]:
     handle = io.StringIO()
-    count = write_rows(handle, COLUMNS, _with_calls_and_reviews(store, rows))
+    count = write_csv_rows(handle, COLUMNS, _with_calls_and_reviews(store, rows))
     return handle.getvalue(), count
