@@ -31,6 +31,7 @@ from edge_all.errors import EdgeAllError
 from edge_all.heatmaps import HeatmapWeights, class_activation_map
 from edge_all.images import ImageSource, Preprocessing, prepare
 from edge_all.labels import LabelsError, read_labels
+from edge_all.model_ops import NotATfliteModel, custom_op_names
 from edge_all.referral import ReferralDetector
 from edge_all.tensors import (
     SUPPORTED_INPUT_DTYPES,
@@ -54,7 +55,7 @@ OUTPUT_KINDS = {
     None: "float scores (softmax applied unless they already sum to 1)",
 }
 # The custom op that edgetpu_compiler puts in place of the graph it maps onto the Edge TPU.
-EDGETPU_CUSTOM_OP = b"edgetpu-custom-op"
+EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 
 
 class ModelError(EdgeAllError):
@@ -388,8 +389,15 @@ class Classifier:
 
 
 def is_edgetpu_compiled(model_path: Path) -> bool:
-    """Whether edgetpu_compiler made this model: only then does the Edge TPU delegate run any of it."""
-    return EDGETPU_CUSTOM_OP in model_path.read_bytes()
+    """Whether edgetpu_compiler made this model: only then does the Edge TPU delegate run any of it.
+
+    The model's operator table must hold the custom op; its name elsewhere (a tensor, metadata) does
+    not count.
+    """
+    try:
+        return EDGETPU_CUSTOM_OP in custom_op_names(model_path.read_bytes())
+    except NotATfliteModel as exc:
+        raise ModelError(f"{model_path}: not a TFLite model ({exc})") from None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-EXTERNAL = SHARED / "external"
+# Third-party models live beside the checkout; EDGE_ALL_TEST_EXTERNAL points elsewhere, e.g. at a
+# folder that does not exist, to run the suite as a fresh clone without ../shared does.
+EXTERNAL = Path(os.environ.get("EDGE_ALL_TEST_EXTERNAL") or SHARED / "external")
 
 # The tiny test model works on small images so the whole suite stays in minutes on 2 cores.
 TEST_IMAGE_SIZE = 64
@@ -74,7 +76,11 @@ def float32_bundle(tmp_path_factory, trained_run) -> Path:
 
 @pytest.fixture(scope="session")
 def coral_models() -> Path:
-    """Coral's ImageNet MobileNetV2 models, labels and test images (third-party, Apache-2.0)."""
+    """Coral's ImageNet MobileNetV2 models, labels and test images (third-party, Apache-2.0).
+
+    Only the tests that need a real ImageNet model use these; everything else runs on models the
+    suite makes itself, so a clone without ../shared still runs them.
+    """
     path = EXTERNAL / "coral-test-data"
     if not path.is_dir():
         pytest.skip(f"{path} not present (third-party test models live beside the checkout)")

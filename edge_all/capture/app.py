@@ -82,7 +82,7 @@ def run_capture(
     options = request.options
     stop = stop or threading.Event()
     source = parse_source(request.camera, settle_seconds=request.settle_seconds)
-    if options.save_frames is not None and source.folder == options.save_frames:
+    if options.save_frames is not None and source.folder == options.save_frames.resolve():
         raise CaptureError("--save-frames must not be the watched folder (saved frames would be read again)")
     if options.save_heatmaps and options.save_frames is None:
         raise CaptureError("--save-heatmaps writes beside the saved frames: give --save-frames DIR too")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from edge_all.capture.options import DEFAULT_SETTLE_SECONDS
@@ -39,10 +39,12 @@ class FolderSource(FrameSource):
         folder: Path,
         settle_seconds: float = DEFAULT_SETTLE_SECONDS,
         grace_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(spec)
         self.folder: Path = folder
         self.settle_seconds = settle_seconds
+        self._clock = clock  # measures settle_seconds; a test passes its own to step through time
         # An unreadable file is recorded only once it has stayed unchanged this long: its writer
         # may only have paused (a slow network share, a camera program between two writes).
         self.grace_seconds = (
@@ -92,7 +94,7 @@ class FolderSource(FrameSource):
 
     def _still_in_grace(self, name: str, path: Path) -> bool:
         """Whether an unreadable file should wait (its writer may resume) rather than be recorded."""
-        now = time.monotonic()
+        now = self._clock()
         signature = _signature(path)
         first = self._unreadable.get(name)
         if first is None or first[0] != signature:
@@ -107,7 +109,7 @@ class FolderSource(FrameSource):
             raise SourceUnavailable(f"folder {self.folder}: has disappeared") from None
         except OSError as exc:
             raise SourceUnavailable(f"folder {self.folder}: cannot be listed ({exc.strerror})") from None
-        now = time.monotonic()
+        now = self._clock()
         ready: list[tuple[int, str]] = []
         for entry in entries:
             name = entry.name

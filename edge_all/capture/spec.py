@@ -47,10 +47,13 @@ def _video(spec: str, rest: str, _settle: float) -> FrameSource:
     return VideoFile(spec, Path(rest))
 
 
-def _folder(spec: str, rest: str, settle: float) -> FrameSource:
+def _folder(_spec: str, rest: str, settle: float) -> FrameSource:
     from edge_all.capture.folder_source import FolderSource
 
-    return FolderSource(spec, Path(rest), settle_seconds=settle)
+    # Known by its resolved path, however it was typed (drop, ./drop/, /abs/drop, a link to it): the
+    # source and origins recorded, and so a restart's de-duplication, do not depend on the spelling.
+    folder = Path(rest).expanduser().resolve()
+    return FolderSource(f"folder:{folder}", folder, settle_seconds=settle)
 
 
 SOURCE_KINDS: dict[str, SourceKind] = {

@@ -1,4 +1,4 @@
-"""Fixtures for the capture tests: real smear-like frames, real videos, a real model."""
+"""Fixtures for the capture tests: real smear-like frames, real videos, a real model the suite made."""
 
 from __future__ import annotations
 
@@ -18,12 +18,8 @@ def smear_frames() -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="session")
-def coral_classifier(coral_models):
-    """Google's real int8 ImageNet MobileNetV2 through edge_all's Classifier (fast, 224x224)."""
+def smear_classifier(int8_bundle):
+    """The suite's own int8 bundle (trained on synthetic smears, converted and gated) as a Classifier."""
     from edge_all.classifier import Classifier
 
-    return Classifier.load(
-        coral_models / "mobilenet_v2_1.0_224_quant.tflite",
-        labels=coral_models / "imagenet_labels.txt",
-        threads=1,
-    )
+    return Classifier.load(int8_bundle, threads=1)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 
 import pytest
 
 from edge_all.capture.app import CaptureStarted, run_capture
 from edge_all.capture.options import CaptureOptions, CaptureRequest
+from edge_all.capture.session import CaptureError
 from edge_all.capture.sources import SourceUnavailable
 from edge_all.capture.store import ResultsStore
 
@@ -59,4 +61,56 @@ def test_a_source_that_cannot_open_raises_before_a_session_is_recorded(tmp_path,
     request = CaptureRequest(model=int8_bundle, camera=f"folder:{tmp_path / 'absent'}", db=tmp_path / "r.db")
     with pytest.raises(SourceUnavailable, match="no such folder"):
         run_capture(request)
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_a_folder_is_known_however_it_is_spelled(tmp_path, int8_bundle, smear_frames, monkeypatch):
+    """A restart must not classify a slide's images again because the folder was typed differently."""
+    monkeypatch.chdir(tmp_path)
+    folder, db = tmp_path / "drop", tmp_path / "results.db"
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(folder, target_is_directory=True)
+    spellings = [
+        "folder:drop",
+        "folder:./drop",
+        "folder:drop/",
+        f"folder:{folder}",
+        "folder:sub/../drop",
+        "folder:link",
+    ]
+    for i, camera in enumerate(spellings):
+        save_images(folder, smear_frames[i : i + 1], prefix=f"run{i}")  # one new image before each run
+        request = CaptureRequest(
+            model=int8_bundle,
+            camera=camera,
+            db=db,
+            settle_seconds=0.0,
+            options=CaptureOptions(sample_id="S1", count=1),
+        )
+        notices: list[str] = []
+        result = run_capture(request, on_notice=notices.append)
+        assert result.frames == 1, camera
+        skips = [notice for notice in notices if notice.startswith("skipping")]
+        assert skips == (
+            [f"skipping {i} image(s) already recorded for this folder and sample id"] if i else []
+        )
+    with ResultsStore.open(db, create=False) as store:
+        origins = [row["origin"] for row in store.captures(sample_id="S1")]
+        sources = {session["source"] for session in store.sessions()}
+    assert origins == [str(folder / f"run{i}-000.png") for i in range(len(spellings))]  # each image once
+    assert sources == {f"folder:{folder}"}
+
+
+def test_frames_are_never_saved_into_the_watched_folder_however_it_is_spelled(
+    tmp_path, int8_bundle, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "drop").mkdir()
+    for save_frames in (Path("drop"), Path("./drop/"), tmp_path / "drop", tmp_path / "drop" / ".." / "drop"):
+        request = CaptureRequest(
+            model=int8_bundle, camera="folder:drop", db=tmp_path / "r.db",
+            options=CaptureOptions(save_frames=save_frames, duration=0.5),  # ends, should the check miss
+        )  # fmt: skip
+        with pytest.raises(CaptureError, match="--save-frames must not be the watched folder"):
+            run_capture(request)
     assert not (tmp_path / "r.db").exists()

@@ -7,12 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from edge_all.bundle import MODEL_FILE, BundleManifest, scores_only, write_manifest
-from edge_all.digest import sha256_file
-from edge_all.images import Preprocessing
-from edge_all.labels import read_labels, write_labels
-from edge_all.tensors import TensorSpec
-
 from .helpers import RELEASES, SYSTEMD_TOOLS, Release, make_root
 
 
@@ -43,27 +37,8 @@ def debian_root(pi_root) -> Path:
 
 
 @pytest.fixture
-def real_bundle(tmp_path, coral_models):
-    """Coral's uint8 MobileNetV2 (a real TFLite model, third-party) wrapped in a bundle."""
-
-    path = tmp_path / "mobilenet"
-    path.mkdir()
-    shutil.copy(coral_models / "mobilenet_v2_1.0_224_quant.tflite", path / MODEL_FILE)
-    labels = read_labels(coral_models / "imagenet_labels.txt")
-    write_labels(path / "labels.txt", labels)
-    manifest = BundleManifest(
-        labels=labels,
-        input=TensorSpec(shape=(1, 224, 224, 3), dtype="uint8"),
-        outputs=scores_only(TensorSpec(shape=(1, len(labels)), dtype="uint8")),
-        preprocessing=Preprocessing(),
-        precision="int8",
-        model_sha256=sha256_file(path / MODEL_FILE),
-        model_bytes=(path / MODEL_FILE).stat().st_size,
-        float_model_bytes=None,
-        source_run=None,
-        accuracy_check=None,
-        created="2026-01-01T00:00:00+00:00",
-        edge_all_version="test",
-    )
-    write_manifest(path, manifest)
+def real_bundle(tmp_path, int8_bundle):
+    """A copy of the suite's own int8 bundle (trained, converted and gated here): a real TFLite model."""
+    path = tmp_path / "int8-bundle"
+    shutil.copytree(int8_bundle, path)
     return path

@@ -186,16 +186,7 @@ def test_missing_runtime_is_a_clear_error(root, bundles, tmp_path):
     assert f"{tmp_path}/no-venv/bin/python not found" in result.stderr
 
 
-def has_info_command() -> bool:
-    import subprocess
-
-    proc = subprocess.run([str(VENV / "bin" / "edge-all"), "info", "--help"], capture_output=True)
-    return proc.returncode == 0
-
-
 def test_load_check_accepts_a_real_model_and_refuses_a_fake_one(root, bundles, real_bundle):
-    if not has_info_command():
-        pytest.skip("`edge-all info` is not available in this checkout yet")
     good = update(root, real_bundle)
     assert good.returncode == 0, good.stdout + good.stderr
     assert link(root, "current") == sha12(real_bundle)

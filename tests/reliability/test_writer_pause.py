@@ -22,25 +22,37 @@ def png_bytes(rgb) -> bytes:
     return buffer.getvalue()
 
 
-def poll(source: FolderSource, seconds: float) -> list:
-    frames, end = [], time.monotonic() + seconds
-    while time.monotonic() < end:
+class Clock:
+    """The clock the folder source measures settle and grace times with, stepped by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def poll(source: FolderSource, clock: Clock, seconds: float, step: float = 0.05) -> list:
+    """What the source hands out while `seconds` pass on its clock, looked at every `step`."""
+    frames = []
+    for _ in range(round(seconds / step)):
+        clock.now += step
         frame = source.read()
         if frame is not None:
             frames.append(frame)
-        time.sleep(0.05)
     return frames
 
 
 def test_a_file_whose_writer_pauses_is_read_whole_once_it_is_finished(tmp_path, smears):
     data = png_bytes(smears[0])
     (tmp_path / "field.png").write_bytes(data[: len(data) // 2])
-    source = FolderSource("folder:x", tmp_path, settle_seconds=0.2, grace_seconds=30)
+    clock = Clock()
+    source = FolderSource("folder:x", tmp_path, settle_seconds=0.2, grace_seconds=30, clock=clock)
     source.open()
-    assert poll(source, PAUSE) == []  # settled but unreadable: waiting, not recorded
+    assert poll(source, clock, PAUSE) == []  # settled but unreadable: waiting, not recorded
     with open(tmp_path / "field.png", "ab") as handle:
         handle.write(data[len(data) // 2 :])
-    (frame,) = poll(source, 1.0)
+    (frame,) = poll(source, clock, 1.0)
     assert frame.error is None and frame.rgb.shape == smears[0].shape and frame.index == 0
 
 
@@ -49,13 +61,15 @@ def test_a_file_that_stays_unreadable_is_recorded_after_the_grace_time_and_read_
 ):
     data = png_bytes(smears[1])
     (tmp_path / "field.png").write_bytes(data[: len(data) // 2])
-    source = FolderSource("folder:x", tmp_path, settle_seconds=0.1, grace_seconds=0.6)
+    clock = Clock()
+    source = FolderSource("folder:x", tmp_path, settle_seconds=0.1, grace_seconds=0.6, clock=clock)
     source.open()
-    (error,) = poll(source, 1.5)
+    assert poll(source, clock, 0.5) == []  # unreadable, still within the grace time
+    (error,) = poll(source, clock, 1.0)
     assert error.rgb is None and "truncated" in error.error
     with open(tmp_path / "field.png", "ab") as handle:  # its writer came back after all
         handle.write(data[len(data) // 2 :])
-    (whole,) = poll(source, 1.0)
+    (whole,) = poll(source, clock, 1.0)
     assert whole.error is None and whole.index == 1 and whole.origin == error.origin
 
 

@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 COLOURS = ["red", "green", "blue"]
 # A non-square input proves nothing assumes 224x224 or square images.
 HEIGHT, WIDTH = 24, 40
+SQUARE = 32  # the side of the square colour model
 
 
 def colour_image(index: int, height: int = 48, width: int = 64) -> np.ndarray:
@@ -47,10 +48,10 @@ class TinyModels:
     labels: Path
 
 
-def _keras_model(softmax: bool):
+def _keras_model(softmax: bool, height: int = HEIGHT, width: int = WIDTH):
     import keras
 
-    inputs = keras.Input((HEIGHT, WIDTH, 3))
+    inputs = keras.Input((height, width, 3))
     x = keras.layers.Rescaling(1 / 255)(inputs)
     x = keras.layers.GlobalAveragePooling2D()(x)
     dense = keras.layers.Dense(3, activation="softmax" if softmax else None)
@@ -62,14 +63,15 @@ def _keras_model(softmax: bool):
 def _convert(model, io_type=None) -> bytes:
     import tensorflow as tf
 
+    _, height, width, _ = model.input_shape
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if io_type is not None:
 
         def representative():
             for i in range(30):
-                yield [colour_image(i % 3, HEIGHT, WIDTH)[None].astype(np.float32)]
-            yield [np.zeros((1, HEIGHT, WIDTH, 3), np.float32)]
-            yield [np.full((1, HEIGHT, WIDTH, 3), 255, np.float32)]
+                yield [colour_image(i % 3, height, width)[None].astype(np.float32)]
+            yield [np.zeros((1, height, width, 3), np.float32)]
+            yield [np.full((1, height, width, 3), 255, np.float32)]
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
@@ -129,6 +131,21 @@ def make_bundle(model: Path, labels: list[str], out: Path, outputs: str = "proba
 def tiny_bundle(tmp_path_factory, tiny_models) -> Path:
     """An int8 (uint8 I/O) bundle of the colour classifier."""
     return make_bundle(tiny_models.uint8_io, COLOURS, tmp_path_factory.mktemp("tiny-bundle") / "bundle")
+
+
+@pytest.fixture(scope="session")
+def square_bundle(tmp_path_factory) -> Path:
+    """The colour classifier with a square input (like every bundle convert makes), int8 with uint8 I/O.
+
+    A square model sees a 16:9 camera frame only after the centre crop, so what the crop removes
+    decides its answer.
+    """
+    import tensorflow as tf
+
+    root = tmp_path_factory.mktemp("square-model")
+    model = root / "square.tflite"
+    model.write_bytes(_convert(_keras_model(softmax=True, height=SQUARE, width=SQUARE), tf.uint8))
+    return make_bundle(model, COLOURS, root / "bundle")
 
 
 def write_bad_inputs(folder: Path) -> dict[str, str]:

@@ -111,7 +111,7 @@ def test_bad_inputs_one_line_each_and_the_rest_goes_on(tiny_bundle, slides, tmp_
     assert "empty file" in by_file[str(bad / "empty.jpg")]["reason"]
 
 
-def test_model_problems_exit_1_with_one_line(tiny_bundle, tiny_models, coral_models, slides, tmp_path):
+def test_model_problems_exit_1_with_one_line(tiny_bundle, tiny_models, slides, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(tiny_bundle, tampered)
     data = bytearray((tampered / MODEL_FILE).read_bytes())
@@ -146,15 +146,19 @@ def test_the_quality_gate_guards_classify_for_bundles(tiny_bundle, tmp_path):
     assert json.loads(ungated.stdout)["label"] == "red"
 
 
-def test_coral_background_label_and_empty_folder(coral_models, tmp_path):
+def test_coral_background_label(coral_models):
+    """A real ImageNet model whose labels file starts with "background": indices stay aligned."""
     model = coral_models / "mobilenet_v2_1.0_224_quant.tflite"
     labels = coral_models / "imagenet_labels.txt"
     result = edge_all("classify", "-m", model, "--labels", labels, "--json", coral_models / "sunflower.png")
     assert result.returncode == ExitCode.OK, result.stderr
     assert json.loads(result.stdout)["label"] == "daisy"  # index 986 with background at 0
     assert json.loads(result.stdout)["index"] == 986
+
+
+def test_an_empty_folder_is_an_error(tiny_bundle, tmp_path):
     (tmp_path / "empty").mkdir()
-    result = edge_all("classify", "-m", model, "--labels", labels, tmp_path / "empty")
+    result = edge_all("classify", "-m", tiny_bundle, tmp_path / "empty")
     assert result.returncode == ExitCode.ERROR and "no images found" in result.stderr
 
 

@@ -25,35 +25,37 @@ def test_importing_the_runtime_does_not_import_tensorflow():
     assert result.stdout.strip() == "[]"
 
 
-def test_classifying_works_where_tensorflow_cannot_be_imported(tiny_bundle, coral_models, tmp_path):
+def test_classifying_works_where_tensorflow_cannot_be_imported(tiny_bundle, tiny_models, tmp_path):
     from PIL import Image
 
     image = tmp_path / "blue.png"
     Image.fromarray(colour_image(2)).save(image)
+    green = tmp_path / "green.png"
+    Image.fromarray(colour_image(1)).save(green)
     result = python_with(
         """
         import json
         from edge_all.classifier import Classifier
-        bundle, model, labels, image, bird = sys.argv[1:]
+        bundle, model, labels, image, green = sys.argv[1:]
         tiny = Classifier.load(bundle).predict(image)
-        coral = Classifier.load(model, labels=labels).predict(bird)
+        plain = Classifier.load(model, labels=labels).predict(green)
         print(json.dumps({
-            "tiny": tiny.label, "coral": coral.label,
+            "tiny": tiny.label, "plain": plain.label,
             "backend": Classifier.load(bundle).backend.name,
             "tensorflow": "tensorflow" in sys.modules,
         }))
         """,
         str(tiny_bundle),
-        str(coral_models / "mobilenet_v2_1.0_224_quant.tflite"),
-        str(coral_models / "imagenet_labels.txt"),
+        str(tiny_models.int8_io),
+        str(tiny_models.labels),
         str(image),
-        str(coral_models / "bird.png"),
+        str(green),
         blocked=("tensorflow", "keras"),
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "tiny": "blue",
-        "coral": "chickadee",
+        "plain": "green",
         "backend": "ai_edge_litert",
         "tensorflow": False,
     }
