@@ -55,6 +55,19 @@ def run_edge_all(
     )
 
 
+def start_edge_all(*args: object, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`edge-all ARGS` started in the background (to watch, signal or kill); its output goes to `log`."""
+    with open(log, "w") as output:  # the child keeps its own copy of the file
+        return subprocess.Popen(
+            [sys.executable, "-m", "edge_all", *map(str, args)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+            env=_env(env),
+        )
+
+
 def python_with(
     code: str, *args: object, blocked: tuple[str, ...] = (), env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:

@@ -13,6 +13,9 @@ BACKBONES = ("resnet50", "mobilenetv2", "tiny")
 HEADS = ("flatten", "gap")
 # The seed project's head for ResNet50; the edge-friendly networks pool instead.
 DEFAULT_HEAD = {"resnet50": "flatten", "mobilenetv2": "gap", "tiny": "gap"}
+# Settings a resumed run may change: where the data lives now, how chatty it is. The split is the
+# run dir's own split.json once training started.
+RESUMABLE_CHANGES = ("data", "split_file", "verbose")
 
 
 class ConfigError(EdgeAllError):
@@ -88,6 +91,15 @@ class TrainConfig:
     def to_dict(self) -> dict:
         data = asdict(self)
         return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+    def changed_from(self, started: dict) -> list[str]:
+        """The settings that differ from those a run was started with, one phrase each."""
+        now = self.to_dict()
+        return [
+            f"{key} {now[key]!r} (the run started with {started.get(key)!r})"
+            for key in now
+            if key not in RESUMABLE_CHANGES and now[key] != started.get(key, now[key])
+        ]
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
