@@ -81,6 +81,13 @@ def train_command(
     split: Annotated[
         Path | None, typer.Option("--split", help="Reuse this split.json instead of splitting again.")
     ] = None,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="float32, or bfloat16 / float16: mixed precision on accelerators (the saved model "
+            "stays float32)."
+        ),
+    ] = TrainConfig.precision,
     resume: Annotated[
         bool,
         typer.Option(
@@ -116,6 +123,7 @@ def train_command(
         class_weight=class_weight,
         image_size=image_size,
         split_file=split,
+        precision=precision,
         verbose=0 if quiet else 1,
     )
     resuming = _check_run_dir(config, resume, force)

@@ -13,6 +13,7 @@ BACKBONES = ("resnet50", "mobilenetv2", "tiny")
 HEADS = ("flatten", "gap")
 # The seed project's head for ResNet50; the edge-friendly networks pool instead.
 DEFAULT_HEAD = {"resnet50": "flatten", "mobilenetv2": "gap", "tiny": "gap"}
+PRECISIONS = ("float32", "bfloat16", "float16")  # what layers compute in (training.precision)
 # Settings a resumed run may change: where the data lives now, how chatty it is. The split is the
 # run dir's own split.json once training started.
 RESUMABLE_CHANGES = ("data", "split_file", "verbose")
@@ -47,6 +48,7 @@ class TrainConfig:
     fine_tune_layers: int = 30  # how many of the backbone's top layers fine-tuning unfreezes
     patience: int = 5  # EarlyStopping on val_loss
     split_file: Path | None = None  # reuse an existing split.json instead of splitting again
+    precision: str = "float32"  # bfloat16 / float16: mixed precision (training.precision)
     verbose: int = 1  # Keras progress bars (0: quiet)
 
     def __post_init__(self) -> None:
@@ -78,6 +80,8 @@ class TrainConfig:
             raise ConfigError(f"unknown class weight {self.class_weight!r} (choose none or balanced)")
         if self.image_size < 32:
             raise ConfigError(f"image size {self.image_size} is too small (at least 32)")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
 
     @property
     def augment_policy(self) -> AugmentPolicy:

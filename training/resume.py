@@ -28,6 +28,7 @@ import numpy as np
 
 from training.config import TrainConfig
 from training.loading import ImageBatches
+from training.precision import float32_copy
 from training.run_dir import (
     HISTORY_FILE,
     KERAS_MODEL_FILE,
@@ -61,7 +62,7 @@ class State:
     rows: list[dict[str, Any]] = field(default_factory=list)  # the history: one per epoch, all phases
     best: float = math.inf  # the lowest val_loss so far, all phases
     best_epoch: int = 0  # its epoch, counted from 1 over all phases
-    best_model: str | None = None  # the whole network of that epoch, in the resume dir
+    best_model: str | None = None  # the float32 whole network of that epoch, in the resume dir
     arrays: str | None = None  # the weights (and optimizer, random and early-stopping state)
     early: dict[str, Any] = field(default_factory=dict)  # EarlyStopping's counters in this phase
     fit_seconds: float = 0.0  # over every process that worked on the run
@@ -120,6 +121,7 @@ class Checkpoints:
         the run dir holds (if it holds nothing yet, start)."""
         self.run_dir, self.dir = run_dir, run_dir / RESUME_DIR
         self._full_model = full_model
+        self._float32: keras.Model | None = None
         self._fit_started: float | None = None  # when this process began fitting
         previous = read_progress(run_dir) if resume else None
         if previous is None:
@@ -235,10 +237,15 @@ class Checkpoints:
         self._write_progress("running")
 
     def _save_best(self, number: int) -> str:
-        """The whole network, under a new name."""
+        """The whole network, in float32 whatever the training precision, under a new name."""
+        full = self._full_model
+        if self._float32 is None:
+            self._float32 = float32_copy(full)
+        elif self._float32 is not full:
+            self._float32.set_weights(full.get_weights())
         name = f"best-{number}.keras"
         partial = self.dir / f"best-{number}.partial.keras"
-        self._full_model.save(partial)
+        self._float32.save(partial)
         _synced(partial)
         os.replace(partial, self.dir / name)
         return name

@@ -6,7 +6,7 @@ many times faster). With an augmentation policy (training.augment) every phase t
 augmented images. The saved model.keras is always the whole network on raw pixels, in float32.
 
 Every epoch is committed to the run dir (training.resume), so an interrupted run continues with
-`--resume`.
+`--resume`; `--precision` computes in 16 bits (training.precision). Scoring always runs in float32.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from training.dataset import DatasetError, Split, write_split
 from training.evaluate import battery_of, score
 from training.loading import ImageBatches, LoadedImages, load_images, predict_all
 from training.models import ClassifierParts, build_classifier, compile_model, load_model, unfreeze_top
+from training.precision import dtype_policy
 from training.prepare import log as _log
 from training.prepare import prepare_split, split_to_resume
 from training.resume import Checkpoints, Phase, history_of
@@ -174,7 +175,8 @@ def train(config: TrainConfig, split: Split | None = None, resume: bool = False)
     keras.utils.set_random_seed(config.seed)
     if split is None:
         split = (split_to_resume(config) if resume else None) or prepare_split(config)
-    parts = build_classifier(config, num_classes=len(split.classes))  # weights fail here, before loading
+    with dtype_policy(config.precision):
+        parts = build_classifier(config, num_classes=len(split.classes))  # weights fail here, before loading
     if config.verbose:
         parts.model.summary()
         _log(f"parameters: base {parts.base.count_params():,}, head {parts.head.count_params():,}")
@@ -198,8 +200,9 @@ def train(config: TrainConfig, split: Split | None = None, resume: bool = False)
         write_split(split, run_dir / SPLIT_FILE)
     checkpoints = Checkpoints(run_dir, config, parts.model, resume)
     try:
-        fit(config, parts, images["train"], images["val"], checkpoints)
-        # score the checkpoint that was saved, not the last epoch
+        with dtype_policy(config.precision):
+            fit(config, parts, images["train"], images["val"], checkpoints)
+        # in float32: score the checkpoint that was saved, not the last epoch
         best = load_model(checkpoints.best_model_path)
         metrics = {
             p: score(best, images[p], split.classes, config.batch_size) for p in ("train", "val", "test")
