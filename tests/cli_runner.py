@@ -15,6 +15,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 # The ML frameworks the device runtime must never need.
 HEAVY = ("tensorflow", "keras", "jax", "torch")
+# JAX with two simulated CPU devices: what --distribute trains on in tests (a run that does not
+# distribute uses the first one and computes exactly as with one device), and the tiny run of the
+# `jax_run` fixture (conftest).
+JAX_TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+JAX_RUN_ARGS = ("--backbone", "tiny", "--weights", "none", "--epochs", "2", "--image-size", "32", "--quiet")
 
 _BLOCKER = """
 import sys

@@ -44,7 +44,7 @@ def train_command(
     ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = TrainConfig.epochs,
     learning_rate: Annotated[
-        float, typer.Option(help="Learning rate of the first phase (Adam).")
+        float, typer.Option(help="Learning rate of the first phase (Adam); see --distribute.")
     ] = TrainConfig.learning_rate,
     patience: Annotated[
         int, typer.Option(min=1, help="Stop a phase after N epochs without a better val_loss.")
@@ -58,7 +58,9 @@ def train_command(
     fine_tune_lr: Annotated[
         float, typer.Option(help="Learning rate of the fine-tuning phase.")
     ] = TrainConfig.fine_tune_learning_rate,
-    batch_size: Annotated[int, typer.Option(min=1)] = TrainConfig.batch_size,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Images per step (the global batch with --distribute).")
+    ] = TrainConfig.batch_size,
     seed: Annotated[
         int, typer.Option(help="Seeds the split and the weights initialisation.")
     ] = TrainConfig.seed,
@@ -81,6 +83,14 @@ def train_command(
     split: Annotated[
         Path | None, typer.Option("--split", help="Reuse this split.json instead of splitting again.")
     ] = None,
+    distribute: Annotated[
+        bool,
+        typer.Option(
+            help="Data-parallel over every visible GPU/TPU (needs KERAS_BACKEND=jax); --batch-size is "
+            "global. Several hosts: set KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_NUM_PROCESSES "
+            "and KERAS_DISTRIBUTION_PROCESS_ID on each (docs/training.md).",
+        ),
+    ] = TrainConfig.distribute,
     precision: Annotated[
         str,
         typer.Option(
@@ -123,6 +133,7 @@ def train_command(
         class_weight=class_weight,
         image_size=image_size,
         split_file=split,
+        distribute=distribute,
         precision=precision,
         verbose=0 if quiet else 1,
     )

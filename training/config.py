@@ -48,6 +48,7 @@ class TrainConfig:
     fine_tune_layers: int = 30  # how many of the backbone's top layers fine-tuning unfreezes
     patience: int = 5  # EarlyStopping on val_loss
     split_file: Path | None = None  # reuse an existing split.json instead of splitting again
+    distribute: bool = False  # data-parallel over every visible device (training.distribute)
     precision: str = "float32"  # bfloat16 / float16: mixed precision (training.precision)
     verbose: int = 1  # Keras progress bars (0: quiet)
 

@@ -6,7 +6,8 @@ many times faster). With an augmentation policy (training.augment) every phase t
 augmented images. The saved model.keras is always the whole network on raw pixels, in float32.
 
 Every epoch is committed to the run dir (training.resume), so an interrupted run continues with
-`--resume`; `--precision` computes in 16 bits (training.precision). Scoring always runs in float32.
+`--resume`; `--distribute` fits data-parallel on every visible device (training.distribute), and
+`--precision` computes in 16 bits (training.precision). Scoring always runs on one device, in float32.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from training.augment import NONE, Augmenter
 from training.config import ConfigError, TrainConfig
 from training.dataset import DatasetError, Split, write_split
+from training.distribute import Replicas, distributed, replicas_for
 from training.evaluate import battery_of, score
 from training.loading import ImageBatches, LoadedImages, load_images, predict_all
 from training.models import ClassifierParts, build_classifier, compile_model, load_model, unfreeze_top
@@ -85,13 +87,16 @@ def _phase_data(
     phase: Phase,
     train: LoadedImages,
     val: LoadedImages,
+    replicas: Replicas,
 ) -> tuple[keras.Model, ImageBatches, ImageBatches]:
     """The model a phase fits and its batches; each phase draws its own order and augmentation
     from (seed, phase)."""
     n = parts.model.output_shape[-1]
 
     def batches(x, labels, **kwargs) -> ImageBatches:
-        return ImageBatches(x, labels, n, config.batch_size, **kwargs)
+        return ImageBatches(
+            x, labels, n, config.batch_size, replicas=replicas.count, shard=replicas.shard, **kwargs
+        )
 
     seed = (config.seed, phase.index)
     if phase.on_features:
@@ -119,6 +124,7 @@ def fit(
     train_images: LoadedImages,
     val_images: LoadedImages,
     checkpoints: Checkpoints,
+    replicas: Replicas,
 ) -> None:
     """Fit each phase of `plan(config)` that `checkpoints` has not finished, from where it stopped."""
     checkpoints.restore_finished_phase(parts.model)
@@ -132,7 +138,7 @@ def fit(
                 f"fine-tuning the top {config.fine_tune_layers} backbone layers ({unfrozen} with weights; "
                 f"BatchNorm frozen) at learning rate {config.fine_tune_learning_rate}"
             )
-        fitted, train_data, val_data = _phase_data(config, parts, phase, train_images, val_images)
+        fitted, train_data, val_data = _phase_data(config, parts, phase, train_images, val_images, replicas)
         compile_model(fitted, phase.learning_rate)
         initial, last, callbacks = checkpoints.begin_phase(phase, fitted, config.patience, train_data)
         if initial:
@@ -172,10 +178,16 @@ def train(config: TrainConfig, split: Split | None = None, resume: bool = False)
     if progress is not None and progress.get("status") == "finished":
         raise ConfigError(f"{run_dir}: has nothing to resume: it finished")
     resume = progress is not None
+    replicas = replicas_for(config)  # first: several hosts meet before anything runs on a device
+    if replicas.processes > 1 and plan(config)[0].on_features:
+        raise ConfigError(
+            "several hosts fit on images: add --augment (e.g. d4), or train the head on cached "
+            "features on one host (it is quick)"
+        )
     keras.utils.set_random_seed(config.seed)
     if split is None:
         split = (split_to_resume(config) if resume else None) or prepare_split(config)
-    with dtype_policy(config.precision):
+    with dtype_policy(config.precision), distributed(replicas):
         parts = build_classifier(config, num_classes=len(split.classes))  # weights fail here, before loading
     if config.verbose:
         parts.model.summary()
@@ -200,9 +212,9 @@ def train(config: TrainConfig, split: Split | None = None, resume: bool = False)
         write_split(split, run_dir / SPLIT_FILE)
     checkpoints = Checkpoints(run_dir, config, parts.model, resume)
     try:
-        with dtype_policy(config.precision):
-            fit(config, parts, images["train"], images["val"], checkpoints)
-        # in float32: score the checkpoint that was saved, not the last epoch
+        with dtype_policy(config.precision), distributed(replicas):
+            fit(config, parts, images["train"], images["val"], checkpoints, replicas)
+        # one device, float32: score the checkpoint that was saved, not the last epoch
         best = load_model(checkpoints.best_model_path)
         metrics = {
             p: score(best, images[p], split.classes, config.batch_size) for p in ("train", "val", "test")
@@ -226,6 +238,8 @@ def train(config: TrainConfig, split: Split | None = None, resume: bool = False)
                 "head": int(parts.head.count_params()),
             },
         }
+        if config.distribute:
+            info["distribution"] = replicas.describe()
         skipped = [*split.skipped, *(s for part in images.values() for s in part.skipped)]
         history = history_of(state.rows)
         write_run_files(run_dir, config, split, metrics, robustness, history, info, skipped)
