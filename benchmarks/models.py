@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import edge_all
-from edge_all.bundle import BundleError, BundleManifest, read_manifest, write_manifest
+from edge_all.bundle import BundleError, BundleManifest, read_manifest, scores_only, write_manifest
 from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 
@@ -104,7 +104,7 @@ def _write_bundle(
         manifest = BundleManifest(
             labels=labels,
             input=input_spec,
-            output=output_spec,
+            outputs=scores_only(output_spec),
             preprocessing=Preprocessing(),
             precision=precision,
             model_sha256=sha256_file(model_path),
@@ -114,7 +114,6 @@ def _write_bundle(
             accuracy_check=None,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             edge_all_version=edge_all.__version__,
-            outputs="probabilities",
             extra={
                 "cache_version": CACHE_VERSION,
                 "note": f"benchmark model: {backbone} with RANDOM weights, for latency and memory only",

@@ -22,6 +22,13 @@ MAX_INT8_SIZE_FRACTION = 0.27
 MAX_OVERHEAD_FRACTION = 0.15
 MAX_PEAK_RSS_MB = 150.0
 MAX_STARTUP_S = 1.5
+# The overhead target's frames: as the dataset's images, as a camera asked for the model's size
+# delivers them, and an HD frame (video, or a camera saving full frames) shrunk at the source.
+TARGET_FRAMES = {
+    "224x224": "224x224 frame",
+    "320x240": "320x240 camera frame",
+    "1920x1080": "1920x1080 frame shrunk at the source",
+}
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -161,13 +168,39 @@ def overhead_section(overhead: dict[str, Any]) -> str:
             [
                 f"{NAMES[item['backbone']]} int8",
                 item["frame"],
-                _ms(item["invoke_ms"]),
+                _ms(item.get("source_ms")),
                 _ms(item["predict_ms"]),
+                _ms(item["invoke_ms"]),
                 _ms(item["overhead_ms"]),
                 _pct(item["overhead_ms"], item["invoke_ms"]),
+                f"{_ms(item.get('fastest_overhead_ms'))} / {_ms(item.get('fastest_invoke_ms'))} = "
+                f"{_pct(item.get('fastest_overhead_ms'), item.get('fastest_invoke_ms'))}",
             ]
         )
-    header = ["model", "camera frame", "invoke() (ms)", "predict(frame) (ms)", "overhead (ms)", "of invoke()"]
+    header = [
+        "model",
+        "frame handed over",
+        "source: shrink + RGB (ms)",
+        "predict(frame) (ms)",
+        "invoke() (ms)",
+        "overhead (ms)",
+        "of invoke()",
+        "fastest rounds: overhead / invoke",
+    ]
+    return _table(header, rows)
+
+
+def source_shrink_section(shrink: dict[str, Any]) -> str:
+    rows = [
+        [name, _ms(item["ms"]), _ms(item["gate_ms"]), f"{item['focus_ratio']:.2f}"]
+        for name, item in shrink.items()
+    ]
+    header = [
+        "frame -> shrunk at the source",
+        "shrink + RGB (ms)",
+        "quality gate after (ms)",
+        "focus / gate's own",
+    ]
     return _table(header, rows)
 
 
@@ -245,12 +278,16 @@ def targets(data: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         )
     else:
         out.append((f"int8 ResNet50 file <= {MAX_INT8_SIZE_FRACTION:.0%} of float32", "not measured", None))
-    for frame in ("224x224", "1920x1080"):
+    for frame, what in TARGET_FRAMES.items():
         item = sections.get("overhead", {}).get(f"resnet50-int8/{frame}")
-        name = f"runtime overhead < {MAX_OVERHEAD_FRACTION:.0%} of invoke(), ResNet50 int8, {frame} frame"
+        name = f"runtime overhead < {MAX_OVERHEAD_FRACTION:.0%} of invoke(), ResNet50 int8, {what}"
         if item:
             fraction = item["overhead_ms"] / item["invoke_ms"]
             measured = f"{fraction:.1%} ({item['overhead_ms']:.2f} of {item['invoke_ms']:.1f} ms)"
+            if "fastest_invoke_ms" in item:
+                fastest = item["fastest_overhead_ms"] / item["fastest_invoke_ms"]
+                measured += f"; fastest rounds {fastest:.1%}"
+                fraction = max(fraction, fastest)  # met only if met both ways
             out.append((name, measured, fraction < MAX_OVERHEAD_FRACTION))
         else:
             out.append((name, "not measured", None))
@@ -285,6 +322,8 @@ def format_report(data: dict[str, Any]) -> str:
         parts += ["Float Keras reference", keras_section(sections["keras"], sections.get("latency", {}))]
     if "preprocessing" in sections:
         parts += ["Preprocessing", preprocessing_section(data)]
+    if "source_shrink" in sections:
+        parts += ["Shrink at the source", source_shrink_section(sections["source_shrink"])]
     if "overhead" in sections:
         parts += ["Runtime overhead per camera frame", overhead_section(sections["overhead"])]
     if "capture" in sections:
@@ -356,11 +395,16 @@ def plot_frame_cost(data: dict[str, Any], path: Path) -> None:
         loop.append(max(0.0, item["per_frame_ms"] - item["invoke_ms"] - extra.get("overhead_ms", 0.0)))
     fig, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
     ax.bar(labels, invoke, label="invoke()")
-    ax.bar(labels, runtime, bottom=invoke, label="runtime: preprocessing + bookkeeping")
+    ax.bar(labels, runtime, bottom=invoke, label="shrink at the source, preprocessing, bookkeeping")
     bottoms = [a + b for a, b in zip(invoke, runtime, strict=True)]
     ax.bar(labels, loop, bottom=bottoms, label="capture loop: video decode, quality gate, SQLite")
     ax.set_ylabel("ms per frame (median)")
-    ax.set_title("capture-and-classify: where a frame's time goes", fontsize=10)
+    start = data["machine_at_start"]
+    ax.set_title(
+        f"capture-and-classify: where a frame's time goes ({start['cpu']}, {start['cores']} cores, "
+        f"load {start['load_average'][0]})",
+        fontsize=10,
+    )
     ax.legend(fontsize=8, loc="upper left")
     fig.savefig(path, dpi=110)
     plt.close(fig)

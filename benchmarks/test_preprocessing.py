@@ -4,22 +4,35 @@ Through `Classifier.prepare` (edge_all.images: decode, EXIF orientation, RGB, ce
 resize), the exact path `predict` takes. Frames: 1920x1080 (a USB microscope camera, HD) and
 4056x3040 (the Raspberry Pi HQ camera's full resolution), as in-memory arrays (what camera sources
 hand over) and, for 224 and HD, as JPEG files (what the folder source and `classify` read).
+Sources now shrink a large frame once where it arrives (edge_all.capture.pixels); that step is
+measured here too, with how far the quality gate's focus metric on its result is from the gate's
+own resize of the whole frame.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.settings import ROUNDS, WARMUP, median_ms
+from benchmarks.settings import ROUNDS, WARMUP, median, median_ms
 from edge_all.benchmark import synthetic_smear
 from edge_all.capture.options import QualityThresholds
-from edge_all.capture.quality import assess
+from edge_all.capture.pixels import from_bgr
+from edge_all.capture.quality import assess, measure
+from edge_all.capture.sources import FrameRequest
 from edge_all.classifier import Classifier
 
 FRAMES = {"224x224": (224, 224), "1920x1080": (1080, 1920), "4056x3040": (3040, 4056)}
 FILE_FRAMES = ("224x224", "1920x1080")
+SOURCE_FRAMES = {
+    "320x240": (240, 320),
+    "640x480": (480, 640),
+    "1920x1080": (1080, 1920),
+    "4056x3040": (3040, 4056),
+}
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +129,27 @@ def test_prepare_camera_frame_reducing_gap(benchmark, results, classifier, frame
         max_abs_diff=int(difference.max()),
         mean_abs_diff=float(difference.mean()),
     )
+
+
+@pytest.mark.parametrize("frame", list(SOURCE_FRAMES))
+def test_shrink_at_the_source(benchmark, results, frame):
+    """A camera or video frame (OpenCV's BGR) to the RGB frame the loop gets, for a 224x224 model."""
+    rgb = synthetic_smear(np.random.default_rng(4), *SOURCE_FRAMES[frame])
+    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    request = FrameRequest(min_size=(224, 224))
+    benchmark.group = "shrink at the source"
+    small, _ = benchmark.pedantic(from_bgr, args=(bgr, request), rounds=ROUNDS, warmup_rounds=WARMUP)
+    gate_ms = median([_timed(assess, small, QualityThresholds()) for _ in range(ROUNDS)])
+    results.put(
+        "source_shrink",
+        f"{frame} -> {small.shape[1]}x{small.shape[0]}",
+        ms=median_ms(benchmark),
+        gate_ms=gate_ms,
+        focus_ratio=measure(small).focus / measure(rgb).focus,
+    )
+
+
+def _timed(function, *args) -> float:
+    begin = time.perf_counter()
+    function(*args)
+    return (time.perf_counter() - begin) * 1000.0

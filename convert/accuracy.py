@@ -17,6 +17,7 @@ import numpy as np
 from convert.errors import ConvertError
 from convert.progress import progress
 from edge_all.images import ImageError, Preprocessing, prepare
+from edge_all.tensors import looks_like_probabilities, softmax
 from training.dataset import DatasetError, Split, discover, unique_images
 
 # The public ALL dataset has no patient ids: every split is by image, and says so.
@@ -70,6 +71,9 @@ class AccuracyReport:
     conversion: dict[str, Any] = field(default_factory=dict)  # precision, sizes, timings, calibration
     caveat: str = CAVEAT
     notes: list[str] = field(default_factory=list)  # anything else a reader must know to trust the numbers
+    robustness: dict[str, Any] = field(default_factory=dict)  # convert.battery_check: the battery gate
+    referral: dict[str, Any] = field(default_factory=dict)  # how many images the bundle refers
+    calibration: dict[str, Any] = field(default_factory=dict)  # temperature, ECE before and after
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,52 +100,52 @@ def items_from_folder(root: str | Path, labels: Sequence[str]) -> tuple[list[Eva
     return items, [f"{Path(root) / s.file}: {s.reason}" for s in dataset.skipped]
 
 
-def float_probabilities(
-    model: Any,
-    items: list[EvalItem],
-    size: tuple[int, int],
-    prep: Preprocessing,
-    show_progress: bool = True,
+def load_pixels(
+    items: list[EvalItem], size: tuple[int, int], prep: Preprocessing, show_progress: bool = True
 ) -> tuple[np.ndarray, list[EvalItem], list[str]]:
-    """Class probabilities of the Keras model for every readable item (batched), the items, the skips."""
+    """The model-sized pixels of every readable item (as the device prepares them), the items, the skips."""
     height, width = size
+    pixels: list[np.ndarray] = []
     readable: list[EvalItem] = []
     skipped: list[str] = []
-    batches: list[np.ndarray] = []
-    pending: list[np.ndarray] = []
-
-    def flush() -> None:
-        if pending:
-            batch = np.stack(pending).astype(np.float32)
-            batches.append(np.asarray(model.predict_on_batch(batch), dtype=np.float64))
-            pending.clear()
-
-    for item in progress(items, "Checking the float model", len(items), show_progress):
+    for item in progress(items, "Reading the check's images", len(items), show_progress):
         try:
-            pending.append(prepare(item.path, height, width, prep))
+            pixels.append(prepare(item.path, height, width, prep))
         except ImageError as exc:
             skipped.append(str(exc))
             continue
         readable.append(item)
-        if len(pending) == FLOAT_BATCH:
-            flush()
-    flush()
-    probs = np.concatenate(batches) if batches else np.zeros((0, 0))
-    return probs, readable, skipped
+    stacked = np.stack(pixels) if pixels else np.zeros((0, height, width, 3), np.uint8)
+    return stacked, readable, skipped
 
 
-def converted_probabilities(
-    bundle_dir: Path, items: list[EvalItem], show_progress: bool = True
-) -> np.ndarray:
-    """Class probabilities of the converted model, through the device runtime's Classifier."""
-    from edge_all.classifier import Classifier
-
-    classifier = Classifier.load(bundle_dir, threads=None)
+def float_probabilities(model: Any, pixels: np.ndarray) -> np.ndarray:
+    """The Keras model's class probabilities for (N, H, W, 3) uint8 pixels, in batches."""
     rows = [
-        np.asarray(classifier.predict(item.path).probabilities, dtype=np.float64)
-        for item in progress(items, "Checking the converted model", len(items), show_progress)
+        np.asarray(model.predict_on_batch(pixels[i : i + FLOAT_BATCH].astype(np.float32)), dtype=np.float64)
+        for i in range(0, len(pixels), FLOAT_BATCH)
     ]
-    return np.stack(rows) if rows else np.zeros((0, 0))
+    probabilities = np.concatenate(rows) if rows else np.zeros((0, 0))
+    return probabilities if looks_like_probabilities(probabilities) else softmax(probabilities)
+
+
+@dataclass(frozen=True)
+class ConvertedOutputs:
+    """What the device runtime answers for each image: probabilities and (with a detector) unfamiliarity."""
+
+    probabilities: np.ndarray  # (N, C)
+    unfamiliarity: np.ndarray | None  # (N,), None without a referral detector
+
+
+def converted_outputs(
+    classifier: Any, pixels: np.ndarray, label: str = "", show: bool = False
+) -> ConvertedOutputs:
+    """The converted model through the device runtime's Classifier, on prepared pixels."""
+    predictions = [classifier.predict_pixels(x) for x in progress(pixels, label, len(pixels), show)]
+    probabilities = np.stack([p.probabilities for p in predictions]) if predictions else np.zeros((0, 0))
+    scores = [p.unfamiliarity for p in predictions]
+    unfamiliarity = np.array(scores, np.float64) if predictions and scores[0] is not None else None
+    return ConvertedOutputs(probabilities.astype(np.float64), unfamiliarity)
 
 
 def _model_result(name: str, labels: Sequence[str], truth: np.ndarray, predicted: np.ndarray) -> ModelResult:
@@ -166,6 +170,7 @@ def compare(
     eval_set: str,
     eval_root: Path,
     skipped: list[str] | None = None,
+    unfamiliarity: np.ndarray | None = None,
 ) -> AccuracyReport:
     """Score both models on the same items and decide the gate (drop in points <= max_drop_pp)."""
     if not items:
@@ -189,6 +194,7 @@ def compare(
             "float": labels[f],
             "converted": labels[c],
             "converted_confidence": round(float(converted_probs[k, c]), 6),
+            "unfamiliarity": None if unfamiliarity is None else round(float(unfamiliarity[k]), 4),
         }
         for k, (item, f, c) in enumerate(zip(items, float_top, converted_top, strict=True))
     ]

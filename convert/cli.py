@@ -13,16 +13,21 @@ from typing import Annotated
 import typer
 
 from convert.config import ConvertConfig
+from convert.targets import TARGET_HELP, convert_target
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG
 from edge_all.extras import require_extra
 
 HELP = (
-    "Convert a trained model to TFLite, check its accuracy against the float model, write a bundle.\n\n"
-    "The bundle (model.tflite, labels.txt, bundle.json, accuracy_check.json) is published only when the "
-    "converted model loses at most --max-drop percentage points of accuracy on the run's test split "
-    "(or on every image of --data). Otherwise convert exits with 4 and writes no bundle, only the report, "
-    "beside the target as TARGET.accuracy_check.json."
+    "Convert a trained model to TFLite, fit what the device needs beside it, check it against the float "
+    "model, write a bundle.\n\n"
+    "Beside the model the bundle carries a referral detector (referral.npz: refers images unlike the "
+    "training images, tuned to refer --referral-rate of the validation images), a calibration temperature "
+    "and, for GAP heads, the weights for heat maps (heatmap.npz). It is published only when the converted "
+    "model loses at most --max-drop percentage points of accuracy on the run's test split (or on every "
+    "image of --data), and no more than --max-robustness-drop (beyond chance) under any condition of the "
+    "robustness battery. Otherwise convert exits with 4 and writes no bundle, only the report, beside "
+    "the target as TARGET.accuracy_check.json."
 )
 
 
@@ -48,10 +53,43 @@ def convert(
     max_drop: Annotated[
         float, typer.Option("--max-drop", help="Accuracy (percentage points) the converted model may lose.")
     ] = ConvertConfig.max_drop,
+    max_robustness_drop: Annotated[
+        float,
+        typer.Option(
+            "--max-robustness-drop",
+            help="Accuracy (percentage points, beyond chance) it may lose under each battery condition.",
+        ),
+    ] = ConvertConfig.max_robustness_drop,
     data: Annotated[
         Path | None,
         typer.Option(
             "--data", help="Check on every image of this labelled dataset folder, not the test split."
+        ),
+    ] = None,
+    referral_rate: Annotated[
+        float,
+        typer.Option(
+            "--referral-rate", help="Share of the validation images the referral detector may refer."
+        ),
+    ] = ConvertConfig.referral_rate,
+    referral_dimensions: Annotated[
+        int, typer.Option("--referral-dimensions", min=1, help="Principal components the detector models.")
+    ] = ConvertConfig.referral_dimensions,
+    threshold: Annotated[
+        float,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="The bundle's default confidence threshold: below it a result is 'uncertain'.",
+        ),
+    ] = ConvertConfig.confidence_threshold,
+    ood: Annotated[
+        Path | None,
+        typer.Option(
+            "--ood",
+            help="A folder of images from other laboratories: report how many the bundle refers "
+            "(not used for fitting).",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing bundle at the target.")] = False,
@@ -61,10 +99,16 @@ def convert(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the outcome and the accuracy check as JSON.")
     ] = False,
+    target: Annotated[str, typer.Option("--target", help=f"What to make. {TARGET_HELP}.")] = "tflite",
 ) -> None:
     """Convert RUN_DIR's model, check it against the float model, publish the bundle (see HELP)."""
     require_extra("train", ("tensorflow", "keras"), "`edge-all convert`")
     chosen = [name for name, flag in (("int8", int8), ("float16", float16), ("float32", float32)) if flag]
+    if target != "tflite":
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+        tflite_only = [f"--{c}" for c in chosen] + ["--edgetpu"] * edgetpu + ["--data"] * (data is not None)
+        args = (run_dir, out, calibration_samples, max_drop, force, as_json, tflite_only)
+        return convert_target(target, *args)
     if len(chosen) > 1:
         raise UsageError(f"choose one precision, not {' and '.join('--' + c for c in chosen)}")
     precision = chosen[0] if chosen else ConvertConfig.precision
@@ -74,7 +118,7 @@ def convert(
 
     from convert.convert import convert_run
     from convert.errors import AccuracyGateFailed
-    from convert.table import format_report
+    from convert.table import format_report, gate_failure
 
     config = ConvertConfig(  # an option combination convert cannot honour is a bad command line (exit 2)
         run_dir=run_dir,
@@ -83,9 +127,14 @@ def convert(
         io_dtype=io_dtype,
         calibration_samples=calibration_samples,
         max_drop=max_drop,
+        max_robustness_drop=max_robustness_drop,
         data=data,
         force=force,
         edgetpu=edgetpu,
+        referral_rate=referral_rate,
+        referral_dimensions=referral_dimensions,
+        confidence_threshold=threshold,
+        ood=ood,
     )
     try:
         result = convert_run(config)
@@ -106,14 +155,9 @@ def convert(
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if not result.published:
-        report = result.report
-        converted, floating = report["converted"]["accuracy"], report["float_model"]["accuracy"]
         raise AccuracyGateFailed(
-            f"accuracy gate failed: {report['converted']['name']} accuracy "
-            f"{100 * converted:.1f}% vs float {100 * floating:.1f}% "
-            f"({100 * (converted - floating):+.1f} pp; "
-            f"a drop of at most {report['max_drop_pp']:g} pp is allowed); "
-            f"no bundle written to {result.bundle_dir}; report: {result.report_path}"
+            f"{gate_failure(result.report)}; no bundle written to {result.bundle_dir}; "
+            f"report: {result.report_path}"
         )
     if result.edgetpu is not None and result.edgetpu.compiled:
         typer.echo(result.edgetpu.message, err=True)

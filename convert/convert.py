@@ -13,19 +13,39 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 import edge_all
 from convert import accuracy, calibration, publish, tflite
+from convert.battery_check import check_battery
 from convert.config import ConvertConfig
 from convert.edgetpu import EdgeTpuOutcome, compile_for_edgetpu
 from convert.errors import ConvertError
+from convert.progress import progress
 from convert.source import RunSource, load_float_model, model_input_size, open_source
-from edge_all.bundle import EDGETPU_MODEL_FILE, BundleManifest, write_manifest
+from edge_all.bundle import (
+    EDGETPU_MODEL_FILE,
+    HEATMAP_FILE,
+    REFERRAL_FILE,
+    BundleManifest,
+    Calibration,
+    Referral,
+    TrainedOn,
+    write_manifest,
+)
+from edge_all.classifier import Classifier
 from edge_all.digest import sha256_file
-from edge_all.tensors import looks_like_probabilities, softmax
+from edge_all.heatmaps import HeatmapWeights
+from edge_all.images import ImageError
+from edge_all.inputs import expand_inputs
+from edge_all.referral import METHOD
+from edge_all.tensors import softmax
+from training.dataset import is_synthetic
+
+if TYPE_CHECKING:
+    from convert.device_fit import DeviceFit
 
 FLOAT_MODEL_NOTE = "float_model_bytes is the size of the float32 TFLite conversion of model.keras"
 
@@ -67,11 +87,6 @@ def _eval_items(
     return accuracy.items_from_split(source.split), [], f"test split of {source.run_dir}", source.split.root
 
 
-def _output_kind(probs: np.ndarray) -> str:
-    """What the model outputs: "probabilities" when every row is a distribution (a softmax), else "logits"."""
-    return "probabilities" if looks_like_probabilities(probs) else "logits"
-
-
 @dataclass
 class _Conversion:
     """The converted model, its float32 reference, and how it was made."""
@@ -105,15 +120,21 @@ def _convert(config: ConvertConfig, source: RunSource, model: Any, size: tuple[i
     return _Conversion(converted, len(float32), seconds, summary)
 
 
+def _trained_on(source: RunSource) -> TrainedOn:
+    root = source.split.root
+    counts = {part: sum(per_class.values()) for part, per_class in source.split.counts().items()}
+    return TrainedOn("synthetic" if is_synthetic(root) else "real", str(root), counts)
+
+
 def _staged_manifest(
-    config: ConvertConfig, source: RunSource, conversion: _Conversion, model_path: Path, outputs: str
+    config: ConvertConfig, source: RunSource, conversion: _Conversion, model_path: Path
 ) -> BundleManifest:
-    """bundle.json for the staged model, before the check fills in `accuracy_check`."""
-    input_spec, output_spec = publish.tensor_specs(model_path)
+    """bundle.json for the staged model, before the device extras and the check fill it in."""
+    input_spec, outputs = publish.tensor_specs(model_path)
     return BundleManifest(
         labels=source.labels,
         input=input_spec,
-        output=output_spec,
+        outputs=outputs,
         preprocessing=source.preprocessing,
         precision=config.precision,
         model_sha256=sha256_file(model_path),
@@ -123,51 +144,151 @@ def _staged_manifest(
         accuracy_check=None,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         edge_all_version=edge_all.__version__,
-        outputs=outputs,
+        trained_on=_trained_on(source),
+        confidence_threshold=config.confidence_threshold,
         extra={"float_model": FLOAT_MODEL_NOTE, "conversion_seconds": round(conversion.seconds, 3)},
     )
 
 
+def _with_device_extras(
+    staging: publish.Staging, manifest: BundleManifest, fit: DeviceFit, model: Any
+) -> BundleManifest:
+    """Write the referral detector and the heat-map weights beside the model, and record them."""
+    from training.models import heatmap_weights
+
+    referral = None
+    if fit.detector is not None:
+        fit.detector.save(staging.dir / REFERRAL_FILE)
+        referral = Referral(sha256_file(staging.dir / REFERRAL_FILE), METHOD, fit.referral)
+    heatmap_sha = None
+    weights = heatmap_weights(model)
+    if weights is not None and "feature_map" in manifest.outputs:
+        HeatmapWeights(*weights).save(staging.dir / HEATMAP_FILE)
+        heatmap_sha = sha256_file(staging.dir / HEATMAP_FILE)
+    calibration = Calibration(fit.temperature, fit.calibration) if fit.temperature is not None else None
+    return dataclasses.replace(
+        manifest, referral=referral, calibration=calibration, heatmap_sha256=heatmap_sha
+    )
+
+
+def _referral_report(
+    config: ConvertConfig, classifier: Any, eval_unfamiliarity: np.ndarray | None, correct: np.ndarray
+) -> dict[str, Any]:
+    """How many in-distribution images the bundle refers, how accurate the rest are, and (with --ood)
+    how many images from other laboratories it refers."""
+    if eval_unfamiliarity is None:
+        return {}
+    referred = eval_unfamiliarity >= 1.0
+    report: dict[str, Any] = {
+        "referred": float(np.mean(referred)),
+        "accuracy_all": float(np.mean(correct)),
+        "accuracy_not_referred": float(np.mean(correct[~referred])) if (~referred).any() else None,
+    }
+    if config.ood is not None:
+        report["ood"] = _ood_report(config, classifier, eval_unfamiliarity)
+    return report
+
+
+def _ood_report(config: ConvertConfig, classifier: Any, inside: np.ndarray) -> dict[str, Any]:
+    from convert.device_fit import auroc
+
+    found = expand_inputs([str(config.ood)])
+    assert config.ood is not None
+    scores, unreadable = [], 0
+    for path in progress(found.files, "Images from other laboratories", len(found.files), config.progress):
+        try:
+            scores.append(classifier.predict(path).unfamiliarity)
+        except ImageError:
+            unreadable += 1
+    if not scores:
+        raise ConvertError(f"{config.ood}: no readable images to check the referral on")
+    outside = np.array(scores, np.float64)
+    return {
+        "folder": str(config.ood),
+        "images": len(scores),
+        "unreadable": unreadable,
+        "referred": float(np.mean(outside >= 1.0)),
+        "auroc": auroc(inside, outside),
+        "note": "reported only: the detector and its threshold were fitted without these images",
+    }
+
+
+def _rescaled(probabilities: np.ndarray, factor: float) -> np.ndarray:
+    """softmax(factor * log p): the same logits at 1/factor times the temperature (1 / T calibrates)."""
+    return softmax(np.log(np.clip(probabilities, 1e-12, 1.0)) * factor)
+
+
 def convert_run(config: ConvertConfig) -> ConvertResult:
-    """Convert RUN_DIR's model, check it against the float model, and publish the bundle if it passes."""
+    """Convert RUN_DIR's model, fit what the device needs beside it, check it against the float model
+    (clean and under the robustness battery), and publish the bundle if it passes."""
     target = config.target
     publish.check_target(target, config.force)
-    # Calibration reads training images, the check the test images (unless --data): both must exist.
-    parts = (("train",) if config.precision == "int8" else ()) + (("test",) if config.data is None else ())
+    # Calibration and the referral detector read training and validation images; the check, the
+    # test images (unless --data): all must exist.
+    parts = ("train", "val") + (("test",) if config.data is None else ())
     source = open_source(config.run_dir, parts)
     items, skipped, eval_set, eval_root = _eval_items(config, source)
     if not items:
         raise ConvertError(f"{eval_root}: no images to check the converted model on ({eval_set})")
+    # Keras and TensorFlow load only now, after every cheap check has passed.
+    from convert.device_fit import expected_calibration_error, fit_device, reliability_bins
+    from training.models import export_model
+
     model = load_float_model(source)
     size = model_input_size(model)
-    conversion = _convert(config, source, model, size)
+    conversion = _convert(config, source, export_model(model), size)
 
     check_started = time.perf_counter()
-    float_probs, items, unreadable = accuracy.float_probabilities(
-        model, items, size, source.preprocessing, config.progress
-    )
-    outputs = _output_kind(float_probs) if len(float_probs) else "probabilities"
-    if outputs == "logits":
-        float_probs = softmax(float_probs)
+    pixels, items, unreadable = accuracy.load_pixels(items, size, source.preprocessing, config.progress)
+    if not items:
+        raise ConvertError(f"{eval_root}: no readable images to check the converted model on ({eval_set})")
+    truth = np.array([source.labels.index(item.label) for item in items])
+    float_probs = accuracy.float_probabilities(model, pixels)
 
     with publish.Staging(target) as staging:
         model_path = staging.write_model(conversion.tflite, source.labels)
-        manifest = _staged_manifest(config, source, conversion, model_path, outputs)
+        manifest = _staged_manifest(config, source, conversion, model_path)
         write_manifest(staging.dir, manifest)  # the Classifier below loads exactly this bundle
+        staged = Classifier.load(staging.dir, threads=None)
+        fit = fit_device(
+            staged, source.split, size[0], manifest.scores.kind == "logits", config.referral_rate,
+            config.referral_dimensions, config.progress,
+        )  # fmt: skip
+        manifest = _with_device_extras(staging, manifest, fit, model)
+        temperature = fit.temperature or 1.0
+        write_manifest(staging.dir, manifest)
+        classifier = Classifier.load(staging.dir, threads=None)
 
-        converted_probs = accuracy.converted_probabilities(staging.dir, items, config.progress)
+        converted = accuracy.converted_outputs(
+            classifier, pixels, "Checking the converted model", config.progress
+        )
         report = accuracy.compare(
             source.labels,
             items,
-            float_probs,
-            converted_probs,
+            _rescaled(float_probs, 1.0 / temperature),  # both at the bundle's temperature
+            converted.probabilities,
             config.max_drop,
             ("float32 Keras", f"{config.precision} TFLite"),
             eval_set,
             eval_root,
             skipped + unreadable,
+            converted.unfamiliarity,
         )
         report.notes = _overlap_note(config, source)
+        report.robustness = check_battery(
+            model, classifier, pixels, truth, source.labels, config.max_robustness_drop, config.progress
+        )
+        correct = converted.probabilities.argmax(axis=1) == truth
+        report.referral = _referral_report(config, classifier, converted.unfamiliarity, correct)
+        uncalibrated = _rescaled(converted.probabilities, temperature)
+        report.calibration = {
+            "temperature": fit.temperature,
+            **fit.calibration,
+            "ece_test_before": expected_calibration_error(uncalibrated, truth),
+            "ece_test_after": expected_calibration_error(converted.probabilities, truth),
+            "reliability_test": reliability_bins(converted.probabilities, truth),
+        }
+        report.passed = report.passed and report.robustness["passed"]
         report.conversion = {
             "precision": config.precision,
             "io_dtype": manifest.input.dtype,

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from convert.errors import ConvertError
-from edge_all.bundle import LABELS_FILE, MODEL_FILE, is_bundle
+from edge_all.bundle import LABELS_FILE, MODEL_FILE, OutputSpec, is_bundle, scores_only
 from edge_all.labels import write_labels
 from edge_all.tensors import TensorSpec
 
@@ -45,15 +45,36 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
-def tensor_specs(model_path: Path) -> tuple[TensorSpec, TensorSpec]:
-    """The input and output tensors of a .tflite as the interpreter that will run it reports them."""
+# The converted model's named outputs (training.models.export_model) -> (role in the bundle, kind).
+OUTPUT_ROLES = {
+    "logits": ("scores", "logits"),
+    "features": ("features", "features"),
+    "feature_map": ("feature_map", "feature_map"),
+}
+
+
+def tensor_specs(model_path: Path, scores_kind: str = "logits") -> tuple[TensorSpec, dict[str, OutputSpec]]:
+    """The input tensor and the outputs by role of a .tflite, as the interpreter that will run it sees them.
+
+    A model with one output has only class scores, of `scores_kind`.
+    """
     from edge_all.backend import find_interpreter
 
     interpreter, _ = find_interpreter().make(str(model_path), threads=1)
-    return (
-        TensorSpec.from_details(interpreter.get_input_details()[0]),
-        TensorSpec.from_details(interpreter.get_output_details()[0]),
-    )
+    input_spec = TensorSpec.from_details(interpreter.get_input_details()[0])
+    details = interpreter.get_output_details()
+    if len(details) == 1:
+        return input_spec, scores_only(TensorSpec.from_details(details[0]), scores_kind)
+    by_index = {int(d["index"]): d for d in details}
+    signature = interpreter.get_signature_runner().get_output_details()
+    outputs = {}
+    for key, found in signature.items():
+        if key not in OUTPUT_ROLES:
+            raise ConvertError(f"{model_path}: unexpected output {key!r} (expected {sorted(OUTPUT_ROLES)})")
+        role, kind = OUTPUT_ROLES[key]
+        tensor = by_index[int(found["index"])]
+        outputs[role] = OutputSpec(str(tensor["name"]), TensorSpec.from_details(tensor), kind)
+    return input_spec, outputs
 
 
 class Staging:

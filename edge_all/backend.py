@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import os
 import platform
@@ -157,24 +158,46 @@ def find_interpreter(preferred: str | None = None) -> InterpreterModule:
     )
 
 
+# Which Coral stack works today, and how to install it: docs/hardware.md ("Coral USB Accelerator").
+EDGETPU_ADVICE = (
+    "install an Edge TPU runtime (a community libedgetpu1-std build: sudo bash install-coral.sh --deb FILE; "
+    "docs/hardware.md), plug in the Coral device, or drop --edgetpu"
+)
+
+
 def load_delegate(backend: InterpreterModule, library: str = EDGETPU_LIBRARY) -> Delegate:
-    """Load an accelerator delegate (the Edge TPU's libedgetpu), with an error that says what to do."""
-    advice = "install the Edge TPU runtime (libedgetpu1-std), plug in the Coral device, or drop --edgetpu"
-    try:
-        # Checked first: the backends' own loaders print a noisy traceback when the library is absent.
-        ctypes.CDLL(library)
-    except OSError as exc:
-        raise BackendError(f"Edge TPU delegate {library} could not be loaded ({exc}); {advice}") from None
+    """Load an accelerator delegate (the Edge TPU's libedgetpu), with an error that says what to do.
+
+    Through the backend's own `load_delegate`, which fails with OSError when the library is missing
+    or not a shared library (LiteRT and tflite_runtime; not ValueError, which older TensorFlow used),
+    AttributeError when it is a library but no TensorFlow Lite delegate, ValueError or RuntimeError
+    when the delegate itself fails (no Edge TPU plugged in).
+    """
     loader = getattr(backend.module, "load_delegate", None)
     if loader is None:  # tensorflow keeps it under lite.experimental
         loader = backend.module.experimental.load_delegate
+    with _unraisable_silenced():  # a failed load leaves a half-made Delegate whose __del__ complains
+        try:
+            return Delegate(library, loader(library))
+        except AttributeError as exc:
+            detail = f"not a TensorFlow Lite delegate ({' '.join(str(exc).split())})"
+        except (OSError, ValueError, RuntimeError) as exc:
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+    raise BackendError(
+        f"Edge TPU delegate {library} could not be loaded by {backend.name} ({detail}); {EDGETPU_ADVICE}"
+    )
+
+
+@contextlib.contextmanager
+def _unraisable_silenced() -> Iterator[None]:
+    """Drop the 'Exception ignored in __del__' reports Python prints meanwhile (one line per problem)."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda _report: None
     try:
-        return Delegate(library, loader(library))
-    except (ValueError, OSError, RuntimeError) as exc:
-        detail = " ".join(str(exc).split())
-        raise BackendError(
-            f"Edge TPU delegate {library} could not be loaded by {backend.name} ({detail}); {advice}"
-        ) from None
+        yield
+    finally:
+        gc.collect()  # the failed Delegate is collected here, while its complaint is still silenced
+        sys.unraisablehook = previous
 
 
 def edgetpu_runtime_present(library: str = EDGETPU_LIBRARY) -> bool:

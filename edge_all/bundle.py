@@ -7,6 +7,7 @@ manifest describes, so a half-copied or swapped model never classifies a patient
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,18 +15,81 @@ from typing import Any
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.images import Preprocessing
+from edge_all.jsonfile import JsonObject, read_json_object
 from edge_all.labels import LabelsError, read_labels
 from edge_all.tensors import TensorSpec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1: one output, no referral, calibration or training record
 MODEL_FILE = "model.tflite"
 EDGETPU_MODEL_FILE = "model_edgetpu.tflite"
 LABELS_FILE = "labels.txt"
 MANIFEST_FILE = "bundle.json"
+REFERRAL_FILE = "referral.npz"  # the unfamiliarity detector (edge_all.referral)
+HEATMAP_FILE = "heatmap.npz"  # the classifier's last layer, for class activation maps
+DEFAULT_CONFIDENCE_THRESHOLD = 0.6
+OUTPUT_ROLES = ("scores", "features", "feature_map")
 
 
 class BundleError(EdgeAllError):
     """A bundle that is missing, malformed or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One output of the model and what it holds.
+
+    `scores`: one value per label ("logits", or "probabilities" when the model ends in softmax);
+    `features`: the pooled feature vector the referral detector models; `feature_map`: the last
+    convolutional feature map (GAP heads), from which class activation maps are made.
+    """
+
+    name: str  # the tensor's name in the .tflite; "" when not recorded (matched by shape then)
+    spec: TensorSpec
+    kind: str = "features"  # scores: "logits" or "probabilities"; otherwise the role's name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, **asdict(self.spec)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutputSpec:
+        doc = JsonObject.of(data, "output", BundleError)
+        return cls(doc.text("name", ""), TensorSpec.from_dict(doc), doc.text("kind"))
+
+
+def scores_only(spec: TensorSpec, kind: str = "probabilities") -> dict[str, OutputSpec]:
+    """The outputs of a model with one output tensor: its class scores."""
+    return {"scores": OutputSpec("", spec, kind)}
+
+
+@dataclass(frozen=True)
+class TrainedOn:
+    """What the model learned from: a synthetic demo bundle says so, and the runtime warns about it."""
+
+    data: str  # "real" or "synthetic"
+    dataset: str  # where, in words (the dataset folder of the training run)
+    images: dict[str, int] = field(default_factory=dict)  # per split part
+
+    @property
+    def synthetic(self) -> bool:
+        return self.data == "synthetic"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Temperature scaling: calibrated probabilities are softmax(logits / temperature)."""
+
+    temperature: float
+    details: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, ECE before/after
+
+
+@dataclass(frozen=True)
+class Referral:
+    """The unfamiliarity detector shipped in REFERRAL_FILE; 1.0 on its scale is the referral threshold."""
+
+    sha256: str
+    method: str
+    details: dict[str, Any] = field(default_factory=dict)  # target rate, validation rate, dims...
 
 
 @dataclass(frozen=True)
@@ -34,7 +98,7 @@ class BundleManifest:
 
     labels: list[str]
     input: TensorSpec
-    output: TensorSpec
+    outputs: dict[str, OutputSpec]  # by role, see OUTPUT_ROLES; "scores" is always there
     preprocessing: Preprocessing
     precision: str  # "int8", "float16" or "float32"
     model_sha256: str
@@ -44,41 +108,89 @@ class BundleManifest:
     accuracy_check: dict[str, Any] | None
     created: str
     edge_all_version: str
-    outputs: str = "probabilities"  # or "logits": the runtime applies softmax only to logits
     edgetpu_model_sha256: str | None = None
+    trained_on: TrainedOn | None = None  # None: not recorded (a version 1 bundle)
+    calibration: Calibration | None = None
+    referral: Referral | None = None
+    heatmap_sha256: str | None = None  # of HEATMAP_FILE, when the bundle can draw heat maps
+    confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD  # below it a result is "uncertain"
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def scores(self) -> OutputSpec:
+        return self.outputs["scores"]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["preprocessing"] = self.preprocessing.to_dict()
+        data["outputs"] = {role: output.to_dict() for role, output in self.outputs.items()}
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BundleManifest:
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise BundleError(
-                f"bundle format version {version!r} is not supported (expected {FORMAT_VERSION})"
+    def from_dict(cls, data: Mapping[str, Any]) -> BundleManifest:
+        """From bundle.json as read by read_manifest (or a plain dict); every value's type is checked."""
+        doc = JsonObject.of(data, MANIFEST_FILE, BundleError)
+        version = doc.value("format_version", None)
+        if version not in READABLE_VERSIONS:
+            readable = ", ".join(map(str, READABLE_VERSIONS))
+            raise doc.fail("format_version", f"{version!r} is not supported (this edge-all reads {readable})")
+        if version == 1:  # one output tensor, and whether it held logits or probabilities
+            outputs = scores_only(
+                TensorSpec.from_dict(doc.object("output")), doc.text("outputs", "probabilities")
             )
+        else:
+            described = doc.object("outputs")
+            outputs = {role: OutputSpec.from_dict(described.object(role)) for role in described}
+        unknown = sorted(set(outputs) - set(OUTPUT_ROLES))
+        if "scores" not in outputs or unknown:
+            raise doc.fail("outputs", f"must name the scores and only {OUTPUT_ROLES} (got {sorted(outputs)})")
+        accuracy = doc.object("accuracy_check", None)
+        trained_on = doc.object("trained_on", None)
+        calibration = doc.object("calibration", None)
+        referral = doc.object("referral", None)
         return cls(
-            labels=[str(label) for label in data["labels"]],
-            input=TensorSpec.from_dict(data["input"]),
-            output=TensorSpec.from_dict(data["output"]),
-            preprocessing=Preprocessing.from_dict(data["preprocessing"]),
-            precision=str(data["precision"]),
-            model_sha256=str(data["model_sha256"]),
-            model_bytes=int(data["model_bytes"]),
-            float_model_bytes=data.get("float_model_bytes"),
-            source_run=data.get("source_run"),
-            accuracy_check=data.get("accuracy_check"),
-            created=str(data["created"]),
-            edge_all_version=str(data["edge_all_version"]),
-            outputs=str(data.get("outputs", "probabilities")),
-            edgetpu_model_sha256=data.get("edgetpu_model_sha256"),
+            labels=doc.texts("labels"),
+            input=TensorSpec.from_dict(doc.object("input")),
+            outputs=outputs,
+            preprocessing=Preprocessing.from_dict(doc.object("preprocessing")),
+            precision=doc.text("precision"),
+            model_sha256=doc.text("model_sha256"),
+            model_bytes=doc.integer("model_bytes", minimum=0),
+            float_model_bytes=doc.integer("float_model_bytes", None, minimum=0),
+            source_run=doc.text("source_run", None),
+            accuracy_check=accuracy.to_dict() if accuracy is not None else None,
+            created=doc.text("created"),
+            edge_all_version=doc.text("edge_all_version"),
+            edgetpu_model_sha256=doc.text("edgetpu_model_sha256", None),
+            trained_on=_trained_on(trained_on) if trained_on is not None else None,
+            calibration=Calibration(
+                calibration.number("temperature", minimum=1e-6),
+                calibration.object("details", JsonObject({})).to_dict(),
+            )
+            if calibration is not None
+            else None,
+            referral=Referral(
+                referral.text("sha256"),
+                referral.text("method"),
+                referral.object("details", JsonObject({})).to_dict(),
+            )
+            if referral is not None
+            else None,
+            heatmap_sha256=doc.text("heatmap_sha256", None),
+            confidence_threshold=doc.number(
+                "confidence_threshold", DEFAULT_CONFIDENCE_THRESHOLD, minimum=0.0
+            ),
             format_version=version,
-            extra=dict(data.get("extra", {})),
+            extra=doc.object("extra", JsonObject({})).to_dict(),
         )
+
+
+def _trained_on(doc: JsonObject) -> TrainedOn:
+    images = doc.object("images", JsonObject({}))
+    return TrainedOn(
+        doc.text("data"), doc.text("dataset"), {part: images.integer(part, minimum=0) for part in images}
+    )
 
 
 def is_bundle(path: str | Path) -> bool:
@@ -97,15 +209,20 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
     manifest_path = bundle_dir / MANIFEST_FILE
     if not manifest_path.is_file():
         raise BundleError(f"{bundle_dir}: not a bundle (no {MANIFEST_FILE})")
-    try:
-        manifest = BundleManifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
-    except BundleError as exc:
-        raise BundleError(f"{manifest_path}: {exc}") from None
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{manifest_path}: malformed manifest ({exc!r})") from None
+    manifest = BundleManifest.from_dict(read_json_object(manifest_path, "bundle manifest", BundleError))
     verify_file(bundle_dir / MODEL_FILE, manifest.model_sha256)
-    if manifest.edgetpu_model_sha256 and (bundle_dir / EDGETPU_MODEL_FILE).exists():
-        verify_file(bundle_dir / EDGETPU_MODEL_FILE, manifest.edgetpu_model_sha256)
+    edgetpu_model = bundle_dir / EDGETPU_MODEL_FILE
+    if edgetpu_model.exists():  # every model file in a bundle is verified, or the bundle is refused
+        if not manifest.edgetpu_model_sha256:
+            raise BundleError(
+                f"{edgetpu_model}: {MANIFEST_FILE} records no sha256 for it; refusing an unverified "
+                "model (convert again with --edgetpu, or remove the file)"
+            )
+        verify_file(edgetpu_model, manifest.edgetpu_model_sha256)
+    if manifest.referral is not None:
+        verify_file(bundle_dir / REFERRAL_FILE, manifest.referral.sha256)
+    if manifest.heatmap_sha256 is not None:
+        verify_file(bundle_dir / HEATMAP_FILE, manifest.heatmap_sha256)
     labels_path = bundle_dir / LABELS_FILE
     try:
         labels = read_labels(labels_path)

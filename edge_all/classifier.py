@@ -9,21 +9,34 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edge_all.backend import EDGETPU_LIBRARY, Backend, BackendError, find_interpreter, load_delegate
-from edge_all.bundle import EDGETPU_MODEL_FILE, MODEL_FILE, BundleManifest, is_bundle, read_manifest
+from edge_all.bundle import (
+    DEFAULT_CONFIDENCE_THRESHOLD,
+    EDGETPU_MODEL_FILE,
+    HEATMAP_FILE,
+    MODEL_FILE,
+    REFERRAL_FILE,
+    BundleManifest,
+    OutputSpec,
+    is_bundle,
+    read_manifest,
+)
 from edge_all.errors import EdgeAllError
+from edge_all.heatmaps import HeatmapWeights, class_activation_map
 from edge_all.images import ImageSource, Preprocessing, prepare
 from edge_all.labels import LabelsError, read_labels
+from edge_all.referral import ReferralDetector
 from edge_all.tensors import (
     SUPPORTED_INPUT_DTYPES,
     OutputDecoder,
     TensorSpec,
+    dequantize,
     input_lut,
     is_softmax_quantization,
     quantized_real_range,
@@ -53,8 +66,15 @@ class Prediction:
     label: str
     index: int
     confidence: float
-    probabilities: np.ndarray  # float32, one per label, summing to ~1
-    inference_ms: float  # the interpreter's invoke() only
+    probabilities: np.ndarray  # float32, one per label, summing to ~1 (calibrated, for bundles that are)
+    inference_ms: float  # the interpreter's invoke() only (summed over the views of test-time augmentation)
+    unfamiliarity: float | None = None  # 1.0 is the bundle's referral threshold; None: no detector
+    heatmap: np.ndarray | None = None  # (h, w) class activation map in [0, 1], when asked for
+
+    @property
+    def referred(self) -> bool:
+        """Unlike the images the model was trained on: its class and confidence mean little."""
+        return self.unfamiliarity is not None and self.unfamiliarity >= 1.0
 
     def top_k(self, labels: list[str], k: int) -> list[tuple[str, float]]:
         """The k most probable (label, probability) pairs, best first."""
@@ -77,6 +97,8 @@ class Classifier:
         preprocessing: Preprocessing,
         manifest: BundleManifest | None,
         pixel_range: tuple[float, float] | None = None,
+        referral: ReferralDetector | None = None,
+        heatmap_weights: HeatmapWeights | None = None,
     ) -> None:
         self._interpreter = interpreter
         self.backend = backend
@@ -84,10 +106,12 @@ class Classifier:
         self.model_path = model_path
         self.preprocessing = preprocessing
         self.manifest = manifest
+        self.referral = referral
+        self.heatmap_weights = heatmap_weights
         (input_details,) = _single(interpreter.get_input_details(), model_path, "input")
-        (output_details,) = _single(interpreter.get_output_details(), model_path, "output")
         self.input = TensorSpec.from_details(input_details)
-        self.output = TensorSpec.from_details(output_details)
+        self._outputs = self._resolve_outputs(interpreter.get_output_details())
+        self.output = self._outputs["scores"][1]
         signature = [int(d) for d in input_details.get("shape_signature", input_details["shape"])]
         if any(d < 0 for d in signature[1:]):
             raise ModelError(
@@ -96,7 +120,6 @@ class Classifier:
             )
         self._check_shapes()
         self._input_index = int(input_details["index"])
-        self._output_index = int(output_details["index"])
         dtype = np.dtype(self.input.dtype)
         if pixel_range is None:
             pixel_range = (
@@ -108,7 +131,30 @@ class Classifier:
         self._lut = input_lut(dtype, self.input.quantization, pixel_range)
         # uint8 pixels that map to themselves need no lookup, only the one copy into the tensor.
         self._identity = dtype == np.uint8 and np.array_equal(self._lut, np.arange(256))
-        self._decode = OutputDecoder(self.output.quantization, self._outputs_are_logits())
+        temperature = manifest.calibration.temperature if manifest and manifest.calibration else 1.0
+        self._decode = OutputDecoder(self.output.quantization, self._outputs_are_logits(), temperature)
+
+    @property
+    def confidence_threshold(self) -> float:
+        """Below it a result is "uncertain": the bundle's own, or the one default for a plain .tflite."""
+        return (
+            self.manifest.confidence_threshold if self.manifest is not None else DEFAULT_CONFIDENCE_THRESHOLD
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a user must be told before trusting this model's answers (shown by every command)."""
+        trained_on = self.manifest.trained_on if self.manifest is not None else None
+        if trained_on is not None and trained_on.synthetic:
+            return [
+                f"{self.model_path.parent}: this bundle was trained on synthetic demo images "
+                f"({trained_on.dataset}); its answers mean nothing for real blood smears"
+            ]
+        return []
+
+    @property
+    def can_draw_heatmaps(self) -> bool:
+        return self.heatmap_weights is not None and "feature_map" in self._outputs
 
     # ----------------------------------------------------------------------------------------
     @classmethod
@@ -146,9 +192,14 @@ class Classifier:
                     f"{path}: no {EDGETPU_MODEL_FILE} in this bundle (convert with --edgetpu to make one)"
                 )
             interpreter, used = module.make(str(model_path), threads, delegate)
-            return cls(
-                interpreter, used, manifest.labels, model_path, manifest.preprocessing, manifest, RAW_PIXELS
+            referral = _load_extra(ReferralDetector.load, path / REFERRAL_FILE) if manifest.referral else None
+            weights = (
+                _load_extra(HeatmapWeights.load, path / HEATMAP_FILE) if manifest.heatmap_sha256 else None
             )
+            return cls(
+                interpreter, used, manifest.labels, model_path, manifest.preprocessing, manifest, RAW_PIXELS,
+                referral, weights,
+            )  # fmt: skip
         if not path.is_file():
             raise ModelError(f"{path}: no such model file or bundle directory")
         if path.suffix != ".tflite":
@@ -170,16 +221,65 @@ class Classifier:
         height, width = self.input_size
         return prepare(image, height, width, self.preprocessing)
 
-    def predict(self, image: ImageSource) -> Prediction:
-        """Classify a path, PIL image or RGB uint8 array (raises images.ImageError for bad input)."""
-        return self.predict_pixels(self.prepare(image))
+    def predict(self, image: ImageSource, tta: bool = False, heatmap: bool = False) -> Prediction:
+        """Classify a path, PIL image or RGB uint8 array (raises images.ImageError for bad input).
 
-    def predict_pixels(self, pixels: np.ndarray) -> Prediction:
+        `tta` averages the prediction over the symmetries of the square (test-time augmentation: a
+        smear has no up or left), at 8 times the cost; `heatmap` adds the class activation map.
+        """
+        return self.predict_pixels(self.prepare(image), tta=tta, heatmap=heatmap)
+
+    def predict_pixels(self, pixels: np.ndarray, tta: bool = False, heatmap: bool = False) -> Prediction:
         """Classify pixels already at the input size (the output of `prepare`)."""
         if pixels.shape != self.input.shape[1:] or pixels.dtype != np.uint8:
             raise ValueError(
                 f"expected {self.input.shape[1:]} uint8 pixels, got {pixels.shape} {pixels.dtype}"
             )
+        if heatmap and not self.can_draw_heatmaps:
+            raise ModelError(
+                f"{self.model_path}: this model carries no heat-map weights (a GAP-head bundle does)"
+            )
+        views = symmetries(pixels.shape) if tta else (IDENTITY,)
+        runs = [self._run(view.apply(pixels), heatmap) for view in views]
+        probabilities = np.mean([run.probabilities for run in runs], axis=0)
+        index = int(np.argmax(probabilities))
+        unfamiliarity = (
+            float(np.mean([run.unfamiliarity for run in runs])) if runs[0].unfamiliarity is not None else None
+        )
+        cam = None
+        if heatmap:
+            maps = [view.undo(class_activation_map(run.feature_map, self.heatmap_weights, index))
+                    for view, run in zip(views, runs, strict=True)]  # fmt: skip
+            cam = np.mean(maps, axis=0)
+        return Prediction(
+            label=self.labels[index],
+            index=index,
+            confidence=float(probabilities[index]),
+            probabilities=probabilities.astype(np.float32),
+            inference_ms=sum(run.inference_ms for run in runs),
+            unfamiliarity=unfamiliarity,
+            heatmap=cam,
+        )
+
+    def raw_outputs(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output of the model for prepared pixels, as real numbers, by role ("scores" before
+        softmax and calibration, "features", "feature_map"): what the converter fits the referral
+        detector and the calibration on."""
+        self._invoke(pixels)
+        return {role: self._real(role)[0] for role in self._outputs}
+
+    def _run(self, pixels: np.ndarray, want_feature_map: bool) -> _Outputs:
+        """One invoke(): the decoded scores, the unfamiliarity score, and the feature map if asked."""
+        inference_ms = self._invoke(pixels)
+        probabilities = self._decode(self._interpreter.get_tensor(self._outputs["scores"][0]))
+        unfamiliarity = None
+        if self.referral is not None and "features" in self._outputs:
+            unfamiliarity = float(self.referral.unfamiliarity(self._real("features"))[0])
+        feature_map = self._real("feature_map")[0] if want_feature_map else None
+        return _Outputs(probabilities, inference_ms, unfamiliarity, feature_map)
+
+    def _invoke(self, pixels: np.ndarray) -> float:
+        """Put the pixels into the input tensor and run the model; the milliseconds invoke() took."""
         interpreter = self._interpreter
         if self._identity:
             interpreter.set_tensor(self._input_index, pixels[None])
@@ -195,16 +295,11 @@ class Classifier:
             raise BackendError(
                 f"{self.model_path}: {self.backend.name} failed to run the model ({exc})"
             ) from None
-        inference_ms = (time.perf_counter() - start) * 1000.0
-        probabilities = self._decode(interpreter.get_tensor(self._output_index))
-        index = int(np.argmax(probabilities))
-        return Prediction(
-            label=self.labels[index],
-            index=index,
-            confidence=float(probabilities[index]),
-            probabilities=probabilities,
-            inference_ms=inference_ms,
-        )
+        return (time.perf_counter() - start) * 1000.0
+
+    def _real(self, role: str) -> np.ndarray:
+        index, spec = self._outputs[role]
+        return dequantize(self._interpreter.get_tensor(index), spec.quantization)
 
     def describe(self) -> dict[str, Any]:
         """Model facts for `edge-all info` (JSON-friendly)."""
@@ -221,7 +316,8 @@ class Classifier:
         facts: dict[str, Any] = {
             "model": str(self.model_path),
             "input": tensor(self.input, self._interpreter.get_input_details()[0]),
-            "output": tensor(self.output, self._interpreter.get_output_details()[0]),
+            "output": tensor(self.output, self._details(self._outputs["scores"][0])),
+            "extra_outputs": sorted(role for role in self._outputs if role != "scores"),
             "outputs": OUTPUT_KINDS[self._decode.logits],
             "pixel_range": list(self.pixel_range),
             "preprocessing": self.preprocessing.to_dict(),
@@ -231,11 +327,17 @@ class Classifier:
         if self.manifest is not None:
             manifest = self.manifest
             facts["bundle"] = {
+                "format_version": manifest.format_version,
                 "precision": manifest.precision,
                 "model_sha256": manifest.model_sha256,
                 "source_run": manifest.source_run,
                 "created": manifest.created,
                 "edge_all_version": manifest.edge_all_version,
+                "trained_on": asdict(manifest.trained_on) if manifest.trained_on else None,
+                "confidence_threshold": manifest.confidence_threshold,
+                "calibration": asdict(manifest.calibration) if manifest.calibration else None,
+                "referral": asdict(manifest.referral) if manifest.referral else None,
+                "heatmaps": self.can_draw_heatmaps,
                 "accuracy_check": manifest.accuracy_check,
             }
         return facts
@@ -254,11 +356,31 @@ class Classifier:
             )
         if self.manifest is not None:
             _check_spec(self.model_path, "input", self.manifest.input, self.input)
-            _check_spec(self.model_path, "output", self.manifest.output, self.output)
+            for role, output in self.manifest.outputs.items():
+                _check_spec(self.model_path, f"output {role!r}", output.spec, self._outputs[role][1])
+
+    def _resolve_outputs(self, details: list[dict]) -> dict[str, tuple[int, TensorSpec]]:
+        """Which output tensor is which: the bundle names them (by shape if a compiler renamed them)."""
+        if self.manifest is None:
+            (scores,) = _plain_scores(details, self.labels, self.model_path)
+            return {"scores": (int(scores["index"]), TensorSpec.from_details(scores))}
+        found = {}
+        for role, output in self.manifest.outputs.items():
+            match = _find_output(details, output)
+            if match is None:
+                raise ModelError(
+                    f"{self.model_path}: no output tensor matches bundle.json's {role!r} "
+                    f"({output.name or 'unnamed'} {list(output.spec.shape)})"
+                )
+            found[role] = (int(match["index"]), TensorSpec.from_details(match))
+        return found
+
+    def _details(self, index: int) -> dict:
+        return next(d for d in self._interpreter.get_output_details() if int(d["index"]) == index)
 
     def _outputs_are_logits(self) -> bool | None:
         if self.manifest is not None:
-            return self.manifest.outputs == "logits"
+            return self.manifest.scores.kind == "logits"
         quant = self.output.quantization
         if quant is not None:
             return not is_softmax_quantization(np.dtype(self.output.dtype), quant)
@@ -268,6 +390,72 @@ class Classifier:
 def is_edgetpu_compiled(model_path: Path) -> bool:
     """Whether edgetpu_compiler made this model: only then does the Edge TPU delegate run any of it."""
     return EDGETPU_CUSTOM_OP in model_path.read_bytes()
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    probabilities: np.ndarray
+    inference_ms: float
+    unfamiliarity: float | None
+    feature_map: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """One of the 8 symmetries of the square: `k` quarter turns after an optional left-right mirror."""
+
+    turns: int
+    mirror: bool
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.rot90(pixels[:, ::-1] if self.mirror else pixels, self.turns))
+
+    def undo(self, grid: np.ndarray) -> np.ndarray:
+        """Map a (h, w) grid computed on the transformed image back onto the original's positions."""
+        back = np.rot90(grid, -self.turns)
+        return back[:, ::-1] if self.mirror else back
+
+
+IDENTITY = Symmetry(0, False)
+
+
+def symmetries(shape: tuple[int, ...]) -> tuple[Symmetry, ...]:
+    """All 8 for a square input; for an oblong one, the 4 that keep its shape."""
+    square = shape[0] == shape[1]
+    return tuple(
+        Symmetry(turns, mirror) for mirror in (False, True) for turns in range(4) if square or turns % 2 == 0
+    )
+
+
+def _find_output(details: list[dict], output: OutputSpec) -> dict | None:
+    """The tensor with the recorded name; else the one tensor of the recorded shape, if only one has it."""
+    named = [d for d in details if output.name and d["name"] == output.name]
+    if named:
+        return named[0]
+    shaped = [d for d in details if tuple(int(x) for x in d["shape"]) == tuple(output.spec.shape)]
+    return shaped[0] if len(shaped) == 1 else None
+
+
+def _load_extra(load: Any, path: Path) -> Any:
+    """A verified extra file of the bundle (detector, heat-map weights), or one line saying why not."""
+    try:
+        return load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{path}: cannot be read ({exc})") from None
+
+
+def _plain_scores(details: list[dict], labels: list[str], model_path: Path) -> list[dict]:
+    """A plain model's class scores: its one output, or (a bundle's model used bare) the one with a
+    score per label."""
+    if len(details) == 1:
+        return details
+    matching = [d for d in details if len(d["shape"]) == 2 and int(np.prod(d["shape"])) == len(labels)]
+    if len(matching) != 1:
+        raise ModelError(
+            f"{model_path}: {len(details)} output tensors and no single one with a score per label "
+            f"({len(labels)} labels); give --labels with one label per class"
+        )
+    return matching
 
 
 def _single(details: list[dict], model_path: Path, kind: str) -> list[dict]:
@@ -285,9 +473,9 @@ def _check_spec(model_path: Path, kind: str, spec: TensorSpec, actual: TensorSpe
 
 
 def _resolve_labels(labels: str | Path | list[str] | None, interpreter: Any, model_path: Path) -> list[str]:
-    """Labels from a file or list; without any, outputs are named by their index."""
+    """Labels from a file or list; without any, the outputs of a one-output model are named by index."""
     if labels is None:
-        (output,) = interpreter.get_output_details()[:1]
+        (output,) = _single(interpreter.get_output_details(), model_path, "output (or give --labels)")
         return [str(i) for i in range(int(np.prod(output["shape"])))]
     if isinstance(labels, (str, Path)):
         try:

@@ -1,7 +1,9 @@
 """How `edge-all classify` reports a batch: a table for people, JSON lines and CSV for machines.
 
-A result below the confidence threshold is reported as `uncertain` (with its best guess kept
-beside it) rather than forced into a class: a screening tool must say when it does not know.
+Every file gets a status (edge_all.capture.triage): classified, uncertain (below the confidence threshold),
+referred (unlike the images the model was trained on), rejected (failed the quality gate) or, when
+it could not be read, an error. A result that is not `classified` is never forced into a class: its
+label says what it is, and the model's best guess, when there is one, is kept beside it.
 """
 
 from __future__ import annotations
@@ -12,51 +14,81 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_all.classifier import Prediction
+from edge_all.capture.triage import CLASSIFIED, FieldResult
+from edge_all.safe_text import csv_safe, printable, utf8_safe
 
-UNCERTAIN = "uncertain"
-CSV_COLUMNS = ("file", "label", "confidence", "uncertain", "best_label", "top_k", "inference_ms", "error")
+ERROR = "error"
+STATUSES = ("classified", "uncertain", "referred", "rejected", ERROR)
+CSV_COLUMNS = (
+    "file", "status", "label", "best_label", "confidence", "unfamiliarity", "top_k", "inference_ms",
+    "reason", "heatmap",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class FileResult:
-    """One input file: either a prediction (with its top-k) or the one-line reason it failed."""
+    """One input file: how it was judged (with its top-k), or the one-line reason it could not be read."""
 
     file: Path
-    prediction: Prediction | None = None
+    judged: FieldResult | None = None  # None: the file could not be read
     top_k: list[tuple[str, float]] = field(default_factory=list)
-    uncertain: bool = False
     error: str | None = None
+    heatmap: Path | None = None  # the overlay written for it (classify --heatmaps)
+
+    @property
+    def status(self) -> str:
+        return self.judged.status if self.judged is not None else ERROR
 
     @property
     def label(self) -> str:
-        if self.prediction is None:
-            return ""
-        return UNCERTAIN if self.uncertain else self.prediction.label
+        """The class for a classified file; otherwise its status (the best guess is `best_label`)."""
+        if (
+            self.judged is not None
+            and self.judged.status == CLASSIFIED
+            and self.judged.prediction is not None
+        ):
+            return self.judged.prediction.label
+        return self.status
+
+    @property
+    def best_label(self) -> str | None:
+        prediction = self.judged.prediction if self.judged is not None else None
+        return prediction.label if prediction is not None else None
+
+    @property
+    def reason(self) -> str | None:
+        return self.error if self.judged is None else self.judged.reason
 
     def to_dict(self) -> dict:
-        if self.prediction is None:
-            return {"file": str(self.file), "error": self.error}
-        return {
-            "file": str(self.file),
-            "label": self.label,
-            "confidence": round(self.prediction.confidence, 6),
-            "uncertain": self.uncertain,
-            "best_label": self.prediction.label,
-            "index": self.prediction.index,
-            "top_k": [{"label": label, "probability": round(p, 6)} for label, p in self.top_k],
-            "inference_ms": round(self.prediction.inference_ms, 3),
-        }
+        data: dict = {"file": utf8_safe(str(self.file)), "status": self.status, "label": self.label}
+        if self.judged is None:
+            return {**data, "error": utf8_safe(self.error or "")}
+        prediction = self.judged.prediction
+        data["reason"] = self.judged.reason
+        if self.judged.quality is not None:
+            data["quality"] = self.judged.quality.to_dict()
+        if prediction is not None:
+            data.update(
+                best_label=prediction.label,
+                confidence=round(prediction.confidence, 6),
+                unfamiliarity=None
+                if prediction.unfamiliarity is None
+                else round(prediction.unfamiliarity, 4),
+                index=prediction.index,
+                top_k=[{"label": label, "probability": round(p, 6)} for label, p in self.top_k],
+                inference_ms=round(prediction.inference_ms, 3),
+            )
+        if self.heatmap is not None:
+            data["heatmap"] = utf8_safe(str(self.heatmap))
+        return data
 
 
-def make_result(
-    file: Path, prediction: Prediction, labels: list[str], top_k: int, threshold: float
-) -> FileResult:
+def make_result(file: Path, field_result: FieldResult, labels: list[str], top_k: int) -> FileResult:
+    prediction = field_result.prediction
     return FileResult(
         file=file,
-        prediction=prediction,
-        top_k=prediction.top_k(labels, top_k),
-        uncertain=prediction.confidence < threshold,
+        judged=field_result,
+        top_k=prediction.top_k(labels, top_k) if prediction is not None else [],
     )
 
 
@@ -65,37 +97,46 @@ def json_line(result: FileResult) -> str:
 
 
 def write_csv(path: Path, results: list[FileResult]) -> None:
+    """Text cells (file names, labels, errors) go through csv_safe: valid UTF-8, never a formula."""
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for result in results:
-            if result.prediction is None:
-                writer.writerow([str(result.file), "", "", "", "", "", "", result.error])
-                continue
-            top = ";".join(f"{label}:{p:.4f}" for label, p in result.top_k)
+            prediction = result.judged.prediction if result.judged is not None else None
             writer.writerow(
                 [
-                    str(result.file),
-                    result.label,
-                    f"{result.prediction.confidence:.4f}",
-                    str(result.uncertain).lower(),
-                    result.prediction.label,
-                    top,
-                    f"{result.prediction.inference_ms:.3f}",
-                    "",
+                    csv_safe(str(result.file)),
+                    result.status,
+                    csv_safe(result.label),
+                    csv_safe(result.best_label or ""),
+                    f"{prediction.confidence:.4f}" if prediction else "",
+                    f"{prediction.unfamiliarity:.3f}"
+                    if prediction and prediction.unfamiliarity is not None
+                    else "",
+                    csv_safe(";".join(f"{label}:{p:.4f}" for label, p in result.top_k)),
+                    f"{prediction.inference_ms:.3f}" if prediction else "",
+                    csv_safe(result.reason or ""),
+                    csv_safe(str(result.heatmap)) if result.heatmap is not None else "",
                 ]
             )
 
 
 def format_table(results: list[FileResult]) -> str:
-    """Aligned plain-text table of the classified files (failures are reported on stderr instead)."""
-    rows = [("FILE", "LABEL", "CONFIDENCE", "ALTERNATIVES")]
+    """Aligned plain-text table of the judged files (unreadable ones are reported on stderr instead)."""
+    rows = [("FILE", "RESULT", "CONFIDENCE", "ALTERNATIVES / REASON")]
     for result in results:
-        if result.prediction is None:
+        if result.judged is None:
             continue
-        label = f"{UNCERTAIN} ({result.prediction.label}?)" if result.uncertain else result.label
-        alternatives = "; ".join(f"{name} {p:.2f}" for name, p in result.top_k[1:])
-        rows.append((str(result.file), label, f"{result.prediction.confidence:.3f}", alternatives))
+        prediction = result.judged.prediction
+        if prediction is None:  # rejected by the quality gate: the model did not run
+            row = (str(result.file), result.status, "-", result.reason or "")
+        else:
+            label = result.label if result.status == CLASSIFIED else f"{result.status} ({prediction.label}?)"
+            detail = "; ".join(f"{name} {p:.2f}" for name, p in result.top_k[1:])
+            if result.status != CLASSIFIED:
+                detail = result.reason or detail
+            row = (str(result.file), label, f"{prediction.confidence:.3f}", detail)
+        rows.append(tuple(printable(cell) for cell in row))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
         f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
@@ -103,20 +144,25 @@ def format_table(results: list[FileResult]) -> str:
     )
 
 
-def format_summary(results: list[FileResult], labels: list[str], failed: int, threshold: float) -> str:
-    """Per-class counts, uncertain and failed files: what the batch amounts to."""
-    classified = [r for r in results if r.prediction is not None]
-    counts = Counter(r.label for r in classified)
-    lines = [f"Summary: {len(classified)} classified, {failed} failed"]
+def format_summary(results: list[FileResult], labels: list[str], threshold: float) -> str:
+    """Per-class counts of classified files, then the files set aside by status: what the batch amounts to."""
+    statuses = Counter(result.status for result in results)
+    classes = Counter(result.label for result in results if result.status == CLASSIFIED)
+    judged = sum(statuses[s] for s in STATUSES if s != ERROR)
+    lines = [f"Summary: {judged} judged ({statuses[CLASSIFIED]} classified), {statuses[ERROR]} unreadable"]
     # Small label sets (this project's 4 classes) list every class, zeros included; large ones
     # (ImageNet's 1001) only the classes that occurred.
-    shown = [label for label in labels if len(labels) <= 20 or counts.get(label)]
-    if threshold > 0:
-        shown.append(UNCERTAIN)
-    width = max((len(label) for label in shown), default=0)
-    for label in shown:
-        share = 100.0 * counts.get(label, 0) / len(classified) if classified else 0.0
-        note = f"  (confidence < {threshold:g})" if label == UNCERTAIN else ""
-        lines.append(f"  {label:<{width}}  {counts.get(label, 0):>6}  {share:5.1f}%{note}")
+    shown = [label for label in labels if len(labels) <= 20 or classes.get(label)]
+    notes = {
+        "uncertain": f"confidence < {threshold:g}",
+        "referred": "unlike the training images",
+        "rejected": "failed the quality gate",
+    }
+    rows = [(printable(label), classes.get(label, 0), "") for label in shown]
+    rows += [(status, statuses[status], note) for status, note in notes.items()]
+    width = max(len(name) for name, _, _ in rows)
+    for name, count, note in rows:
+        share = 100.0 * count / judged if judged else 0.0
+        lines.append(f"  {name:<{width}}  {count:>6}  {share:5.1f}%" + (f"  ({note})" if note else ""))
     lines.append("A screening aid, not a diagnosis: a specialist reviews every slide.")
     return "\n".join(lines)

@@ -13,9 +13,10 @@ from importlib.metadata import entry_points
 
 import typer
 
-from edge_all import cli_benchmark, cli_capture, cli_classify, cli_results
+from edge_all import cli_benchmark, cli_capture, cli_classify, cli_results, cli_serve
 from edge_all.errors import EdgeAllError
 from edge_all.exit_codes import EPILOG
+from edge_all.safe_text import printable
 
 COMMANDS_GROUP = "edge_all.commands"  # each entry point is a register(app) function
 
@@ -31,7 +32,7 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """The device's commands first, then those of the installed stages (convert, train, evaluate)."""
-    for module in (cli_classify, cli_capture, cli_benchmark, cli_results):
+    for module in (cli_classify, cli_capture, cli_benchmark, cli_results, cli_serve):
         module.register(app)
     for entry in entry_points(group=COMMANDS_GROUP):
         entry.load()(app)
@@ -45,5 +46,5 @@ def main() -> None:
     try:
         app()
     except EdgeAllError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {printable(exc)}", err=True)
         raise SystemExit(int(exc.exit_code)) from None

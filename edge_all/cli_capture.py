@@ -14,20 +14,48 @@ from typing import Annotated
 
 import typer
 
-from edge_all.capture.options import CaptureOptions, CaptureRequest, QualityThresholds
+from edge_all.capture.options import CaptureOptions, CaptureRequest, QualityThresholds, parse_size
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption
 from edge_all.cli_results import DbOption
 from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
 from edge_all.screening import ScreeningRule
 
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="Below this confidence: 'uncertain: refer to a specialist' (default: the bundle's own).",
+    ),
+]
+MinAllLikeOption = Annotated[
+    int,
+    typer.Option(
+        "--min-all-like",
+        min=1,
+        help="Screening call: this many confidently ALL-like fields make the slide 'refer'.",
+    ),
+]
+MinGoodFieldsOption = Annotated[
+    int,
+    typer.Option(
+        "--min-good-fields",
+        min=1,
+        help="Screening call: 'no ALL-like cells' only after this many good fields.",
+    ),
+]
+
 
 def _notice(message: str) -> None:
-    typer.echo(message, err=True)
+    from edge_all.safe_text import printable
+
+    typer.echo(printable(message), err=True)
 
 
 def capture_and_classify(
-    model: ModelOption,
+    model: ModelOption = None,
     camera: Annotated[
         str,
         typer.Option(
@@ -50,10 +78,16 @@ def capture_and_classify(
     duration: Annotated[
         float | None, typer.Option("--duration", min=0.0, help="Stop after this many seconds.")
     ] = None,
-    threshold: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Below this confidence: 'uncertain: refer to a specialist'."),
-    ] = CaptureOptions.threshold,
+    threshold: ThresholdOption = CaptureOptions.threshold,
+    tta: Annotated[
+        bool, typer.Option("--tta", help="Average the 8 rotations and flips of each frame (8x the time).")
+    ] = CaptureOptions.tta,
+    save_heatmaps: Annotated[
+        bool,
+        typer.Option(
+            "--save-heatmaps", help="Save a heat map (what the model looked at) beside each saved frame."
+        ),
+    ] = CaptureOptions.save_heatmaps,
     db: DbOption = None,
     save_frames: Annotated[
         Path | None, typer.Option("--save-frames", help="Also save every frame here (written atomically).")
@@ -88,28 +122,36 @@ def capture_and_classify(
             "--reconnect-timeout", min=0.0, help="Give up when a lost camera is not back in this time."
         ),
     ] = CaptureOptions.reconnect_timeout,
-    min_all_like: Annotated[
-        int,
-        typer.Option(
-            "--min-all-like",
-            min=1,
-            help="Screening call: this many confidently ALL-like fields make the slide 'refer'.",
-        ),
-    ] = ScreeningRule.min_all_like,
-    min_good_fields: Annotated[
-        int,
-        typer.Option(
-            "--min-good-fields",
-            min=1,
-            help="Screening call: 'no ALL-like cells' only after this many good fields.",
-        ),
-    ] = ScreeningRule.min_good_fields,
+    min_all_like: MinAllLikeOption = ScreeningRule.min_all_like,
+    min_good_fields: MinGoodFieldsOption = ScreeningRule.min_good_fields,
     settle: Annotated[
         float,
         typer.Option(
             "--settle", min=0.0, help="folder: a file must stay unchanged this long before it is read."
         ),
     ] = CaptureRequest.settle_seconds,
+    capture_size: Annotated[
+        str | None,
+        typer.Option(
+            "--capture-size",
+            metavar="WxH",
+            help="Cameras: ask for frames of this size (default: the smallest the camera offers that "
+            "covers the model input, keeping its field of view).",
+        ),
+    ] = None,
+    lock_exposure: Annotated[
+        bool,
+        typer.Option(
+            "--lock-exposure/--no-lock-exposure",
+            help="Cameras: let exposure and white balance settle, then lock them for the slide.",
+        ),
+    ] = CaptureRequest.lock_exposure,
+    settle_frames: Annotated[
+        int,
+        typer.Option(
+            "--settle-frames", min=0, help="Cameras: at most this many frames for exposure to settle."
+        ),
+    ] = CaptureRequest.settle_frames,
     json_lines: Annotated[
         bool, typer.Option("--json", help="One JSON object per frame on stdout, then the summary.")
     ] = False,
@@ -145,6 +187,9 @@ def capture_and_classify(
         edgetpu=edgetpu,
         db=db,
         settle_seconds=settle,
+        capture_size=parse_size(capture_size) if capture_size else None,
+        lock_exposure=lock_exposure,
+        settle_frames=settle_frames,
         options=CaptureOptions(
             sample_id=sample_id,
             count=count,
@@ -153,6 +198,8 @@ def capture_and_classify(
             threshold=threshold,
             quality=None if no_quality_gate else limits,
             save_frames=save_frames,
+            save_heatmaps=save_heatmaps,
+            tta=tta,
             frame_format=frame_format,
             reconnect_timeout=reconnect_timeout,
             screening=ScreeningRule(min_all_like, min_good_fields),

@@ -10,13 +10,14 @@ import json
 import os
 import platform
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, load_classifier
-from edge_all.errors import FileError
+from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG, ExitCode
 
 # Lists longer than this get a progress bar on stderr (only shown on a terminal).
@@ -28,13 +29,37 @@ def classify(
         list[str],
         typer.Argument(metavar="PATH...", help="Image files, folders (searched recursively) or globs."),
     ],
-    model: ModelOption,
+    model: ModelOption = None,
     labels: LabelsOption = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many classes to list per file.")] = 3,
     threshold: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Report predictions below this confidence as `uncertain`."),
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Report predictions below this confidence as `uncertain` (default: the bundle's own).",
+        ),
+    ] = None,
+    no_quality_gate: Annotated[
+        bool,
+        typer.Option(
+            "--no-quality-gate",
+            help="Classify every image, checking nothing (the gate is on for bundles, off for plain models).",
+        ),
+    ] = False,
+    quality_config: Annotated[
+        Path | None,
+        typer.Option("--quality-config", help="JSON object of quality thresholds (see docs/capture.md)."),
+    ] = None,
+    tta: Annotated[
+        bool, typer.Option("--tta", help="Average the 8 rotations and flips of each image (8x the time).")
+    ] = False,
+    heatmaps: Annotated[
+        Path | None,
+        typer.Option(
+            "--heatmaps", help="Write a heat map (what the model looked at) for each image into this folder."
+        ),
+    ] = None,
     json_lines: Annotated[
         bool,
         typer.Option("--json", help="Write one JSON object per file to stdout (failures carry `error`)."),
@@ -45,10 +70,13 @@ def classify(
     threads: ThreadsOption = None,
     edgetpu: EdgeTpuOption = False,
 ) -> None:
-    """Classify image files with a bundle or a plain .tflite model.
+    """Classify image files with a bundle (by default the reference bundle) or a plain .tflite model.
 
-    Unreadable inputs get one line each on stderr and the batch goes on (exit code 3).
+    Each file is classified, uncertain, referred (unlike the training images), rejected (poor quality)
+    or, when unreadable, reported in one line on stderr while the batch goes on (exit code 3).
     """
+    from edge_all.capture.options import QualityThresholds
+    from edge_all.capture.triage import assess_field
     from edge_all.classify_report import (
         FileResult,
         format_summary,
@@ -57,10 +85,18 @@ def classify(
         make_result,
         write_csv,
     )
-    from edge_all.images import ImageError
+    from edge_all.images import ImageError, load_rgb
     from edge_all.inputs import expand_inputs
 
     classifier = load_classifier(model, labels, threads, edgetpu)
+    if heatmaps is not None and not classifier.can_draw_heatmaps:
+        raise UsageError(
+            f"--heatmaps: {classifier.model_path} carries no heat-map weights (GAP-head bundles do)"
+        )
+    quality = None
+    if classifier.manifest is not None and not no_quality_gate:  # plain models document no such images
+        quality = QualityThresholds.from_file(quality_config) if quality_config else QualityThresholds()
+    threshold = threshold if threshold is not None else classifier.confidence_threshold
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
         raise FileError(f"no images found in {' '.join(paths)}")
@@ -77,6 +113,7 @@ def classify(
     for path, message in inputs.problems:
         report(FileResult(file=path, error=message))
     top_k = min(top_k, len(classifier.labels))
+    names = HeatmapNames(heatmaps) if heatmaps is not None else None
     with typer.progressbar(
         inputs.files,
         label="Classifying",
@@ -85,11 +122,14 @@ def classify(
     ) as files:
         for path in files:
             try:
-                prediction = classifier.predict(path)
+                judged = assess_field(load_rgb(path), classifier, quality, threshold, tta, names is not None)
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))
                 continue
-            report(make_result(path, prediction, classifier.labels, top_k, threshold))
+            result = make_result(path, judged, classifier.labels, top_k)
+            if names is not None and judged.prediction is not None and judged.prediction.heatmap is not None:
+                result = replace(result, heatmap=names.write(path, judged))
+            report(result)
 
     failed = sum(result.error is not None for result in results)
     if csv_path is not None:
@@ -97,15 +137,43 @@ def classify(
             write_csv(csv_path, results)
         except OSError as exc:
             raise FileError(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
-    summary = format_summary(results, classifier.labels, failed, threshold)
+    summary = format_summary(results, classifier.labels, threshold)
     if json_lines:
         typer.echo(summary, err=True)
     else:
-        if any(result.prediction is not None for result in results):
+        if any(result.judged is not None for result in results):
             typer.echo(format_table(results))
         typer.echo(summary)
     if failed:
         raise typer.Exit(int(ExitCode.SOME_INPUTS_FAILED))
+
+
+class HeatmapNames:
+    """Writes each file's overlay into one folder, as STEM-heatmap.png (numbered when stems repeat)."""
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FileError(f"{folder}: cannot create the heat-map folder ({exc.strerror or exc})") from None
+        self.folder = folder
+        self.used: set[str] = set()
+
+    def write(self, source: Path, judged: Any) -> Path:
+        from PIL import Image
+
+        from edge_all.heatmaps import overlay
+
+        stem, n = f"{source.stem}-heatmap", 1
+        while stem in self.used:
+            stem, n = f"{source.stem}-{n}-heatmap", n + 1
+        self.used.add(stem)
+        path = self.folder / f"{stem}.png"
+        try:
+            Image.fromarray(overlay(judged.pixels, judged.prediction.heatmap)).save(path)
+        except OSError as exc:
+            raise FileError(f"{path}: cannot write heat map ({exc.strerror or exc})") from None
+        return path
 
 
 def info(
@@ -187,14 +255,32 @@ def _format_info(facts: dict) -> str:
         ]
         bundle = model["bundle"]
         if bundle:
+            trained_on = bundle["trained_on"]
+            referral, calibration = bundle["referral"], bundle["calibration"]
             lines += [
-                f"  bundle:  {bundle['precision']}, sha256 {bundle['model_sha256'][:16]}... verified, "
-                f"made {bundle['created']} by edge-all {bundle['edge_all_version']}",
+                f"  bundle:  {bundle['precision']}, format {bundle['format_version']}, sha256 "
+                f"{bundle['model_sha256'][:16]}... verified, made {bundle['created']} by edge-all "
+                f"{bundle['edge_all_version']}",
                 f"  source run: {bundle['source_run']}",
+                "  trained on: "
+                + (f"{trained_on['data']} images, {trained_on['dataset']}" if trained_on else "not recorded"),
+                f"  confidence threshold: {bundle['confidence_threshold']:g}; calibration: "
+                + (f"temperature {calibration['temperature']:.3f}" if calibration else "none"),
+                "  referral: "
+                + (
+                    f"{referral['method']} (refers {_validation_rate(referral):.1%} of validation images)"
+                    if referral
+                    else "none (every image gets a class)"
+                )
+                + f"; heat maps: {'yes' if bundle['heatmaps'] else 'no'}",
             ]
         else:
             lines.append("  bundle:  none (plain .tflite)")
     return "\n".join(lines)
+
+
+def _validation_rate(referral: dict) -> float:
+    return float(referral["details"].get("validation_referral_rate", 0.0))
 
 
 def register(app: typer.Typer) -> None:

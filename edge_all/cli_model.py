@@ -11,7 +11,14 @@ from typing import Annotated
 import typer
 
 ModelOption = Annotated[
-    Path, typer.Option("--model", "-m", help="A bundle directory, or a plain .tflite model (with --labels).")
+    Path | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="A bundle directory, or a plain .tflite model (with --labels). Default: the reference bundle "
+        "that ships with edge-all (trained on the public ALL dataset; see docs/model-card.md).",
+        show_default=False,
+    ),
 ]
 LabelsOption = Annotated[
     Path | None,
@@ -25,8 +32,13 @@ EdgeTpuOption = Annotated[
 ]
 
 
-def load_classifier(model: Path, labels: Path | None, threads: int | None, edgetpu: bool):
-    """Load the classifier the options name (its errors reach the user as one line, via edge_all.cli)."""
+def load_classifier(model: Path | None, labels: Path | None, threads: int | None, edgetpu: bool):
+    """Load the classifier the options name (its errors reach the user as one line, via edge_all.cli),
+    and say on stderr what a user must know before trusting it (a synthetic demo bundle, say)."""
     from edge_all.classifier import Classifier
+    from edge_all.models import reference_bundle
 
-    return Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
+    classifier = Classifier.load(model or reference_bundle(), labels=labels, threads=threads, edgetpu=edgetpu)
+    for warning in classifier.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return classifier

@@ -47,6 +47,7 @@ def results_list(
 ) -> None:
     """Samples (or sessions) with their counts and screening call."""
     from edge_all.capture.summary import summarize
+    from edge_all.safe_text import printable
 
     with _open_store(db) as store:
         if sessions:
@@ -72,9 +73,11 @@ def results_list(
     for item in items:
         name = f"{item['id']} {item['sample_id'] or '-'}" if sessions else str(item["sample_id"] or "-")
         typer.echo(
-            f"{name:<20} {item['fields']:>6} {item.get('good', 0):>6} {item.get('all_like', 0):>8} "
-            f"{item.get('referred', 0):>8} {item.get('uncertain', 0):>9} {item.get('rejected', 0):>8} "
-            f"{item.get('errors', 0):>6}  {item['call']}"
+            printable(
+                f"{name:<20} {item['fields']:>6} {item.get('good', 0):>6} {item.get('all_like', 0):>8} "
+                f"{item.get('referred', 0):>8} {item.get('uncertain', 0):>9} {item.get('rejected', 0):>8} "
+                f"{item.get('errors', 0):>6}  {item['call']}"
+            )
         )
 
 
@@ -92,7 +95,7 @@ def results_show(
     with _open_store(db) as store:
         if store.has_sample(ident):
             rows = list(store.captures(sample_id=ident))
-        elif ident.isdigit() and (row := store.capture(int(ident))) is not None:
+        elif ident.isascii() and ident.isdigit() and (row := store.capture(int(ident))) is not None:
             rows = [row]
         else:
             raise StoreError(f"no sample or row {ident!r} in {store.path}")
@@ -113,13 +116,14 @@ def results_export(
 ) -> None:
     """Every capture row as CSV (probabilities as one JSON column)."""
     from edge_all.capture.export import export_csv
+    from edge_all.safe_text import printable
 
     with _open_store(db) as store:
         try:
             count = export_csv(store, csv_path, sample_id)
         except OSError as exc:
             raise FileError(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
-    typer.echo(f"wrote {count} rows to {csv_path}", err=True)
+    typer.echo(printable(f"wrote {count} rows to {csv_path}"), err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,15 +6,20 @@ never disagree on colour order, orientation or resizing.
 
 from __future__ import annotations
 
+import os
 import struct
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from edge_all.errors import EdgeAllError
+from edge_all.jsonfile import JsonObject
+from edge_all.regular_files import open_regular
 
 # A 224x224 smear image is 50 kpixels and a camera frame a few Mpixels; anything far larger is a
 # decompression bomb or not a micrograph.
@@ -53,14 +58,20 @@ class Preprocessing:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> Preprocessing:
-        prep = cls(**{k: data[k] for k in ("color_order", "resize", "crop") if k in data})
+    def from_dict(cls, data: Mapping[str, Any]) -> Preprocessing:
+        doc = JsonObject.of(data, "preprocessing")
+        default = cls()
+        prep = cls(
+            color_order=doc.text("color_order", default.color_order),
+            resize=doc.text("resize", default.resize),
+            crop=doc.text("crop", default.crop),
+        )
         if prep.color_order != "RGB":
-            raise ValueError(f"unsupported colour order {prep.color_order!r} (only RGB)")
+            raise doc.fail("color_order", f"unsupported colour order {prep.color_order!r} (only RGB)")
         if prep.resize not in RESIZE_METHODS:
-            raise ValueError(f"unsupported resize method {prep.resize!r}")
+            raise doc.fail("resize", f"unsupported resize method {prep.resize!r}")
         if prep.crop not in ("center", "none"):
-            raise ValueError(f"unsupported crop {prep.crop!r}")
+            raise doc.fail("crop", f"unsupported crop {prep.crop!r}")
         return prep
 
 
@@ -68,16 +79,22 @@ def _describe(source: ImageSource) -> str:
     return str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode (grayscale, palette, RGBA, CMYK, 16-bit) to 8-bit RGB."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        array = np.asarray(image, dtype=np.float64)
+def _to_rgb(image: Image.Image, name: str) -> Image.Image:
+    """Any PIL mode (grayscale, palette, RGBA, CMYK, 16-bit, float) to 8-bit RGB."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # float32 in place: a 64-Mpixel 16-bit frame costs 256 MB here, not several GB.
+        array = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=65535.0, neginf=0.0)
         high = float(array.max()) if array.size else 0.0
-        scale = 255.0 / 65535.0 if high > 255 else 1.0
-        image = Image.fromarray(np.clip(array * scale, 0, 255).astype(np.uint8), mode="L")
+        if high > 255:
+            array *= 255.0 / 65535.0
+        np.clip(array, 0, 255, out=array)
+        image = Image.fromarray(array.astype(np.uint8), mode="L")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
-    return image.convert("RGB") if image.mode != "RGB" else image
+    try:
+        return image.convert("RGB") if image.mode != "RGB" else image
+    except ValueError as exc:  # a mode Pillow cannot convert (e.g. "La")
+        raise ImageError(f"{name}: image mode {image.mode} cannot be converted to RGB ({exc})") from None
 
 
 def open_image(path: str | Path) -> Image.Image:
@@ -87,12 +104,18 @@ def open_image(path: str | Path) -> Image.Image:
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, not an image")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: empty file")
+    # Only a regular file is ever opened: a FIFO named like an image would block for ever.
+    with open_regular(path, "image", ImageError) as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            raise ImageError(f"{path}: empty file")
+        return _decode(handle, path)
+
+
+def _decode(handle: BinaryIO, path: Path) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(handle) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise ImageError(
                         f"{path}: {image.width}x{image.height} pixels is too large "
@@ -100,7 +123,7 @@ def open_image(path: str | Path) -> Image.Image:
                     )
                 image.load()
                 upright = ImageOps.exif_transpose(image)
-                return _to_rgb(upright if upright is not None else image)
+                return _to_rgb(upright if upright is not None else image, str(path))
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -112,6 +135,8 @@ def open_image(path: str | Path) -> Image.Image:
     except (SyntaxError, EOFError, ValueError, struct.error) as exc:
         # Pillow's decoders signal some corrupt headers and chunks with these rather than OSError.
         raise ImageError(f"{path}: corrupt image data ({exc})") from None
+    except Exception as exc:  # any other decoder failure (or MemoryError) is this file's, not the batch's
+        raise ImageError(f"{path}: cannot be decoded ({type(exc).__name__}: {exc})") from None
 
 
 def load_rgb(source: ImageSource) -> np.ndarray:
@@ -124,7 +149,7 @@ def load_rgb(source: ImageSource) -> np.ndarray:
         return np.asarray(open_image(source))
     if isinstance(source, Image.Image):
         upright = ImageOps.exif_transpose(source)
-        return np.asarray(_to_rgb(upright if upright is not None else source))
+        return np.asarray(_to_rgb(upright if upright is not None else source, _describe(source)))
     if isinstance(source, np.ndarray):
         array = source
         if array.dtype != np.uint8:

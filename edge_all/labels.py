@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from edge_all.errors import EdgeAllError
+from edge_all.regular_files import read_regular_text
 
 _INDEXED = re.compile(r"^\s*(\d+)[\s:]+(.+?)\s*$")
 
@@ -21,12 +22,8 @@ def read_labels(path: str | Path) -> list[str]:
     model has an output for it.
     """
     path = Path(path)
-    try:
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except OSError as exc:
-        raise LabelsError(f"{path}: cannot read labels file ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise LabelsError(f"{path}: labels file is not UTF-8 text") from None
+    text = read_regular_text(path, "labels file", LabelsError)
+    lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise LabelsError(f"{path}: labels file is empty")
     matches = [_INDEXED.match(line) for line in lines]

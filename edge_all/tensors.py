@@ -8,10 +8,13 @@ reasons. bundle.json, the Classifier and the converter all describe tensors with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from edge_all.jsonfile import JsonObject
 
 SUPPORTED_INPUT_DTYPES = ("uint8", "int8", "float32")
 # Values all >= -this that sum to 1 within this are already probabilities (a softmax's output).
@@ -35,13 +38,16 @@ class TensorSpec:
     quantization: Quantization | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorSpec:
-        """From bundle.json's "input" or "output"."""
-        quant = data.get("quantization")
+    def from_dict(cls, data: Mapping[str, Any]) -> TensorSpec:
+        """From bundle.json's "input" or "output" (types checked: see edge_all.jsonfile)."""
+        doc = JsonObject.of(data, "tensor")
+        quant = doc.object("quantization", None)
         return cls(
-            shape=tuple(int(d) for d in data["shape"]),
-            dtype=str(data["dtype"]),
-            quantization=Quantization(float(quant["scale"]), int(quant["zero_point"])) if quant else None,
+            shape=tuple(doc.integers("shape", minimum=0)),
+            dtype=doc.text("dtype"),
+            quantization=(
+                Quantization(quant.number("scale"), quant.integer("zero_point")) if quant else None
+            ),
         )
 
     @classmethod
@@ -112,17 +118,19 @@ class OutputDecoder:
 
     quantization: Quantization | None
     logits: bool | None  # None: decide per output (plain float models)
+    temperature: float = 1.0  # calibration (bundle.json): softmax(logits / temperature)
 
     def __call__(self, raw: np.ndarray) -> np.ndarray:
-        values = raw.reshape(-1)
-        if self.quantization is not None:
-            values = (values.astype(np.float32) - self.quantization.zero_point) * np.float32(
-                self.quantization.scale
-            )
-        else:
-            values = values.astype(np.float32, copy=False)
+        values = dequantize(raw, self.quantization).reshape(-1)
         logits = self.logits if self.logits is not None else not looks_like_probabilities(values)
-        return softmax(values) if logits else values
+        return softmax(values / np.float32(self.temperature)) if logits else values
+
+
+def dequantize(raw: np.ndarray, quantization: Quantization | None) -> np.ndarray:
+    """A tensor's real values as float32: real = scale * (q - zero_point) when quantized."""
+    if quantization is None:
+        return raw.astype(np.float32, copy=False)
+    return (raw.astype(np.float32) - quantization.zero_point) * np.float32(quantization.scale)
 
 
 def looks_like_probabilities(values: np.ndarray) -> bool:

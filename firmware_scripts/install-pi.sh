@@ -2,8 +2,8 @@
 # Set up a Raspberry Pi OS (64-bit) device, Trixie or Bookworm, or a Debian 13/12 PC, to run
 # edge-all: numpy, OpenCV and the camera stack (picamera2, libcamera) from apt, a virtual
 # environment that can see them, the edge-all device runtime with LiteRT from pip (no TensorFlow),
-# the service user and systemd unit, a model bundle, and checks that the camera and the model
-# work. Safe to run again: it only does what is not done yet.
+# the service user and systemd units (unattended capture, or the clinic station with --station),
+# a model bundle, and checks that the camera and the model work. Safe to run again: it only does what is not done yet.
 set -euo pipefail
 
 EA_PROG=install-pi.sh
@@ -28,7 +28,10 @@ Options:
                    (default: picamera2 on a Raspberry Pi, opencv:0 (the first USB camera)
                    elsewhere; see edge-all capture-and-classify --help)
   --venv DIR       virtual environment to create (default $EA_VENV_DEFAULT)
-  --no-service     do not install or enable the systemd service
+  --station        start the clinic station (edge-all serve, a web application: docs/station.md)
+                   at boot instead of the unattended capture service; both are installed, and
+                   only one runs at a time (they share the camera)
+  --no-service     do not install or enable the systemd services
   --skip-checks    do not check the camera and the model at the end
   --check-only     install nothing: only check the camera and the model (works offline)
   --root DIR       write every file inside DIR instead of / (for tests); commands are still shown
@@ -45,6 +48,7 @@ BUNDLE=""
 CAMERA=""
 VENV=$EA_VENV_DEFAULT
 SERVICE=1
+STATION=0
 CHECKS=1
 INSTALL=1
 
@@ -57,6 +61,7 @@ while [[ $# -gt 0 ]]; do
         --bundle) need_value "$@"; BUNDLE=$2; shift ;;
         --camera) need_value "$@"; CAMERA=$2; shift ;;
         --venv) need_value "$@"; VENV=$2; shift ;;
+        --station) STATION=1 ;;
         --no-service) SERVICE=0 ;;
         --skip-checks) CHECKS=0 ;;
         --check-only) INSTALL=0 ;;
@@ -148,7 +153,7 @@ PY
 # can be run again from there, since its unit and settings templates come along.
 install_scripts() {
     local name dest mode
-    for name in lib.sh install-pi.sh install-coral.sh update-bundle.sh edge-all.service edge-all.env; do
+    for name in lib.sh install-pi.sh install-coral.sh update-bundle.sh edge-all.service edge-all-station.service edge-all.env; do
         dest=$(rootpath "$EA_SCRIPTS_DIR/$name")
         mode=0755
         [[ $name == *.sh ]] || mode=0644
@@ -216,12 +221,22 @@ service_files() {
     fi
     unit=$(sed "s|$EA_VENV_DEFAULT/|$VENV/|g" "$HERE/edge-all.service")
     write_file "$EA_UNIT_FILE" 0644 "$unit"
+    unit=$(sed "s|$EA_VENV_DEFAULT/|$VENV/|g" "$HERE/edge-all-station.service")
+    write_file "$EA_STATION_UNIT_FILE" 0644 "$unit"
+    # One of the two starts at boot: they share the camera (the station's unit says Conflicts=).
+    local on=$EA_UNIT_NAME off=$EA_STATION_UNIT_NAME systemctl=(systemctl)
+    if [[ $STATION == 1 ]]; then
+        on=$EA_STATION_UNIT_NAME off=$EA_UNIT_NAME
+    fi
     if is_real_root; then
         run systemctl daemon-reload
-        run systemctl enable "$EA_UNIT_NAME"
     else
-        run systemctl --root="$EA_ROOT" enable "$EA_UNIT_NAME"
+        systemctl+=(--root="$EA_ROOT")
     fi
+    if [[ -L $(rootpath "/etc/systemd/system/multi-user.target.wants/$off") ]]; then
+        run "${systemctl[@]}" disable "$off"
+    fi
+    run "${systemctl[@]}" enable "$on"
 }
 
 install_bundle() {
@@ -310,7 +325,9 @@ fi
 if [[ $CHECKS == 1 ]]; then
     run_checks
 fi
-if [[ $SERVICE == 1 ]]; then
+if [[ $SERVICE == 1 && $STATION == 1 ]]; then
+    info "done. The clinic station starts at boot; start it now with:  sudo systemctl start $EA_STATION_UNIT_NAME  (then open http://127.0.0.1:8080)"
+elif [[ $SERVICE == 1 ]]; then
     info "done. The service starts at boot; start it now with:  sudo systemctl start $EA_UNIT_NAME"
 else
     info "done."

@@ -6,6 +6,13 @@
 # checked again there, and only then made live by replacing the `current` symlink atomically
 # (ln -s + mv -T: a reader sees the old bundle or the new one, never half of one). The bundle it
 # replaces stays on disk as `previous`, so --rollback is one rename away.
+#
+# A bundle comes from outside (a USB stick, a download) and this script runs as root, so it must
+# not be a way to read what only root may: a symbolic link that leaves the bundle is refused (it is
+# checked again in the copy, which only root can change, so swapping a file for a link while the
+# script runs gains nothing), a FIFO, device or socket is refused (no read ever blocks), and file
+# permissions are kept or tightened (group and other write removed), never widened: every file
+# must already be readable by others (the service runs as its own user), or the bundle is refused.
 set -euo pipefail
 
 EA_PROG=update-bundle.sh
@@ -22,12 +29,15 @@ A bundle is refused (and the current model left as it is) when its model.tflite 
 the sha256 in its bundle.json, its labels differ, or the model does not load.
 Bundles live in $EA_BUNDLES_DIR/<sha12>; 'current' and 'previous' are symlinks there.
 
+A bundle is also refused when it holds a symbolic link that leads outside it, a FIFO, device or
+socket, or a file that other users cannot read (the service could not read it either).
+
 Options:
   --venv DIR        edge-all's virtual environment, used to check bundles (default $EA_VENV_DEFAULT;
                     a path on this machine, never taken inside --root)
   --no-load-check   check sha256 and labels only; skip loading the model with 'edge-all info'
   --keep N          keep at most N installed models, current and previous included (default 3)
-  --no-restart      do not restart the edge-all service (by default it is restarted if running)
+  --no-restart      do not restart the edge-all services (by default those running are restarted)
   --root DIR        act on a fake root: every path is taken inside DIR (for tests)
   --dry-run         print each action without doing it
   -h, --help        this help
@@ -37,6 +47,7 @@ EOF
 }
 
 ARGS=("$@")
+INCOMING=""
 VENV=$EA_VENV_DEFAULT
 LOAD_CHECK=1
 KEEP=3
@@ -128,6 +139,7 @@ restart_service() {
     fi
     # try-restart restarts the service only if it is running; a stopped service stays stopped.
     run systemctl try-restart "$EA_UNIT_NAME"
+    run systemctl try-restart "$EA_STATION_UNIT_NAME"
 }
 
 # The installed version directories (named by 12 hex digits), most recently activated first.
@@ -155,6 +167,39 @@ prune() {
     done < <(installed_versions)
 }
 
+# Refuse what a bundle must not hold, in DIR (the source, then the copy): links leading outside DIR
+# (or to anything but a file in it), FIFOs, devices and sockets.
+check_contents() {
+    local dir entry target
+    dir=$(cd "$1" && pwd -P)
+    entry=$(find "$dir" ! -type f ! -type d ! -type l -print -quit)
+    [[ -z $entry ]] || die "refusing the bundle: $entry is not a regular file (a FIFO, device or socket)"
+    while IFS= read -r -d '' entry; do
+        target=$(readlink -f -- "$entry") || target=""
+        if [[ -z $target || $target != "$dir"/* || ! -f $target ]]; then
+            die "refusing the bundle: $entry is a symbolic link to $(readlink -- "$entry"), outside the bundle (or to no file in it); copy the file itself into the bundle"
+        fi
+    done < <(find "$dir" -type l -print0)
+}
+
+# Make the copy in DIR self-contained and no more open than its source: links (checked to stay
+# inside) become copies of their files; group/other write and set-id bits go; folders are made
+# traversable so the service can reach the files; a file others cannot read is refused.
+settle_copy() {
+    local dir=$1 entry target mode
+    while IFS= read -r -d '' entry; do
+        target=$(readlink -f -- "$entry")
+        run cp --remove-destination -- "$target" "$entry"
+    done < <(find "$dir" -type l -print0)
+    run chmod -R go-w,a-s "$dir"
+    run find "$dir" -type d -exec chmod u=rwx,go=rx {} +
+    entry=$(find "$dir" -type f ! -perm -o=r -print -quit)
+    if [[ -n $entry ]]; then
+        mode=$(stat -c %a -- "$entry")
+        die "refusing the bundle: $SOURCE/${entry#"$dir"/} is not readable by other users (mode $mode), so the edge-all service could not read it; if it may be installed, run chmod a+r on it first"
+    fi
+}
+
 lock_store() {
     [[ $EA_DRY_RUN == 0 ]] || return 0
     mkdir -p "$STORE"
@@ -165,7 +210,8 @@ lock_store() {
 install_bundle() {
     local src sha sha12 target current incoming
     [[ -d $SOURCE ]] || die "$SOURCE: no such bundle directory"
-    src=$(cd "$SOURCE" && pwd)
+    src=$(cd "$SOURCE" && pwd -P)
+    check_contents "$src"
     if [[ $EA_DRY_RUN == 1 && ! -x $PYTHON ]]; then
         info "dry run: $PYTHON is not installed yet, so the bundle is not checked here"
         sha12="<sha12>"
@@ -191,16 +237,20 @@ install_bundle() {
         info "model $sha12 is already installed in $target; making it current"
     else
         incoming=$STORE/.incoming-$sha12
+        INCOMING=$incoming  # removed if anything below refuses the bundle
+        trap '[[ -z $INCOMING ]] || rm -rf -- "$INCOMING"' EXIT
         run mkdir -p "$STORE"
         run rm -rf -- "$incoming"
-        # -L: copy what links point to, so the store holds real files (checked again below).
-        run cp -R -L -- "$src" "$incoming"
-        run chmod -R u=rwX,go=rX "$incoming"
+        # -P: links are copied as links, never followed; the copy is checked, then settled.
+        run cp -R -P -- "$src" "$incoming"
         if [[ $EA_DRY_RUN == 0 ]]; then
+            check_contents "$incoming"
+            settle_copy "$incoming"
             # Check the copy too: the SD card, not only the source, can damage a file.
-            verified_sha256 "$incoming" >/dev/null || { rm -rf -- "$incoming"; exit 1; }
+            verified_sha256 "$incoming" >/dev/null || exit 1
         fi
         run mv -T "$incoming" "$target"
+        INCOMING=""
         # The new files must be on disk before a link points at them (power cuts happen).
         run sync
     fi

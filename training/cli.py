@@ -46,9 +46,6 @@ def train_command(
     learning_rate: Annotated[
         float, typer.Option(help="Learning rate of the first phase (Adam); see --distribute.")
     ] = TrainConfig.learning_rate,
-    patience: Annotated[
-        int, typer.Option(min=1, help="Stop a phase after N epochs without a better val_loss.")
-    ] = TrainConfig.patience,
     fine_tune_epochs: Annotated[
         int, typer.Option(min=0, help="Then unfreeze the top of the backbone for N epochs.")
     ] = TrainConfig.fine_tune_epochs,
@@ -61,6 +58,17 @@ def train_command(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Images per step (the global batch with --distribute).")
     ] = TrainConfig.batch_size,
+    lr_schedule: Annotated[
+        str,
+        typer.Option(
+            "--lr-schedule",
+            help="constant, or cosine: each phase on images decays its learning rate to zero.",
+        ),
+    ] = TrainConfig.lr_schedule,
+    patience: Annotated[
+        int,
+        typer.Option(min=1, help="Stop a phase when validation loss has not improved for this many epochs."),
+    ] = TrainConfig.patience,
     seed: Annotated[
         int, typer.Option(help="Seeds the split and the weights initialisation.")
     ] = TrainConfig.seed,
@@ -122,11 +130,12 @@ def train_command(
         head=head,
         epochs=epochs,
         learning_rate=learning_rate,
-        patience=patience,
         fine_tune_epochs=fine_tune_epochs,
         fine_tune_layers=fine_tune_layers,
         fine_tune_learning_rate=fine_tune_lr,
         batch_size=batch_size,
+        lr_schedule=lr_schedule,
+        patience=patience,
         seed=seed,
         include_segmented=include_segmented,
         augment=augment,

@@ -47,6 +47,7 @@ class TrainConfig:
     fine_tune_learning_rate: float = 1e-5
     fine_tune_layers: int = 30  # how many of the backbone's top layers fine-tuning unfreezes
     patience: int = 5  # EarlyStopping on val_loss
+    lr_schedule: str = "constant"  # or "cosine": each phase's rate decays to zero over its epochs
     split_file: Path | None = None  # reuse an existing split.json instead of splitting again
     distribute: bool = False  # data-parallel over every visible device (training.distribute)
     precision: str = "float32"  # bfloat16 / float16: mixed precision (training.precision)
@@ -77,6 +78,12 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown augmentation policy {self.augment!r} (choose from {', '.join(POLICIES)})"
             )
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(
+                f"unknown learning-rate schedule {self.lr_schedule!r} (choose constant or cosine)"
+            )
+        if self.patience < 1:
+            raise ConfigError("--patience must be at least 1 epoch")
         if self.class_weight not in ("none", "balanced"):
             raise ConfigError(f"unknown class weight {self.class_weight!r} (choose none or balanced)")
         if self.image_size < 32:

@@ -20,6 +20,9 @@ from edge_all.images import IMAGE_SUFFIXES, ImageError, open_image
 
 CLASSES = ("Benign", "Early", "Pre", "Pro")
 PARTS = ("train", "val", "test")
+# A file at a dataset's root that says its images are made up (training.demo_data writes it): a
+# bundle trained on them records it, and the device warns whenever such a bundle is used.
+SYNTHETIC_MARKER = "SYNTHETIC-DEMO-DATA.txt"
 SPLIT_VERSION = 1
 
 
@@ -316,3 +319,8 @@ def check_files_present(split: Split, parts: tuple[str, ...] = PARTS) -> None:
             f"{split.root}: {len(missing)} image(s) of the split are missing, e.g. {missing[0]} "
             "(restore the dataset there, or train again on its new location)"
         )
+
+
+def is_synthetic(root: str | Path) -> bool:
+    """Whether the dataset at `root` says its images are synthetic (see SYNTHETIC_MARKER)."""
+    return (Path(root) / SYNTHETIC_MARKER).is_file()

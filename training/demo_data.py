@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.dataset import CLASSES
+from training.dataset import CLASSES, SYNTHETIC_MARKER
 
 # (nucleus radius as a fraction of the image, RGB stain, lobes)
 _CLASS_LOOKS = {
@@ -66,6 +66,11 @@ def make_demo_dataset(
     """Write `per_class` Original images (and their Segmented copies) for each class under ROOT."""
     root = Path(root)
     rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / SYNTHETIC_MARKER).write_text(
+        "Synthetic smears made by training/demo_data.py: they teach nothing about real blood.\n",
+        encoding="utf-8",
+    )
     for label in CLASSES:
         for variant in ("Original", "Segmented"):
             (root / variant / label).mkdir(parents=True, exist_ok=True)

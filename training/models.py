@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from edge_all.errors import EdgeAllError
 from training.config import TrainConfig
@@ -131,9 +132,52 @@ def build_classifier(config: TrainConfig, num_classes: int) -> ClassifierParts:
     return ClassifierParts(model=model, features=keras.Model(pixels, features), base=base, head=head)
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def export_model(model: keras.Model) -> keras.Model:
+    """The network the device runs, from a trained classifier: raw pixels in, and out
+
+    - "logits": the class scores before softmax (the runtime applies softmax, calibrated);
+    - "features": the globally averaged last feature map, which the referral detector models
+      (for a flatten head too, where the classifier itself reads the flattened map);
+    - "feature_map": the last feature map itself, for class activation maps (GAP heads only).
+
+    The layers and weights are the trained model's own; only the softmax is left out.
+    """
+    try:
+        head = model.get_layer("head")
+        dense = head.get_layer("predictions")
+        base = next(layer for layer in model.layers if isinstance(layer, keras.Model) and layer is not head)
+        preprocess = next(layer for layer in model.layers if layer.name.endswith("_preprocess"))
+    except (ValueError, StopIteration):
+        raise RunError(f"{model.name}: not an edge-all classifier (preprocessing, backbone, head)") from None
+    pixels = keras.Input(model.input_shape[1:], name="pixels")
+    feature_map = base(preprocess(pixels), training=False)
+    features = keras.layers.GlobalAveragePooling2D(name="features")(feature_map)
+    gap_head = any(layer.name == "gap" for layer in head.layers)
+    to_logits = keras.layers.Dense(dense.units, name="logits")
+    logits = to_logits(features if gap_head else keras.layers.Flatten()(feature_map))
+    to_logits.set_weights(dense.get_weights())
+    outputs = {"logits": logits, "features": features}
+    if gap_head:
+        outputs["feature_map"] = feature_map
+    return keras.Model(pixels, outputs, name=f"{model.name}_export")
+
+
+def heatmap_weights(model: keras.Model) -> tuple[np.ndarray, np.ndarray] | None:
+    """The (D, C) weights and (C,) bias from pooled features to class scores, for a GAP head; else None."""
+    head = model.get_layer("head")
+    if not any(layer.name == "gap" for layer in head.layers):
+        return None
+    kernel, bias = head.get_layer("predictions").get_weights()
+    return np.asarray(kernel), np.asarray(bias)
+
+
+def compile_model(model: keras.Model, learning_rate: float, decay_steps: int | None = None) -> None:
+    """Adam, categorical cross-entropy; with `decay_steps`, the rate follows a cosine to zero over them."""
+    rate = (
+        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=keras.optimizers.Adam(rate),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -139,7 +139,10 @@ def fit(
                 f"BatchNorm frozen) at learning rate {config.fine_tune_learning_rate}"
             )
         fitted, train_data, val_data = _phase_data(config, parts, phase, train_images, val_images, replicas)
-        compile_model(fitted, phase.learning_rate)
+        # cosine: a phase on images decays its rate to zero over its steps (a resumed run's restored
+        # optimizer step count puts it where it was)
+        cosine = config.lr_schedule == "cosine" and not phase.on_features
+        compile_model(fitted, phase.learning_rate, phase.epochs * len(train_data) if cosine else None)
         initial, last, callbacks = checkpoints.begin_phase(phase, fitted, config.patience, train_data)
         if initial:
             _log(f"resuming the {phase.name} phase after its epoch {initial} of {phase.epochs}")

@@ -18,13 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_all import __version__
+from edge_all.capture.lock import capture_lock
 from edge_all.capture.options import CaptureRequest
+from edge_all.capture.quality import ANALYSIS_SIDE
 from edge_all.capture.session import CaptureError, CaptureSession, now_iso
+from edge_all.capture.sources import FrameRequest
 from edge_all.capture.spec import parse_source
-from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, StorageFull, default_db_path
+from edge_all.capture.store import (
+    CaptureRecord,
+    ResultsStore,
+    SessionInfo,
+    StorageFull,
+    StoreError,
+    default_db_path,
+)
 from edge_all.capture.summary import SampleSummary, summarize
 from edge_all.classifier import Classifier
 from edge_all.digest import sha256_file
+from edge_all.models import reference_bundle
 from edge_all.screening import ScreeningCall
 
 
@@ -73,15 +84,29 @@ def run_capture(
     source = parse_source(request.camera, settle_seconds=request.settle_seconds)
     if options.save_frames is not None and source.folder == options.save_frames:
         raise CaptureError("--save-frames must not be the watched folder (saved frames would be read again)")
+    if options.save_heatmaps and options.save_frames is None:
+        raise CaptureError("--save-heatmaps writes beside the saved frames: give --save-frames DIR too")
+    model = request.model or reference_bundle()
     classifier = Classifier.load(
-        request.model, labels=request.labels, threads=request.threads, edgetpu=request.edgetpu
+        model, labels=request.labels, threads=request.threads, edgetpu=request.edgetpu
     )
+    source.configure(frame_request(request, classifier.input_size))
     manifest = classifier.manifest
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
+    for warning in classifier.warnings:
+        on_notice(f"warning: {warning}")
+    threshold = options.threshold if options.threshold is not None else classifier.confidence_threshold
     db = request.db or default_db_path()
     with contextlib.ExitStack() as cleanup:
+        # Two captures of one folder and sample would classify every image twice: the second refuses.
+        source_key = os.path.realpath(source.folder) if source.folder is not None else source.spec
+        sample = f"sample {options.sample_id}" if options.sample_id is not None else "no sample id"
+        cleanup.enter_context(capture_lock(db, source_key, options.sample_id, f"{source.spec} ({sample})"))
         source.open()
         cleanup.callback(source.close)
+        camera_settings = source.settings()
+        if camera_settings and camera_settings.get("warning"):
+            on_notice(camera_settings["warning"])
         store = cleanup.enter_context(ResultsStore.open(db))
         # A restart (power cut, service restart) must not classify a slide's images twice.
         skipped = source.skip(store.origins(source.spec, options.sample_id))
@@ -95,13 +120,15 @@ def run_capture(
                     started_at=now_iso(),
                     source=source.spec,
                     sample_id=options.sample_id,
-                    model=str(request.model),
+                    model=str(model),
                     bundle_sha256=digest,
                     labels=list(classifier.labels),
-                    threshold=options.threshold,
+                    threshold=threshold,
                     quality_thresholds=options.quality.to_dict() if options.quality else None,
                     edge_all_version=__version__,
                     screening_rule=options.screening,
+                    unfamiliarity_threshold=classifier.referral.threshold if classifier.referral else None,
+                    camera_settings=camera_settings,
                 )
             )
         except StorageFull as exc:
@@ -112,7 +139,8 @@ def run_capture(
             stop=stop, on_record=on_record, on_notice=on_notice, on_call=on_call,
         )  # fmt: skip
         outcome = session.run()
-        with contextlib.suppress(StorageFull):  # the frames are committed; only the end time is lost
+        # The frames are committed; at worst the end time is lost (a full disk, a damaged file).
+        with contextlib.suppress(StorageFull, StoreError):
             store.end_session(session_id, now_iso(), outcome.reason)
         # The whole slide: a sample's earlier sessions (a restart after a power cut) count too.
         rows = (
@@ -120,7 +148,11 @@ def run_capture(
             if options.sample_id is not None
             else store.captures(session_id=session_id)
         )
-        summaries = summarize(rows, classifier.labels, options.screening)
+        try:
+            summaries = summarize(rows, classifier.labels, options.screening)
+        except StoreError as exc:
+            on_notice(f"no summary: {exc}")
+            summaries = []
     return CaptureResult(
         session_id=session_id,
         db=db,
@@ -129,6 +161,20 @@ def run_capture(
         reason=outcome.reason,
         ok=outcome.ok,
         summaries=summaries,
+    )
+
+
+def frame_request(request: CaptureRequest, input_size: tuple[int, int]) -> FrameRequest:
+    """What the source must deliver for this capture: frames that cover the model's input (and,
+    with the quality gate on, its 224-pixel analysis copy), full size only to save them."""
+    height, width = input_size
+    side = ANALYSIS_SIDE if request.options.quality is not None else 0
+    return FrameRequest(
+        min_size=(max(width, side), max(height, side)),
+        capture_size=request.capture_size,
+        full_resolution=request.options.save_frames is not None,
+        lock_exposure=request.lock_exposure,
+        settle_frames=request.settle_frames,
     )
 
 

@@ -9,10 +9,14 @@ from typing import Any
 
 from edge_all.capture.store import CaptureRecord
 from edge_all.capture.summary import REFERRED_TEXT, UNCERTAIN_TEXT
+from edge_all.safe_text import printable
 
 
 def live_line(record: CaptureRecord) -> str:
-    """`#12  Pre 0.93  focus 312 bright 214  14.2 ms  video:a.avi#12` (status decides the middle)."""
+    """`#12  Pre 0.93  focus 312 bright 214  14.2 ms  video:a.avi#12` (status decides the middle).
+
+    Everything that came from outside (labels, reasons naming files, the origin) is `printable`.
+    """
     quality = record.quality
     quality_text = (
         f"focus {quality['focus']:.0f} bright {quality['brightness']:.0f}"
@@ -30,7 +34,7 @@ def live_line(record: CaptureRecord) -> str:
     else:
         verdict = f"error: {record.reason}"
     latency = f"{record.inference_ms:.1f} ms" if record.inference_ms is not None else "-"
-    return f"#{record.frame_index:<4d} {verdict}  [{quality_text}]  {latency}  {record.origin}"
+    return printable(f"#{record.frame_index:<4d} {verdict}  [{quality_text}]  {latency}  {record.origin}")
 
 
 def record_json(record: CaptureRecord) -> str:
@@ -47,7 +51,9 @@ def rows_table(rows: Iterable[Mapping[str, Any]]) -> str:
         confidence = f"{row['confidence']:.2f}" if row["confidence"] is not None else "-"
         detail = row["reason"] or row["origin"]
         lines.append(
-            f"{row['id']:>6}  {row['captured_at'][:23]:<23}  {str(row['sample_id'] or '-'):<12}  "
-            f"{row['status']:<10}  {str(row['label'] or '-'):<10}  {confidence:>5}  {detail}"
+            printable(
+                f"{row['id']:>6}  {row['captured_at'][:23]:<23}  {str(row['sample_id'] or '-'):<12}  "
+                f"{row['status']:<10}  {str(row['label'] or '-'):<10}  {confidence:>5}  {detail}"
+            )
         )
     return "\n".join(lines)

@@ -6,18 +6,50 @@ station can build a request from a form. edge_all.capture.app runs a CaptureRequ
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from edge_all.errors import UsageError
+from edge_all.jsonfile import read_json_object
 from edge_all.screening import ScreeningRule
 
 DEFAULT_SETTLE_SECONDS = 1.0  # folder sources: how long a file must stay unchanged before it is read
+DEFAULT_SETTLE_FRAMES = 30  # cameras: frames for exposure and white balance to settle before locking
 
 
 class QualityConfigError(UsageError):
     """Quality thresholds (from a flag or a config file) that cannot be used."""
+
+
+def require_number(name: str, value: float, low: float, high: float = math.inf) -> None:
+    """Refuse NaN, infinities and values outside [low, high]: NaN silently passes every comparison."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number, not {value!r}")
+    if not low <= value <= high:
+        allowed = f"at least {low:g}" if high == math.inf else f"between {low:g} and {high:g}"
+        raise UsageError(f"{name} must be {allowed}, not {value:g}")
+
+
+def is_utf8_text(text: str) -> bool:
+    """False for text holding undecodable bytes (a non-UTF-8 command-line argument), which SQLite refuses."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# What each threshold can mean: brightness is mean luma (0-255), clipped and stained are fractions,
+# contrast (a standard deviation of luma) and focus (a variance) are never negative.
+_THRESHOLD_RANGES = {
+    "min_brightness": (0.0, 255.0),
+    "max_brightness": (0.0, 255.0),
+    "max_clipped": (0.0, 1.0),
+    "min_contrast": (0.0, 255.0),
+    "min_stained": (0.0, 1.0),
+    "min_focus": (0.0, math.inf),
+}
 
 
 @dataclass(frozen=True)
@@ -31,21 +63,23 @@ class QualityThresholds:
     min_stained: float = 0.001  # fraction of stained (purple/pink) pixels: below this, no cells
     min_focus: float = 40.0  # variance of the Laplacian of luma: below this the field is blurred
 
+    def __post_init__(self) -> None:
+        # NaN compares false with everything, so a NaN limit would silently switch its check off.
+        for name, (low, high) in _THRESHOLD_RANGES.items():
+            try:
+                require_number(name, getattr(self, name), low, high)
+            except UsageError as exc:
+                raise QualityConfigError(f"quality threshold {exc}") from None
+
     @classmethod
     def from_file(cls, path: str | Path) -> QualityThresholds:
         """Read a JSON object of threshold overrides (unknown keys are an error, not ignored)."""
-        path = Path(path)
+        doc = read_json_object(path, "quality config", QualityConfigError)
+        values = {name: doc.number(name) for name in doc}  # each error names the file and the key
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise QualityConfigError(f"{path}: cannot read quality config ({exc.strerror or exc})") from None
-        except json.JSONDecodeError as exc:
-            raise QualityConfigError(
-                f"{path}: quality config is not valid JSON ({exc.msg}, line {exc.lineno})"
-            ) from None
-        if not isinstance(data, dict):
-            raise QualityConfigError(f"{path}: quality config must be a JSON object of thresholds")
-        return cls().replace(**data)
+            return cls().replace(**values)
+        except QualityConfigError as exc:
+            raise QualityConfigError(f"{path}: {exc}") from None
 
     def replace(self, **overrides: float | None) -> QualityThresholds:
         """A copy with the given thresholds changed; None values are left as they are."""
@@ -77,20 +111,31 @@ class CaptureOptions:
     count: int | None = None  # stop after this many frames (rejected ones count)
     interval: float | None = None  # seconds from one capture to the next; None: the source's default
     duration: float | None = None  # stop after this many seconds
-    threshold: float = 0.6  # below this confidence a frame is "uncertain"
+    threshold: float | None = None  # below this confidence a frame is "uncertain"; None: the bundle's
+    tta: bool = False  # average the 8 rotations and flips of each frame (8 times the inference)
     quality: QualityThresholds | None = QualityThresholds()  # None: no quality gate
     save_frames: Path | None = None
+    save_heatmaps: bool = False  # a heat-map overlay beside each saved frame (needs save_frames)
     frame_format: str = "png"
     reconnect_timeout: float = 30.0
     poll_seconds: float = 0.2  # how often a folder source is looked at when idle
     screening: ScreeningRule = ScreeningRule()  # how many fields the sample's call needs
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None:  # None: the bundle's own
+            require_number("threshold", self.threshold, 0.0, 1.0)
+        for name in ("interval", "duration", "reconnect_timeout", "poll_seconds"):
+            if getattr(self, name) is not None:
+                require_number(name, getattr(self, name), 0.0)
+        if self.sample_id is not None and not is_utf8_text(self.sample_id):
+            raise UsageError(f"sample id {self.sample_id!r} is not valid UTF-8 text")
 
 
 @dataclass(frozen=True)
 class CaptureRequest:
     """One capture: which model, which source, which database, and how to run the loop."""
 
-    model: Path  # a bundle directory, or a plain .tflite (with labels)
+    model: Path | None = None  # a bundle directory or a plain .tflite; None: the reference bundle
     camera: str = "opencv:0"  # a `--camera` value (edge_all.capture.spec)
     labels: Path | None = None
     threads: int | None = None
@@ -98,3 +143,17 @@ class CaptureRequest:
     db: Path | None = None  # None: edge_all.capture.store.default_db_path()
     settle_seconds: float = DEFAULT_SETTLE_SECONDS
     options: CaptureOptions = field(default_factory=CaptureOptions)
+    capture_size: tuple[int, int] | None = None  # (width, height); None: the smallest covering the model
+    lock_exposure: bool = True  # cameras: settle, then lock exposure and white balance for the slide
+    settle_frames: int = DEFAULT_SETTLE_FRAMES
+
+    def __post_init__(self) -> None:
+        require_number("settle", self.settle_seconds, 0.0)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A WIDTHxHEIGHT value ("640x480") as (640, 480), or a UsageError saying what is wrong."""
+    width, sep, height = text.strip().lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise UsageError(f"--capture-size must be WIDTHxHEIGHT in pixels, e.g. 640x480, not {text!r}")
+    return int(width), int(height)

@@ -20,6 +20,9 @@ from PIL import Image
 from edge_all.capture.options import QualityThresholds
 
 ANALYSIS_SIDE = 224
+# A microscope field of view is round or a camera's 4:3 or 16:9 frame; a frame more than this many
+# times wider than tall (or taller than wide) is not one, and is rejected before any other check.
+MAX_ASPECT_RATIO = 10.0
 # ITU-R BT.601 luma weights: what "brightness" means for 8-bit RGB.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -47,9 +50,13 @@ class QualityReport:
 
 
 def analysis_copy(rgb: np.ndarray) -> np.ndarray:
-    """Scale an RGB uint8 frame so its short side is ANALYSIS_SIDE, keeping the aspect ratio."""
+    """Scale an RGB uint8 frame so its short side is ANALYSIS_SIDE, keeping the aspect ratio.
+
+    The long side is capped at MAX_ASPECT_RATIO times ANALYSIS_SIDE, so a 100000x1 strip (a few
+    hundred bytes as a PNG) costs a 2240-pixel copy, not 5 gigapixels.
+    """
     h, w = rgb.shape[:2]
-    scale = ANALYSIS_SIDE / min(h, w)
+    scale = min(ANALYSIS_SIDE / min(h, w), ANALYSIS_SIDE * MAX_ASPECT_RATIO / max(h, w))
     if scale == 1.0:
         return rgb
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -123,6 +130,15 @@ def judge(metrics: QualityMetrics, limits: QualityThresholds) -> str | None:
     return None
 
 
+def odd_shape(rgb: np.ndarray) -> str | None:
+    """`odd_shape: ...` for a frame too narrow to be a field of view, or None."""
+    h, w = rgb.shape[:2]
+    if max(h, w) > MAX_ASPECT_RATIO * min(h, w):
+        return f"odd_shape: {w}x{h} pixels is not a field of view (one side > {MAX_ASPECT_RATIO:g}x other)"
+    return None
+
+
 def assess(rgb: np.ndarray, limits: QualityThresholds) -> QualityReport:
+    """Measure a frame (in bounded time and memory, whatever its size) and judge it."""
     metrics = measure(rgb)
-    return QualityReport(metrics=metrics, reason=judge(metrics, limits))
+    return QualityReport(metrics=metrics, reason=odd_shape(rgb) or judge(metrics, limits))

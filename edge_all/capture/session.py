@@ -14,35 +14,41 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from edge_all.capture.frames import save_frame
 from edge_all.capture.options import CaptureOptions
-from edge_all.capture.quality import assess
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
-from edge_all.capture.store import CaptureRecord, ResultsStore, StorageFull, is_disk_full
+from edge_all.capture.store import (
+    CaptureRecord,
+    DatabaseGone,
+    ResultsStore,
+    StorageFull,
+    StoreError,
+    is_disk_full,
+)
+from edge_all.capture.triage import assess_field
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
+from edge_all.heatmaps import overlay
+from edge_all.safe_text import utf8_safe
 from edge_all.screening import ScreeningCall
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
 
 
-class PredictionLike(Protocol):
-    label: str
-    confidence: float
-    probabilities: np.ndarray
-    inference_ms: float
-
-
 class Predictor(Protocol):
-    """What the loop needs from a model (edge_all.classifier.Classifier is one)."""
+    """What the loop needs from a model (a Classifier is one; see edge_all.capture.triage)."""
 
     labels: Sequence[str]
+    confidence_threshold: float
+    can_draw_heatmaps: bool
 
-    def predict(self, image: np.ndarray) -> PredictionLike: ...
+    def prepare(self, image: np.ndarray) -> np.ndarray: ...
+
+    def predict_pixels(self, pixels: np.ndarray, tta: bool = False, heatmap: bool = False) -> Any: ...
 
 
 class CaptureError(EdgeAllError):
@@ -84,7 +90,15 @@ class CaptureSession:
         self.on_record = on_record
         self.on_call = on_call  # the sample's screening call, whenever a frame changes it
         self._call: ScreeningCall | None = None
+        self._heatmap: np.ndarray | None = None  # the current frame's overlay, when asked for
+        # One confidence threshold: the option's, else the bundle's own.
+        self.threshold = (
+            options.threshold if options.threshold is not None else predictor.confidence_threshold
+        )
         self.on_notice = on_notice
+        # Names saved frames: random and unique for ever, unlike the session id (which restarts at
+        # 1 in a new database), so a new patient's frames can never overwrite an earlier one's.
+        self.session_uid = str(store.session(session_id)["uid"])
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self) -> CaptureOutcome:
@@ -126,7 +140,9 @@ class CaptureSession:
                 self._report_call()
             except StorageFull as full:
                 return CaptureOutcome(frames, f"disk full, stopped: {full}", False)
-            except sqlite3.Error as exc:  # locked for too long, I/O error, damaged file
+            except DatabaseGone as gone:  # this frame was committed, and rescued with the others
+                return CaptureOutcome(frames + 1, str(gone), False)
+            except (StoreError, sqlite3.Error) as exc:  # locked for too long, I/O error, damaged file
                 return CaptureOutcome(frames, f"results database error, stopped: {exc}", False)
             frames += 1
 
@@ -164,12 +180,18 @@ class CaptureSession:
     # ---- one frame ----------------------------------------------------------------------------
     def _process(self, frame: Frame) -> CaptureRecord:
         opts = self.options
+        self._heatmap = None
         captured_at = now_iso()
         fields: dict = {}
         if frame.rgb is None:
             fields.update(status="error", reason=frame.error or "frame could not be read")
         else:
-            fields.update(self._judge_and_classify(frame.rgb))
+            try:
+                fields.update(self._judge_and_classify(frame.rgb))
+            except Exception as exc:
+                # Recorded and skipped, never fatal: a restarted service must not stop on it again.
+                reason = f"could not be processed ({type(exc).__name__}: {exc})"
+                fields.update(status="error", reason=reason)
         kept = self._keep_image(frame)
         if "reason" in kept and fields.get("reason"):
             kept["reason"] = f"{fields['reason']}; {kept['reason']}"
@@ -188,28 +210,29 @@ class CaptureSession:
 
     def _judge_and_classify(self, rgb: np.ndarray) -> dict:
         opts = self.options
-        fields: dict = {}
-        if opts.quality is not None:
-            report = assess(rgb, opts.quality)
-            fields["quality"] = report.metrics.to_dict()
-            if not report.passed:
-                return {**fields, "status": "rejected", "reason": report.reason}
         try:
-            prediction = self.predictor.predict(rgb)
+            field = assess_field(
+                rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps
+            )
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
-            return {**fields, "status": "error", "reason": f"classification failed: {exc}"}
-        probabilities = {
-            label: round(float(p), 6)
-            for label, p in zip(self.predictor.labels, prediction.probabilities, strict=True)
-        }
-        confident = prediction.confidence >= opts.threshold
+            return {"status": "error", "reason": f"classification failed: {exc}"}
+        fields: dict = {"status": field.status, "reason": field.reason}
+        if field.quality is not None:
+            fields["quality"] = field.quality.to_dict()
+        prediction = field.prediction
+        if prediction is None:
+            return fields
+        self._heatmap = overlay(field.pixels, prediction.heatmap) if prediction.heatmap is not None else None
         return {
             **fields,
-            "status": "classified" if confident else "uncertain",
             "label": prediction.label,
             "confidence": float(prediction.confidence),
-            "probabilities": probabilities,
+            "probabilities": {
+                label: round(float(p), 6)
+                for label, p in zip(self.predictor.labels, prediction.probabilities, strict=True)
+            },
             "inference_ms": float(prediction.inference_ms),
+            "unfamiliarity": prediction.unfamiliarity,
         }
 
     def _keep_image(self, frame: Frame) -> dict:
@@ -217,15 +240,21 @@ class CaptureSession:
         opts = self.options
         try:
             if opts.save_frames is not None and frame.rgb is not None:
-                stem = f"session{self.session_id:04d}-{frame.index:06d}"
-                saved = save_frame(frame.rgb, opts.save_frames, stem, opts.frame_format)
-                return {"image_path": str(saved.path), "image_sha256": saved.sha256}
+                stem = f"session{self.session_id:04d}-{self.session_uid}-{frame.index:06d}"
+                saved = save_frame(frame.to_save, opts.save_frames, stem, opts.frame_format)
+                kept = {"image_path": str(saved.path), "image_sha256": saved.sha256}
+                if self._heatmap is not None:  # the overlay, on the pixels the model saw
+                    kept["heatmap_path"] = str(
+                        save_frame(self._heatmap, opts.save_frames, f"{stem}-heatmap").path
+                    )
+                return kept
             if frame.file is not None:
-                return {"image_path": str(frame.file), "image_sha256": sha256_file(frame.file)}
+                return {"image_path": utf8_safe(str(frame.file)), "image_sha256": sha256_file(frame.file)}
         except OSError as exc:
             if is_disk_full(exc):
                 raise StorageFull(f"cannot save frame in {opts.save_frames}: {exc.strerror}") from None
-            return {"reason": f"image not kept: {exc.strerror or exc}"}
+            where = f"{utf8_safe(str(exc.filename))}: " if exc.filename else ""
+            return {"reason": f"image not kept: {where}{exc.strerror or exc}"}
         return {}
 
     def _report_call(self) -> None:

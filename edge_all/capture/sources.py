@@ -11,9 +11,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from edge_all.capture.options import DEFAULT_SETTLE_FRAMES
 from edge_all.errors import EdgeAllError
 
 
@@ -31,9 +33,31 @@ class Frame:
 
     index: int  # 0-based count of frames this source has handed out
     origin: str  # where it came from, for the record: "video:a.avi#12", a file path, "opencv:0#3"
-    rgb: np.ndarray | None = None
+    rgb: np.ndarray | None = None  # what the quality gate and the model see (FrameRequest.min_size)
     file: Path | None = None  # the image file the frame is (folder sources)
     error: str | None = None
+    full: np.ndarray | None = None  # the full-resolution RGB frame, when FrameRequest.full_resolution
+
+    @property
+    def to_save(self) -> np.ndarray | None:
+        """The pixels `--save-frames` keeps: full resolution when the source delivered it."""
+        return self.full if self.full is not None else self.rgb
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """What the capture wants from a source: frame size, full-resolution copies, exposure lock.
+
+    A camera is asked for the smallest size it offers that covers `min_size` (keeping its field of
+    view), or exactly `capture_size`; any source shrinks larger frames once, where they arrive.
+    The default asks for nothing: frames as the hardware delivers them.
+    """
+
+    min_size: tuple[int, int] | None = None  # (width, height) every frame must cover; None: any
+    capture_size: tuple[int, int] | None = None  # --capture-size: ask the camera for exactly this
+    full_resolution: bool = False  # --save-frames: also hand out each frame at the camera's full size
+    lock_exposure: bool = True  # cameras: let exposure and white balance settle, then lock them
+    settle_frames: int = DEFAULT_SETTLE_FRAMES  # cameras: at most this many frames to settle, then lock
 
 
 class FrameSource(ABC):
@@ -47,6 +71,16 @@ class FrameSource(ABC):
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
+        self.request = FrameRequest()
+
+    def configure(self, request: FrameRequest) -> None:
+        """Say what frames the capture wants; call before `open` (sources ignore what they cannot do)."""
+        self.request = request
+
+    def settings(self) -> dict[str, Any] | None:
+        """What a camera was set to after `open` (size, exposure, white balance), for the session
+        record; None for files. A "warning" entry is a line the operator should see."""
+        return None
 
     @abstractmethod
     def open(self) -> None:

@@ -6,21 +6,32 @@ Durability settings, and why:
 - synchronous=FULL: in WAL mode, NORMAL survives a process crash or kill but may lose the last
   commits on a power cut, and a Raspberry Pi clipped to a microscope does lose power. FULL syncs
   the WAL on every commit; at a frame a second that is one fsync a second, which an SD card takes.
+
+What can go wrong, and what the user hears (one line, never a sqlite3 traceback):
+- A damaged file (a card failing in its middle pages): every method raises StoreError naming the
+  file and how to recover what it holds (`sqlite3 results.db .recover`).
+- The file deleted or replaced while a capture writes to it: the next commit notices, copies the
+  still-open database (every frame so far) to a new file beside it and raises DatabaseGone, so the
+  capture stops with that one line instead of writing on into a file nobody can see.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from edge_all.errors import EdgeAllError
-from edge_all.screening import FieldCounts, ScreeningRule, screening_call
+from edge_all.safe_text import printable
+from edge_all.screening import BENIGN_LABEL, FieldCounts, ScreeningRule, screening_call
 
 SCHEMA_VERSION = 2
 STATUSES = ("classified", "uncertain", "referred", "rejected", "error")
@@ -174,6 +185,65 @@ class StorageFull(EdgeAllError):
     """The disk (or the database's size limit) is full: the capture must stop."""
 
 
+class DatabaseGone(StoreError):
+    """The database file was deleted or replaced while it was open; what it held was rescued."""
+
+
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
+def database_failure(path: Path, exc: BaseException, doing: str = "use") -> EdgeAllError:
+    """The one-line error for what SQLite (or a number or text it cannot hold) did to `path`."""
+    if is_disk_full(exc):
+        return StorageFull(f"{path}: database or disk is full ({exc})")
+    if isinstance(exc, OverflowError):
+        return StoreError(f"{path}: a number too large for the results database ({exc})")
+    if isinstance(exc, UnicodeEncodeError):  # e.g. a sample id typed as bytes that are not UTF-8
+        return StoreError(
+            f"{path}: {printable(exc.object)} is not valid UTF-8 text (the database holds UTF-8)"
+        )
+    message = str(exc)
+    if "locked" in message or "busy" in message:
+        return StoreError(f"{path}: the results database is locked by another program ({message}); try again")
+    advice = ""
+    if any(word in message for word in ("malformed", "corrupt", "not a database")):
+        advice = (
+            "; the file is damaged (or not a database): stop edge-all, keep a copy of it, and recover "
+            f"what it holds with: sqlite3 {path} .recover | sqlite3 {path}.recovered"
+        )
+    return StoreError(f"{path}: cannot {doing} the results database ({message}){advice}")
+
+
+def _one_line_errors(cls: type) -> type:
+    """Make every public method of `cls` turn SQLite's errors into database_failure's one line."""
+
+    def wrap(method: Callable) -> Callable:
+        if inspect.isgeneratorfunction(method):
+
+            @functools.wraps(method)
+            def generator(self: ResultsStore, *args: Any, **kwargs: Any) -> Iterator[Any]:
+                try:
+                    yield from method(self, *args, **kwargs)
+                except (sqlite3.DatabaseError, OverflowError, UnicodeEncodeError) as exc:
+                    raise database_failure(self.path, exc) from None
+
+            return generator
+
+        @functools.wraps(method)
+        def plain(self: ResultsStore, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except (sqlite3.DatabaseError, OverflowError, UnicodeEncodeError) as exc:
+                raise database_failure(self.path, exc) from None
+
+        return plain
+
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.isfunction(method):
+            setattr(cls, name, wrap(method))
+    return cls
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     started_at: str
@@ -243,13 +313,18 @@ def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (28, 122)  # ENOSPC, EDQUOT
 
 
+@_one_line_errors
 class ResultsStore:
-    """The SQLite results database. Use as a context manager; every write commits at once."""
+    """The SQLite results database. Use as a context manager; every write commits at once.
+
+    Every public method raises one-line errors (StoreError, StorageFull), never sqlite3's.
+    """
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.connection = connection
         self.path = path
         self._rules: dict[int, tuple[ScreeningRule, list[str]]] = {}
+        self._identity = _identity(path)  # the file this connection writes (see _check_in_place)
 
     @classmethod
     def open(cls, path: str | Path, create: bool = True) -> ResultsStore:
@@ -270,7 +345,7 @@ class ResultsStore:
             store._migrate(create)
             return store
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open results database ({exc})") from None
+            raise database_failure(path, exc, "open") from None
         except OSError as exc:
             raise StoreError(f"{path}: cannot create results database ({exc.strerror or exc})") from None
 
@@ -387,13 +462,32 @@ class ResultsStore:
         )  # fmt: skip
 
     def _transaction(self, work: Callable[[], int]) -> int:
+        with self.connection:
+            result = work()
+        self._check_in_place()
+        return result
+
+    def _check_in_place(self) -> None:
+        """Raise DatabaseGone (after rescuing what the open file holds) if the file was removed."""
+        if self._identity is None or _identity(self.path) == self._identity:
+            return
+        what = "deleted" if not self.path.exists() else "replaced by another file"
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        rescue = self.path.with_name(f"{self.path.stem}.rescued-{stamp}{self.path.suffix or '.db'}")
         try:
-            with self.connection:
-                return work()
-        except sqlite3.OperationalError as exc:
-            if is_disk_full(exc):
-                raise StorageFull(f"{self.path}: database or disk is full ({exc})") from None
-            raise
+            with sqlite3.connect(rescue) as copy:
+                self.connection.backup(copy)
+            copy.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise DatabaseGone(
+                f"{self.path}: the results database was {what} while in use, and its frames could not be "
+                f"copied to {rescue} ({exc}); stopped"
+            ) from None
+        self._identity = None  # rescued once; the caller stops
+        raise DatabaseGone(
+            f"{self.path}: the results database was {what} while in use; every frame recorded so far "
+            f"was saved to {rescue}; stopped"
+        )
 
     def session_rule(self, session_id: int) -> tuple[ScreeningRule, list[str]]:
         """The screening rule and labels a session recorded (cached: they never change)."""
@@ -456,6 +550,8 @@ class ResultsStore:
             yield dict(row)
 
     def capture(self, row_id: int) -> dict[str, Any] | None:
+        if not 0 <= row_id <= SQLITE_MAX_INTEGER:
+            return None  # no row has that id (SQLite could not even hold it)
         row = self.connection.execute(
             f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures WHERE id = ?", (row_id,)
         ).fetchone()
@@ -493,10 +589,8 @@ class ResultsStore:
         self, search: str | None = None, limit: int | None = None, offset: int = 0
     ) -> list[dict[str, Any]]:
         """Samples with their counts and screening call, latest first; `search` matches the id."""
-        sql, params = f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples", []
-        if search:
-            sql += " WHERE sample_id LIKE ? ESCAPE '\\'"
-            params.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        where, params = _search_clause(search)
+        sql = f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples{where}"
         sql += " ORDER BY last_captured_at DESC, sample_id"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -517,3 +611,75 @@ class ResultsStore:
             (sample_id or "",),
         )
         return [dict(row) for row in rows]
+
+    def count_samples(self, search: str | None = None) -> int:
+        """How many samples `samples(search)` would list, for paging."""
+        where, params = _search_clause(search)
+        return int(self.connection.execute(f"SELECT COUNT(*) FROM samples{where}", params).fetchone()[0])
+
+    def reviewed_samples(self, sample_ids: Iterable[str | None]) -> set[str]:
+        """Which of these samples a specialist has reviewed as a whole ('' for no sample id)."""
+        ids = sorted({sample_id or "" for sample_id in sample_ids})
+        if not ids:
+            return set()
+        rows = self.connection.execute(
+            f"SELECT DISTINCT sample_id FROM reviews WHERE capture_id IS NULL "
+            f"AND sample_id IN ({', '.join('?' for _ in ids)})",
+            ids,
+        )
+        return {row[0] for row in rows}
+
+    def captures_page(
+        self, sample_id: str | None, *, limit: int, offset: int = 0, flagged: bool = False
+    ) -> list[dict[str, Any]]:
+        """One page of a sample's fields in capture order; `flagged`: only the fields a specialist
+        should look at first (ALL-like, referred or uncertain; the sample row counts them).
+
+        The page's ids are chosen from the sample index alone (it covers status and label), then
+        only those rows are read: a deep page of a 10,000-field slide sorts ids, not whole rows.
+        """
+        page = "SELECT id FROM captures WHERE sample_id IS ?"
+        params: list[Any] = [sample_id or None]
+        if flagged:
+            page += " AND (status IN ('referred', 'uncertain') OR (status = 'classified' AND label IS NOT ?))"
+            params.append(BENIGN_LABEL)
+        rows = self.connection.execute(
+            f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures "
+            f"WHERE id IN ({page} ORDER BY id LIMIT ? OFFSET ?) ORDER BY id",
+            [*params, limit, offset],
+        )
+        return [dict(row) for row in rows]
+
+    def captures_between(self, start: str, end: str) -> Iterator[dict[str, Any]]:
+        """Capture rows with `start <= captured_at < end` (ISO 8601 UTC, as recorded), in order."""
+        rows = self.connection.execute(
+            f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures WHERE captured_at >= ? AND captured_at < ? "
+            "ORDER BY id",
+            (start, end),
+        )
+        for row in rows:
+            yield dict(row)
+
+    def sessions_of_sample(self, sample_id: str | None) -> list[dict[str, Any]]:
+        """The capture sessions that recorded a sample's fields (which model, which source), oldest first."""
+        rows = self.connection.execute(
+            "SELECT * FROM sessions WHERE sample_id IS ? ORDER BY id", (sample_id or None,)
+        )
+        return [dict(row) for row in rows]
+
+
+def _search_clause(search: str | None) -> tuple[str, list[Any]]:
+    """A WHERE clause matching sample ids that contain `search` literally (% and _ are not wildcards)."""
+    if not search:
+        return "", []
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return " WHERE sample_id LIKE ? ESCAPE '\\'", [f"%{escaped}%"]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from edge_all.safe_text import printable
 from edge_all.screening import FieldCounts, ScreeningCall, ScreeningRule, screening_call
 
 UNCERTAIN_TEXT = "uncertain: refer to a specialist"
@@ -58,7 +59,7 @@ class SampleSummary:
         }
 
     def describe(self) -> str:
-        """A few human lines: the counts and the call."""
+        """A few human lines: the counts and the call (sample id and labels made `printable`)."""
         name = self.sample_id if self.sample_id is not None else "(no sample id)"
         counts = self.counts
         # A short label list (the 4 ALL classes) is shown whole, zeros included; a long one
@@ -74,7 +75,7 @@ class SampleSummary:
             + (f" ({reasons})" if reasons else "") + f", errors {counts.errors}",
             f"  screening call: {self.call.reason}",
         ]  # fmt: skip
-        return "\n".join(lines)
+        return "\n".join(printable(line) for line in lines)
 
 
 def summarize(

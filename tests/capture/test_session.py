@@ -30,7 +30,7 @@ def run_session(tmp_path, source, classifier, options: CaptureOptions, stop=None
         model="coral",
         bundle_sha256="c0" * 32,
         labels=list(classifier.labels),
-        threshold=options.threshold,
+        threshold=options.threshold if options.threshold is not None else classifier.confidence_threshold,
         quality_thresholds=None,
         edge_all_version="test",
     )

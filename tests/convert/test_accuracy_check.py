@@ -29,21 +29,28 @@ def independent(trained_run, int8_bundle):
 
     interpreter = Interpreter(model_path=str(int8_bundle / MODEL_FILE), num_threads=1)
     interpreter.allocate_tensors()
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    (inp,) = interpreter.get_input_details()
+    (out,) = [d for d in interpreter.get_output_details() if d["name"] == manifest.scores.name]
     in_scale, in_zero = inp["quantization"]
     out_scale, out_zero = out["quantization"]
-    int8_probs = []
+    int8_logits = []
     for image in pixels:
         quantized = np.clip(np.round(image / in_scale + in_zero), 0, 255).astype(np.uint8)
         interpreter.set_tensor(inp["index"], quantized[None])
         interpreter.invoke()
         raw = interpreter.get_tensor(out["index"])[0].astype(np.float64)
-        int8_probs.append((raw - out_zero) * out_scale)
+        int8_logits.append((raw - out_zero) * out_scale)
+    temperature = manifest.calibration.temperature
+
+    def calibrated(logits: np.ndarray) -> np.ndarray:  # softmax(logits / T), the bundle's calibration
+        scaled = np.exp(logits / temperature - (logits / temperature).max(axis=1, keepdims=True))
+        return scaled / scaled.sum(axis=1, keepdims=True)
+
     return {
         "files": [r.file for r in records],
         "truth": truth,
-        "float": float_probs,
-        "int8": np.array(int8_probs),
+        "float": calibrated(np.log(np.clip(float_probs, 1e-12, 1))),  # both at the bundle's temperature
+        "int8": calibrated(np.array(int8_logits)),
         "check": manifest.accuracy_check,
     }
 

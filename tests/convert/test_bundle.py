@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from convert.publish import REPORT_FILE
-from edge_all.bundle import LABELS_FILE, MANIFEST_FILE, MODEL_FILE, BundleError, read_manifest
+from edge_all.bundle import (
+    HEATMAP_FILE,
+    LABELS_FILE,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    REFERRAL_FILE,
+    BundleError,
+    read_manifest,
+)
 from edge_all.classifier import Classifier
 from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
@@ -45,11 +53,11 @@ def _weights_and_biases(interpreter) -> tuple[list[dict], list[dict]]:
 
 def test_int8_model_is_integer_end_to_end(int8_bundle):
     interpreter = _interpreter(int8_bundle / MODEL_FILE)
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
-    assert inp["dtype"] == np.uint8 and out["dtype"] == np.uint8
+    (inp,), outs = interpreter.get_input_details(), interpreter.get_output_details()
+    assert inp["dtype"] == np.uint8 and [out["dtype"] for out in outs] == [np.uint8] * 3
     assert tuple(inp["shape"]) == (1, 64, 64, 3)  # batch 1, fixed shape: what the Edge TPU needs
     assert tuple(inp["shape_signature"]) == (1, 64, 64, 3)
-    assert inp["quantization"][0] > 0 and out["quantization"][0] > 0
+    assert inp["quantization"][0] > 0 and all(out["quantization"][0] > 0 for out in outs)
     weights, biases = _weights_and_biases(interpreter)
     assert len(weights) >= 4  # three convolutions and the dense layer of the tiny network
     assert all(t["dtype"] == np.int8 for t in weights), [(t["name"], t["dtype"]) for t in weights]
@@ -86,10 +94,16 @@ def test_manifest_describes_the_int8_bundle(int8_bundle, trained_run):
     # Calibration anchors the input to the whole pixel range: raw uint8 pixels go in unchanged.
     assert manifest.input.quantization.scale == pytest.approx(1.0, abs=1e-5)
     assert manifest.input.quantization.zero_point == 0
-    assert manifest.output.quantization is not None
-    assert manifest.output.shape == (1, len(CLASSES)) and manifest.output.dtype == "uint8"
+    scores = manifest.scores
+    assert scores.kind == "logits" and scores.spec.quantization is not None  # softmax is the runtime's
+    assert scores.spec.shape == (1, len(CLASSES)) and scores.spec.dtype == "uint8"
+    features, feature_map = manifest.outputs["features"], manifest.outputs["feature_map"]
+    assert features.spec.shape == (1, 128) and feature_map.spec.shape == (1, 8, 8, 128)  # the tiny net
     assert manifest.preprocessing == Preprocessing(color_order="RGB", resize="bilinear", crop="center")
-    assert manifest.outputs == "probabilities"
+    assert manifest.trained_on.synthetic and manifest.trained_on.images["train"] > 0
+    assert manifest.referral.sha256 == sha256_file(int8_bundle / REFERRAL_FILE)
+    assert manifest.heatmap_sha256 == sha256_file(int8_bundle / HEATMAP_FILE)
+    assert 0.05 <= manifest.calibration.temperature <= 20 and manifest.confidence_threshold == 0.6
     assert Path(manifest.source_run) == trained_run.resolve()
     assert manifest.created and manifest.edge_all_version
     check = manifest.accuracy_check

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_all.bundle import MODEL_FILE, BundleManifest, write_manifest
+from edge_all.bundle import MODEL_FILE, BundleManifest, scores_only, write_manifest
 from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 from edge_all.labels import read_labels, write_labels
@@ -54,7 +54,7 @@ def real_bundle(tmp_path, coral_models):
     manifest = BundleManifest(
         labels=labels,
         input=TensorSpec(shape=(1, 224, 224, 3), dtype="uint8"),
-        output=TensorSpec(shape=(1, len(labels)), dtype="uint8"),
+        outputs=scores_only(TensorSpec(shape=(1, len(labels)), dtype="uint8")),
         preprocessing=Preprocessing(),
         precision="int8",
         model_sha256=sha256_file(path / MODEL_FILE),

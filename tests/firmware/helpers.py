@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge_all.bundle import MODEL_FILE, BundleManifest, write_manifest
+from edge_all.bundle import MODEL_FILE, BundleManifest, scores_only, write_manifest
 from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 from edge_all.labels import write_labels
@@ -186,7 +186,7 @@ def make_bundle(
     manifest = BundleManifest(
         labels=list(labels),
         input=TensorSpec(shape=(1, 64, 64, 3), dtype="uint8"),
-        output=TensorSpec(shape=(1, len(labels)), dtype="float32"),
+        outputs=scores_only(TensorSpec(shape=(1, len(labels)), dtype="float32")),
         preprocessing=Preprocessing(),
         precision="int8",
         model_sha256=sha256_file(path / MODEL_FILE),

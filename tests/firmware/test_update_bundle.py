@@ -8,12 +8,14 @@ MobileNetV2 model wrapped in a bundle (and with the tiny one, which it must refu
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
 
 import pytest
 
 from edge_all.bundle import MODEL_FILE, read_manifest
 
-from .helpers import VENV, make_bundle, run_script, tree
+from .helpers import SCRIPTS, VENV, ScriptResult, make_bundle, run_script, tree
 
 STORE = "var/lib/edge-all/bundles"
 
@@ -165,6 +167,7 @@ def test_dry_run_changes_nothing(root, bundles):
     assert result.returncode == 0, result.stderr
     assert f"mv -T {root}/{STORE}/.current.new {root}/{STORE}/current" in result.actions
     assert "systemctl try-restart edge-all.service" in result.actions
+    assert "systemctl try-restart edge-all-station.service" in result.actions
     assert tree(root) == before
 
 
@@ -205,12 +208,115 @@ def test_load_check_accepts_a_real_model_and_refuses_a_fake_one(root, bundles, r
 
 
 def test_links_inside_a_bundle_are_copied_as_files(root, tmp_path):
-    """A bundle whose model.tflite is a symlink is stored as a real file, not a link out of the store."""
-    elsewhere = tmp_path / "elsewhere.tflite"
+    """A bundle whose model.tflite links to another file of the bundle is stored as a real file."""
     source = make_bundle(tmp_path / "src" / "linked", b"linked model")
-    (source / MODEL_FILE).rename(elsewhere)
-    (source / MODEL_FILE).symlink_to(elsewhere)
+    (source / "models").mkdir()
+    (source / MODEL_FILE).rename(source / "models" / "v1.tflite")
+    (source / MODEL_FILE).symlink_to("models/v1.tflite")
     result = update(root, "--no-load-check", source)
     assert result.returncode == 0, result.stderr
     stored = root / STORE / sha12(source) / MODEL_FILE
     assert not stored.is_symlink() and stored.read_bytes() == b"linked model"
+
+
+def stored_bytes(root) -> bytes:
+    """Everything under the fake root, concatenated: whatever leaked into the store shows here."""
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink())
+
+
+@pytest.mark.parametrize("linked", [MODEL_FILE, "labels.txt", "notes.txt"])
+def test_a_link_that_leaves_the_bundle_is_refused_and_its_target_never_copied(root, tmp_path, linked):
+    """Run as root, a bundle must not carry out a file only root may read (cp -L did, world-readable)."""
+    secret = tmp_path / "root-only.key"
+    secret.write_bytes(b"TOP SECRET 7d1c")
+    secret.chmod(0o600)
+    source = make_bundle(tmp_path / "src" / "hostile", b"model")
+    (source / linked).unlink(missing_ok=True)
+    (source / linked).symlink_to(secret)
+    result = update(root, "--no-load-check", source)
+    assert result.returncode == 1
+    assert f"{source / linked} is a symbolic link to {secret}, outside the bundle" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert b"TOP SECRET" not in stored_bytes(root)
+    assert link(root, "current") is None
+
+
+def test_a_link_swapped_in_after_the_check_is_caught_in_the_copy(root, tmp_path):
+    """The copy (in the root-owned store) is checked again, so a race on the source gains nothing."""
+    secret = tmp_path / "root-only.key"
+    secret.write_bytes(b"TOP SECRET 7d1c")
+    secret.chmod(0o600)
+    source = make_bundle(tmp_path / "src" / "racy", b"model")
+    store = root / STORE
+    store.mkdir(parents=True)
+    # Play the race deterministically: the check of the source passes, then the copy holds a link
+    # (cp -P copies links as links; what the script must never do is follow one).
+    incoming = store / f".incoming-{sha12(source)}"
+    (source / "notes.txt").symlink_to(secret)
+    hidden = tmp_path / "hidden-notes"
+    (source / "notes.txt").rename(hidden)
+    fake_cp = tmp_path / "bin" / "cp"
+    fake_cp.parent.mkdir()
+    fake_cp.write_text(
+        "#!/bin/bash\n"
+        f'/bin/cp "$@" && if [[ -d {incoming} && ! -e {incoming}/notes.txt ]]; then '
+        f"/bin/cp -P {hidden} {incoming}/notes.txt; fi\n"
+    )
+    fake_cp.chmod(0o755)
+    result = run_script(
+        "update-bundle.sh", "--root", root, "--venv", VENV, "--no-load-check", source,
+        env={"PATH": f"{fake_cp.parent}:{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "notes.txt is a symbolic link to" in result.stderr and "outside the bundle" in result.stderr
+    assert b"TOP SECRET" not in stored_bytes(root)
+    assert not incoming.exists() and link(root, "current") is None
+
+
+def test_permissions_are_kept_or_tightened_never_widened(root, tmp_path):
+    source = make_bundle(tmp_path / "src" / "modes", b"model")
+    (source / MODEL_FILE).chmod(0o664)  # group-writable: tightened
+    (source / "labels.txt").chmod(0o444)  # read-only: kept
+    result = update(root, "--no-load-check", source)
+    assert result.returncode == 0, result.stderr
+    stored = root / STORE / sha12(source)
+    modes = {p.name: p.stat().st_mode & 0o7777 for p in stored.iterdir()}
+    assert modes[MODEL_FILE] == 0o644 and modes["labels.txt"] == 0o444
+    for name, mode in modes.items():
+        assert mode & ~((source / name).stat().st_mode & 0o7777) == 0, name  # no bit added
+
+
+def test_a_file_others_cannot_read_is_refused_not_made_readable(root, tmp_path):
+    source = make_bundle(tmp_path / "src" / "private", b"model")
+    (source / "notes.txt").write_bytes(b"private notes")
+    (source / "notes.txt").chmod(0o640)
+    result = update(root, "--no-load-check", source)
+    assert result.returncode == 1
+    assert f"{source}/notes.txt is not readable by other users (mode 640)" in result.stderr
+    assert b"private notes" not in stored_bytes(root)
+    assert not list((root / STORE).glob(".incoming-*")) and link(root, "current") is None
+
+
+def test_a_fifo_or_a_link_to_a_device_never_hangs_the_script(root, tmp_path):
+    fifo = make_bundle(tmp_path / "src" / "fifo", b"model")
+    (fifo / "labels.txt").unlink()
+    os.mkfifo(fifo / "labels.txt")
+    result = update(root, "--no-load-check", fifo)  # run_script's timeout fails the test on a hang
+    assert result.returncode == 1
+    assert f"{fifo}/labels.txt is not a regular file (a FIFO, device or socket)" in result.stderr
+
+    zero = make_bundle(tmp_path / "src" / "zero", b"model")
+    (zero / "labels.txt").unlink()
+    (zero / "labels.txt").symlink_to("/dev/zero")
+
+    def limit() -> None:  # a regression reads /dev/zero: let it fail, not take the machine's memory
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    done = subprocess.run(
+        ["bash", SCRIPTS / "update-bundle.sh", "--root", root, "--venv", VENV, "--no-load-check", zero],
+        capture_output=True, text=True, timeout=120, preexec_fn=limit,
+    )  # fmt: skip
+    result = ScriptResult(done.returncode, done.stdout, done.stderr)
+    assert result.returncode == 1
+    assert f"{zero}/labels.txt is a symbolic link to /dev/zero, outside the bundle" in result.stderr
+    assert link(root, "current") is None

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from edge_all import __version__
-from edge_all.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, write_manifest
+from edge_all.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, scores_only, write_manifest
 from edge_all.digest import sha256_file
 from edge_all.images import Preprocessing
 from edge_all.labels import write_labels
@@ -110,7 +110,7 @@ def make_bundle(model: Path, labels: list[str], out: Path, outputs: str = "proba
     manifest = BundleManifest(
         labels=labels,
         input=TensorSpec.from_details(interpreter.get_input_details()[0]),
-        output=TensorSpec.from_details(interpreter.get_output_details()[0]),
+        outputs=scores_only(TensorSpec.from_details(interpreter.get_output_details()[0]), outputs),
         preprocessing=Preprocessing(crop="center"),
         precision="int8" if interpreter.get_input_details()[0]["dtype"] != np.float32 else "float32",
         model_sha256=sha256_file(out / MODEL_FILE),
@@ -120,7 +120,6 @@ def make_bundle(model: Path, labels: list[str], out: Path, outputs: str = "proba
         accuracy_check=None,
         created=datetime.now(timezone.utc).isoformat(),
         edge_all_version=__version__,
-        outputs=outputs,
     )
     write_manifest(out, manifest)
     return out
@@ -163,3 +162,63 @@ def write_bad_inputs(folder: Path) -> dict[str, str]:
         "folder.jpg": "is a directory",
         "bomb.png": "decompression bomb",
     }
+
+
+def _gap_classifier():
+    """The colour classifier, built the way training.models builds a network, with a GAP head.
+
+    Its feature map is the picture itself (a 1x1 convolution that copies the three channels, scaled
+    to 0-1), so a class activation map must light up exactly where that colour is in the picture.
+    """
+    import keras
+
+    pixels = keras.Input((HEIGHT, HEIGHT, 3), name="pixels")
+    scaled = keras.layers.Rescaling(1 / 255, name="colour_preprocess")(pixels)
+    inner = keras.Input((HEIGHT, HEIGHT, 3))
+    copy = keras.layers.Conv2D(3, 1, use_bias=False, name="copy")
+    base = keras.Model(inner, copy(inner), name="colour_base")
+    copy.set_weights([np.eye(3, dtype=np.float32)[None, None]])
+    features = keras.Input((HEIGHT, HEIGHT, 3))
+    dense = keras.layers.Dense(3, activation="softmax", name="predictions")
+    head = keras.Model(
+        features, dense(keras.layers.GlobalAveragePooling2D(name="gap")(features)), name="head"
+    )
+    dense.set_weights([np.eye(3, dtype=np.float32) * 10, np.full(3, -5, dtype=np.float32)])
+    return keras.Model(pixels, head(base(scaled)), name="colour")
+
+
+@pytest.fixture(scope="session")
+def gap_bundle(tmp_path_factory) -> Path:
+    """A format-2 bundle of the GAP-head colour classifier (float32): logits, features and feature map
+    out, heat-map weights and a temperature of 2 in, written with the converter's own code."""
+    from convert.publish import tensor_specs
+    from convert.tflite import to_tflite
+    from edge_all.bundle import HEATMAP_FILE, Calibration
+    from edge_all.heatmaps import HeatmapWeights
+    from training.models import export_model, heatmap_weights
+
+    model = _gap_classifier()
+    out = tmp_path_factory.mktemp("gap-bundle") / "bundle"
+    out.mkdir()
+    (out / MODEL_FILE).write_bytes(to_tflite(export_model(model), (HEIGHT, HEIGHT), "float32"))
+    write_labels(out / LABELS_FILE, COLOURS)
+    HeatmapWeights(*heatmap_weights(model)).save(out / HEATMAP_FILE)
+    input_spec, outputs = tensor_specs(out / MODEL_FILE)
+    manifest = BundleManifest(
+        labels=COLOURS,
+        input=input_spec,
+        outputs=outputs,
+        preprocessing=Preprocessing(crop="center"),
+        precision="float32",
+        model_sha256=sha256_file(out / MODEL_FILE),
+        model_bytes=(out / MODEL_FILE).stat().st_size,
+        float_model_bytes=None,
+        source_run=None,
+        accuracy_check=None,
+        created=datetime.now(timezone.utc).isoformat(),
+        edge_all_version=__version__,
+        calibration=Calibration(2.0),
+        heatmap_sha256=sha256_file(out / HEATMAP_FILE),
+    )
+    write_manifest(out, manifest)
+    return out

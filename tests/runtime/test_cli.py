@@ -29,10 +29,11 @@ def slides(tmp_path_factory):
 
 
 def test_table_and_per_class_summary(tiny_bundle, slides):
-    result = edge_all("classify", "--model", tiny_bundle, slides)
+    # Colour pictures are not smears: the quality gate would rightly refuse them (tested below).
+    result = edge_all("classify", "--model", tiny_bundle, "--no-quality-gate", slides)
     assert result.returncode == ExitCode.OK, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["FILE", "LABEL", "CONFIDENCE", "ALTERNATIVES"]
+    assert lines[0].split() == ["FILE", "RESULT", "CONFIDENCE", "ALTERNATIVES", "/", "REASON"]
     rows = {line.split()[0]: line.split()[1] for line in lines[1:5]}
     assert rows == {
         str(slides / "day2" / "b1.png"): "blue",
@@ -40,9 +41,9 @@ def test_table_and_per_class_summary(tiny_bundle, slides):
         str(slides / "r1.png"): "red",
         str(slides / "r2.jpg"): "red",
     }
-    assert "Summary: 4 classified, 0 failed" in result.stdout
+    assert "Summary: 4 judged (4 classified), 0 unreadable" in result.stdout
     counts = {line.split()[0]: int(line.split()[1]) for line in lines if line.startswith("  ")}
-    assert counts == {"red": 2, "green": 1, "blue": 1}
+    assert counts == {"red": 2, "green": 1, "blue": 1, "uncertain": 0, "referred": 0, "rejected": 0}
     assert result.stderr.strip() == ""  # no interpreter chatter
 
 
@@ -60,20 +61,23 @@ def test_json_lines_with_top_k_and_glob(tiny_models, slides):
     for record in records:
         assert len(record["top_k"]) == 2 and record["top_k"][0]["label"] == record["label"]
         assert record["confidence"] == record["top_k"][0]["probability"] > 0.5
-        assert record["uncertain"] is False and record["inference_ms"] >= 0
-    assert "Summary: 2 classified" in result.stderr  # stdout stays pure JSON lines
+        assert record["status"] == "classified" and record["inference_ms"] >= 0
+        assert record["unfamiliarity"] is None  # a plain .tflite has no referral detector
+    assert "Summary: 2 judged (2 classified)" in result.stderr  # stdout stays pure JSON lines
 
 
 def test_threshold_marks_uncertain_instead_of_forcing_a_class(tiny_bundle, slides, tmp_path):
     # A grey picture has equal channel means: the colour model cannot tell, and must say so.
     Image.new("RGB", (40, 40), (128, 128, 128)).save(tmp_path / "grey.png")
     result = edge_all(
-        "classify", "-m", tiny_bundle, "--threshold", "0.6", "--json", tmp_path / "grey.png", slides
-    )
+        "classify", "-m", tiny_bundle, "--no-quality-gate", "--threshold", "0.6", "--json",
+        tmp_path / "grey.png", slides,
+    )  # fmt: skip
     assert result.returncode == ExitCode.OK, result.stderr
     records = {json.loads(line)["file"]: json.loads(line) for line in result.stdout.splitlines()}
     grey = records[str(tmp_path / "grey.png")]
-    assert grey["label"] == "uncertain" and grey["uncertain"] is True
+    assert grey["label"] == "uncertain" and grey["status"] == "uncertain"
+    assert grey["reason"].startswith("confidence 0.") and grey["reason"].endswith("below 0.6")
     assert grey["best_label"] in COLOURS and grey["confidence"] < 0.6
     assert records[str(slides / "g1.png")]["label"] == "green"
     assert "uncertain       1" in result.stderr
@@ -84,8 +88,9 @@ def test_bad_inputs_one_line_each_and_the_rest_goes_on(tiny_bundle, slides, tmp_
     expected = write_bad_inputs(bad)
     csv_path = tmp_path / "out.csv"
     result = edge_all(
-        "classify", "-m", tiny_bundle, "--csv", csv_path, bad, slides / "g1.png", bad / "gone.png"
-    )
+        "classify", "-m", tiny_bundle, "--no-quality-gate", "--csv", csv_path, bad, slides / "g1.png",
+        bad / "gone.png",
+    )  # fmt: skip
     assert result.returncode == ExitCode.SOME_INPUTS_FAILED
     errors = result.stderr.strip().splitlines()
     assert len(errors) == len(expected) + 1, result.stderr
@@ -94,7 +99,7 @@ def test_bad_inputs_one_line_each_and_the_rest_goes_on(tiny_bundle, slides, tmp_
         assert fragment in line
     assert f"error: {bad / 'gone.png'}: no such file or directory" in errors
     assert f"{slides / 'g1.png'}" in result.stdout and "green" in result.stdout
-    assert f"Summary: 1 classified, {len(expected) + 1} failed" in result.stdout
+    assert f"Summary: 1 judged (1 classified), {len(expected) + 1} unreadable" in result.stdout
 
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -102,7 +107,8 @@ def test_bad_inputs_one_line_each_and_the_rest_goes_on(tiny_bundle, slides, tmp_
     by_file = {row["file"]: row for row in rows}
     assert by_file[str(slides / "g1.png")]["label"] == "green"
     assert by_file[str(slides / "g1.png")]["top_k"].startswith("green:")
-    assert "empty file" in by_file[str(bad / "empty.jpg")]["error"]
+    assert by_file[str(bad / "empty.jpg")]["status"] == "error"
+    assert "empty file" in by_file[str(bad / "empty.jpg")]["reason"]
 
 
 def test_model_problems_exit_1_with_one_line(tiny_bundle, tiny_models, coral_models, slides, tmp_path):
@@ -125,6 +131,19 @@ def test_model_problems_exit_1_with_one_line(tiny_bundle, tiny_models, coral_mod
         assert result.stderr.startswith("error: ") and fragment in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stdout == ""
+
+
+def test_the_quality_gate_guards_classify_for_bundles(tiny_bundle, tmp_path):
+    """The same poor picture is refused by classify as by capture-and-classify, unless asked not to."""
+    Image.fromarray(colour_image(0, 60, 80)).save(tmp_path / "red.png")  # no stained cells at all
+    gated = edge_all("classify", "-m", tiny_bundle, "--json", tmp_path / "red.png")
+    assert gated.returncode == ExitCode.OK, gated.stderr
+    record = json.loads(gated.stdout)
+    assert record["status"] == record["label"] == "rejected" and "best_label" not in record
+    assert record["reason"].split(":")[0] in ("too_dark", "clipped", "no_stained_cells")
+    assert set(record["quality"]) == {"brightness", "contrast", "clipped", "stained", "focus"}
+    ungated = edge_all("classify", "-m", tiny_bundle, "--no-quality-gate", "--json", tmp_path / "red.png")
+    assert json.loads(ungated.stdout)["label"] == "red"
 
 
 def test_coral_background_label_and_empty_folder(coral_models, tmp_path):

@@ -168,3 +168,24 @@ def test_config_rejects_what_cannot_work(tmp_path):
     with pytest.raises(ConfigError, match="needs pretrained weights"):
         _config(tmp_path, weights="none", fine_tune_epochs=2)
     assert _config(tmp_path).head == "flatten" and _config(tmp_path, backbone="tiny").head == "gap"
+
+
+def test_a_cosine_schedule_decays_the_rate_to_zero_over_the_phase():
+    import keras
+
+    from training.models import compile_model
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    compile_model(model, 1e-3, decay_steps=10)
+    schedule = model.optimizer._learning_rate  # the schedule object behind the current value
+    assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(10)) == pytest.approx(0.0, abs=1e-9)
+    assert float(schedule(5)) == pytest.approx(5e-4, rel=1e-3)
+    compile_model(model, 1e-3)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
+def test_schedule_and_patience_are_checked():
+    with pytest.raises(ConfigError, match="learning-rate schedule 'step'"):
+        TrainConfig(data="d", out="o", lr_schedule="step")
+    with pytest.raises(ConfigError, match="patience"):
+        TrainConfig(data="d", out="o", patience=0)

@@ -1,0 +1,75 @@
+"""One capture at a time per source and sample: a second one refuses instead of classifying twice.
+
+Two captures of the same folder for the same sample would each take every image (the skip of
+images already recorded is read once, at the start). So a capture holds an exclusive flock(2) on
+a lock file beside the database, named by a hash of (database, source, sample id), for as long as
+it runs. flock belongs to the open file, so the kernel releases it when the process ends in any
+way (kill -9, power cut): a crash never leaves a stale lock, and two threads of one process (a
+station running two captures) exclude each other too.
+
+So that lock files do not pile up (one per sample), the holder deletes its file when it finishes,
+under a second lock, `.results.db.lock`, which every taker also holds while it creates and locks
+its file: nobody can lock a file that is being deleted. A file left by a crash is simply reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from edge_all.errors import EdgeAllError
+
+
+class CaptureBusy(EdgeAllError):
+    """Another capture is recording the same source and sample into the same database."""
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[int]:
+    """Hold an exclusive flock on PATH (created if needed), waiting for it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def lock_path(db: Path, source_key: str, sample_id: str | None) -> Path:
+    key = "\0".join((source_key, "" if sample_id is None else f"s:{sample_id}"))
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return db.with_name(f".{db.name}.capture-{digest}.lock")
+
+
+@contextlib.contextmanager
+def capture_lock(db: Path, source_key: str, sample_id: str | None, what: str) -> Iterator[None]:
+    """Hold the lock of (db, source, sample) while the block runs, or raise CaptureBusy at once.
+
+    `what` describes the capture in the refusal ("folder:drop, sample S1").
+    """
+    db.parent.mkdir(parents=True, exist_ok=True)
+    path = lock_path(db, source_key, sample_id)
+    with _locked(db.with_name(f".{db.name}.lock")):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "another process"
+            os.close(fd)
+            raise CaptureBusy(
+                f"{db}: another capture ({holder}) is already recording {what}; "
+                "stop it first, or use another sample id"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()}\n".encode())
+    try:
+        yield
+    finally:
+        with _locked(db.with_name(f".{db.name}.lock")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            os.close(fd)

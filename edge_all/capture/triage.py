@@ -1,0 +1,66 @@
+"""One field of view, one decision: classified, uncertain, referred or rejected.
+
+The same rules for `classify`, `capture-and-classify` and the station, so the same image is never
+refused by one and classified at 0.99 by another:
+
+1. rejected: the picture fails the quality gate (too dark, blurred, empty...): the model is not run;
+2. referred: the model ran, but the image is unlike the images it was trained on (the bundle's
+   referral detector scores it at or above 1.0): its class and confidence mean little;
+3. uncertain: familiar, but the (calibrated) confidence is below the threshold;
+4. classified: the answer a specialist may rely on as a screening aid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge_all.capture.quality import QualityMetrics, QualityThresholds, assess
+from edge_all.classifier import Prediction
+
+CLASSIFIED, UNCERTAIN, REFERRED, REJECTED = "classified", "uncertain", "referred", "rejected"
+REFERRED_REASON = "unlike the images this model was trained on"
+
+
+@dataclass(frozen=True)
+class FieldResult:
+    status: str  # CLASSIFIED, UNCERTAIN, REFERRED or REJECTED
+    reason: str | None  # why it is not CLASSIFIED, in words
+    prediction: Prediction | None  # None when rejected before the model ran
+    quality: QualityMetrics | None  # None when the gate is off
+    pixels: np.ndarray | None  # what the model saw (prepared), for heat-map overlays
+
+
+def decide(prediction: Prediction, threshold: float) -> tuple[str, str | None]:
+    """Status and reason for a prediction of a picture that passed (or skipped) the quality gate."""
+    if prediction.referred:
+        return REFERRED, f"{REFERRED_REASON} (unfamiliarity {prediction.unfamiliarity:.2f}, refer above 1.00)"
+    if prediction.confidence < threshold:
+        return UNCERTAIN, f"confidence {prediction.confidence:.2f} below {threshold:g}"
+    return CLASSIFIED, None
+
+
+def assess_field(
+    rgb: np.ndarray,
+    classifier: Any,
+    quality: QualityThresholds | None,
+    threshold: float,
+    tta: bool = False,
+    heatmap: bool = False,
+) -> FieldResult:
+    """Check the picture, then (if it passed) classify it and decide; raises the classifier's errors.
+
+    `heatmap` adds a class activation map when the bundle can draw one.
+    """
+    metrics = None
+    if quality is not None:
+        report = assess(rgb, quality)
+        metrics = report.metrics
+        if not report.passed:
+            return FieldResult(REJECTED, report.reason, None, metrics, None)
+    pixels = classifier.prepare(rgb)
+    prediction = classifier.predict_pixels(pixels, tta=tta, heatmap=heatmap and classifier.can_draw_heatmaps)
+    status, reason = decide(prediction, threshold)
+    return FieldResult(status, reason, prediction, metrics, pixels)

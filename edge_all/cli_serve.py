@@ -1,0 +1,139 @@
+"""`edge-all serve`: the clinic station, a web application served by the device itself.
+
+Only typer and the standard library at module level; the web framework loads inside the command.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edge_all.capture.options import CaptureOptions, CaptureRequest
+from edge_all.cli_capture import MinAllLikeOption, MinGoodFieldsOption, ThresholdOption
+from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption
+from edge_all.cli_results import DbOption
+from edge_all.errors import UsageError
+from edge_all.exit_codes import EPILOG
+from edge_all.screening import ScreeningRule
+from edge_all.station.config import DEFAULT_HOST, DEFAULT_PORT, PASSWORD_FILE
+
+
+def _read_new_password() -> str:
+    """From the terminal (asked twice, not shown), or one line from a pipe (for scripts)."""
+    if sys.stdin.isatty():
+        return typer.prompt("New station password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def serve(
+    model: ModelOption = None,
+    camera: Annotated[
+        str, typer.Option("--camera", help="The microscope camera (as for capture-and-classify).")
+    ] = CaptureRequest.camera,
+    labels: LabelsOption = None,
+    db: DbOption = None,
+    save_frames: Annotated[
+        Path | None,
+        typer.Option("--save-frames", help="Where fields are kept (default: a frames folder beside --db)."),
+    ] = None,
+    frame_format: Annotated[
+        str, typer.Option("--frame-format", help="png (lossless) or jpeg.")
+    ] = CaptureOptions.frame_format,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            "--interval", min=0.0, help="Seconds between captures (default: 1 for cameras, 0 for files)."
+        ),
+    ] = None,
+    threshold: ThresholdOption = CaptureOptions.threshold,
+    min_all_like: MinAllLikeOption = ScreeningRule.min_all_like,
+    min_good_fields: MinGoodFieldsOption = ScreeningRule.min_good_fields,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on. Anything but this machine's own (127.0.0.1) needs a password "
+            "(--set-password) first.",
+        ),
+    ] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = DEFAULT_PORT,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="Serve https with this certificate (PEM; with --tls-key)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="The certificate's private key (PEM).")
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--password-file", help=f"The station's password hash (default: {PASSWORD_FILE} beside --db)."
+        ),
+    ] = None,
+    set_password: Annotated[
+        bool,
+        typer.Option(
+            "--set-password",
+            help="Set (or change) the station's password, then exit. Asked twice on a terminal; read from "
+            "one line of standard input otherwise. Stored only as a salted scrypt hash.",
+        ),
+    ] = False,
+    threads: ThreadsOption = None,
+    edgetpu: EdgeTpuOption = False,
+) -> None:
+    """Serve the clinic station: start and watch captures, review slides, print reports, export CSV.
+
+    Listens on http://127.0.0.1:8080 by default (this machine only). To use it from a tablet or a
+    laptop on the clinic network, set a password first, then add --host 0.0.0.0. See docs/station.md.
+    """
+    from edge_all.capture.store import default_db_path
+    from edge_all.station.config import StationConfig
+
+    db = db or default_db_path()
+    password_file = password_file or db.parent / PASSWORD_FILE
+    if set_password:
+        from edge_all.station.passwords import hash_password, write_password_file
+
+        write_password_file(password_file, hash_password(_read_new_password()))
+        typer.echo(f"station password set (salted scrypt hash in {password_file})", err=True)
+        return
+    if model is None:  # the reference bundle that ships with edge-all
+        from edge_all.models import reference_bundle
+
+        model = reference_bundle()
+    if frame_format not in ("png", "jpeg"):
+        raise UsageError(f"--frame-format must be png or jpeg, not {frame_format!r}")
+    from edge_all.station.server import serve as run_server
+
+    options = CaptureOptions(
+        interval=interval,
+        threshold=threshold,
+        save_frames=(save_frames or db.parent / "frames").absolute(),
+        save_heatmaps=True,  # beside each frame, when the bundle can draw them: the slide page's toggle
+        frame_format=frame_format,
+        screening=ScreeningRule(min_all_like, min_good_fields),
+    )
+    run_server(
+        StationConfig(
+            model=model,
+            camera=camera,
+            db=db.absolute(),
+            password_file=password_file,
+            capture=options,
+            labels=labels,
+            threads=threads,
+            edgetpu=edgetpu,
+            host=host,
+            port=port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` to the `edge-all` app."""
+    app.command("serve", epilog=EPILOG)(serve)

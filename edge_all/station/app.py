@@ -1,0 +1,396 @@
+"""The station's pages and actions (Starlette routes, Jinja2 templates with autoescape on).
+
+Pages read the results database, one short-lived connection per request (SQLite in WAL mode: a
+reader never blocks the capture writing in its thread). Every state change is a POST form made
+with `form_route` (CSRF-checked); pictures are served by capture id only (edge_all.station.images).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from edge_all.capture.session import now_iso
+from edge_all.capture.store import ResultsStore, Review, StoreError
+from edge_all.errors import EdgeAllError
+from edge_all.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
+from edge_all.station import export
+from edge_all.station.config import StationConfig
+from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
+from edge_all.station.images import KINDS, Thumbnails, allowed_roots, servable_file
+from edge_all.station.passwords import verify_password
+from edge_all.station.runner import CaptureRunner
+from edge_all.station.security import (
+    CSRF_FIELD,
+    Gate,
+    LoginLimiter,
+    PasswordSource,
+    SessionStore,
+    client_of,
+    form_route,
+    safe_next,
+)
+
+PAGE_SAMPLES = 50
+PAGE_FIELDS = 48
+REPORT_FLAGGED = 24  # flagged fields pictured in a report
+MAX_BODY = 64 * 1024  # forms only: no uploads
+MAX_TEXT = 2000  # a review comment
+NOT_ASSESSABLE = "not assessable"
+SAMPLE_DECISIONS = (
+    (REFER, "refer: ALL-like cells confirmed or suspected"),
+    (NO_ALL, "no ALL-like cells"),
+    (INCONCLUSIVE, "inconclusive: more fields or another test needed"),
+)
+PACKAGE = __name__.rpartition(".")[0]
+
+
+def local_time(value: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An ISO 8601 UTC instant as this station's local time."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).astimezone().strftime(fmt)
+    except ValueError:
+        return value
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader(PACKAGE, "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.filters["local"] = local_time
+    env.filters["qs"] = lambda params: urlencode({k: v for k, v in params.items() if v is not None})
+    env.filters["pct"] = lambda value: "" if value is None else f"{100 * value:.0f}%"
+    env.filters["num"] = lambda value, digits=1: "" if value is None else f"{value:.{digits}f}"
+    return Jinja2Templates(env=env)
+
+
+class Station:
+    """The application's state: settings, the capture runner, sessions, caches."""
+
+    def __init__(self, config: StationConfig) -> None:
+        self.config = config
+        self.runner = CaptureRunner(config)
+        self.sessions = SessionStore()
+        self.limiter = LoginLimiter()
+        self.passwords = PasswordSource(config.password_file)
+        self.model = ModelFactsCache(config.model)
+        self.thumbnails = Thumbnails()
+        self.templates = _templates()
+
+    def store(self) -> ResultsStore:
+        return ResultsStore.open(self.config.db)
+
+    def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        session = request.state.session
+        base = {
+            "station": self.config.station_name,
+            "csrf": session.csrf,
+            "csrf_field": CSRF_FIELD,
+            "reviewer": session.reviewer,
+            "login_enabled": self.passwords.current() is not None,
+            "capture": self.runner.snapshot(),
+            "path": request.url.path,
+            "benign": BENIGN_LABEL,
+        }
+        return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+
+def _page(request: Request) -> int:
+    try:
+        return max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _sample_param(request: Request) -> str:
+    sample_id = request.query_params.get("id")
+    if sample_id is None:
+        raise HTTPException(404, "no slide named")
+    return sample_id
+
+
+def build_app(config: StationConfig) -> Starlette:
+    station = Station(config)
+
+    # ---- pages ---------------------------------------------------------------------------------
+    def home(request: Request) -> Response:
+        return station.render(
+            request,
+            "station.html",
+            {
+                "model": station.model.get(),
+                "camera": camera_facts(config.camera),
+                "disks": [disk_facts(config.db)]
+                + ([disk_facts(config.frames_dir)] if config.frames_dir else []),
+                "config": config,
+            },
+        )
+
+    def new_slide(request: Request, error: str | None = None, status: int = 200) -> Response:
+        state = station.runner.snapshot()
+        sample = None
+        if state.sample_id is not None:
+            with station.store() as store:
+                sample = store.sample(state.sample_id)
+        return station.render(
+            request, "new.html", {"state": state, "sample": sample, "error": error, "config": config}, status
+        )
+
+    def capture_state(request: Request) -> Response:
+        state = station.runner.snapshot()
+        sample = None
+        if state.sample_id is not None:
+            with station.store() as store:
+                sample = store.sample(state.sample_id)
+        return JSONResponse({**state.to_dict(), "sample": sample})
+
+    def slides(request: Request) -> Response:
+        search = request.query_params.get("q", "").strip()[:100]
+        page = _page(request)
+        with station.store() as store:
+            total = store.count_samples(search)
+            items = store.samples(search, limit=PAGE_SAMPLES, offset=(page - 1) * PAGE_SAMPLES)
+            reviewed = store.reviewed_samples(item["sample_id"] for item in items)
+        pages = max(1, math.ceil(total / PAGE_SAMPLES))
+        return station.render(
+            request,
+            "slides.html",
+            {"items": items, "reviewed": reviewed, "q": search, "page": page, "pages": pages, "total": total},
+        )
+
+    def slide(request: Request) -> Response:
+        sample_id = _sample_param(request)
+        flagged = request.query_params.get("show") == "flagged"
+        page = _page(request)
+        with station.store() as store:
+            sample = store.sample(sample_id)
+            if sample is None:
+                raise HTTPException(404, "no such slide")
+            fields = store.captures_page(
+                sample_id, limit=PAGE_FIELDS, offset=(page - 1) * PAGE_FIELDS, flagged=flagged
+            )
+            reviews = store.reviews(sample_id)
+            labels = store.session_rule(fields[0]["session_id"])[1] if fields else []
+        shown = sample["all_like"] + sample["uncertain"] + sample["referred"] if flagged else sample["fields"]
+        by_field: dict[int, list[dict]] = {}
+        for review in reviews:
+            if review["capture_id"] is not None:
+                by_field.setdefault(review["capture_id"], []).append(review)
+        return station.render(
+            request,
+            "slide.html",
+            {
+                "sample": sample, "fields": fields, "by_field": by_field, "labels": labels,
+                "sample_reviews": [r for r in reviews if r["capture_id"] is None],
+                "decisions": SAMPLE_DECISIONS, "not_assessable": NOT_ASSESSABLE, "flagged": flagged,
+                "page": page, "pages": max(1, math.ceil(shown / PAGE_FIELDS)),
+            },
+        )  # fmt: skip
+
+    def report(request: Request) -> Response:
+        sample_id = _sample_param(request)
+        with station.store() as store:
+            sample = store.sample(sample_id)
+            if sample is None:
+                raise HTTPException(404, "no such slide")
+            flagged = store.captures_page(sample_id, limit=REPORT_FLAGGED, flagged=True)
+            reviews = store.reviews(sample_id)
+            sessions = store.sessions_of_sample(sample_id)
+            reviewed = {r["capture_id"] for r in reviews if r["capture_id"] is not None}
+            fields = {row["id"]: row for row in (store.capture(i) for i in sorted(reviewed)) if row}
+        models = sorted({(s["model"], s["bundle_sha256"]) for s in sessions})
+        return station.render(
+            request,
+            "report.html",
+            {
+                "sample": sample, "flagged": flagged, "reviews": reviews, "fields": fields,
+                "models": models, "sessions": sessions, "now": now_iso(),
+                "flagged_total": sample["all_like"] + sample["uncertain"] + sample["referred"],
+                "current_model": station.model.get(),
+            },
+        )  # fmt: skip
+
+    def export_csv(request: Request) -> Response:
+        params = request.query_params
+        with station.store() as store:
+            if "id" in params:
+                if store.sample(params["id"]) is None:
+                    raise HTTPException(404, "no such slide")
+                text, _ = export.slide_csv(store, params["id"])
+                name = f"edge-all-{params['id']}.csv"
+            else:
+                try:
+                    text, _ = export.range_csv(store, params.get("from", ""), params.get("to", ""))
+                except EdgeAllError as exc:
+                    raise HTTPException(400, str(exc)) from None
+                name = f"edge-all-{params.get('from')}-to-{params.get('to')}.csv"
+        safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120]
+        return Response(
+            text.encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
+        )
+
+    def field_picture(request: Request) -> Response:
+        capture_id = request.path_params["capture_id"]
+        kind = request.path_params["kind"]
+        thumb = kind.endswith("-thumb")
+        column = KINDS.get(kind.removesuffix("-thumb"))
+        if column is None:
+            raise HTTPException(404)
+        with station.store() as store:
+            row = store.capture(capture_id)
+            session = store.session(row["session_id"]) if row else None
+        path = servable_file(row[column] if row else None, allowed_roots(config.frames_dir, session))
+        if path is None:
+            raise HTTPException(404, "no picture kept for this field")
+        headers = {"Cache-Control": "private, max-age=3600"}
+        if not thumb:
+            return FileResponse(path, headers=headers)
+        data = station.thumbnails.get(capture_id, kind, path)
+        if data is None:
+            raise HTTPException(404, "the picture cannot be read")
+        return Response(data, media_type="image/jpeg", headers=headers)
+
+    def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+        return station.render(
+            request,
+            "login.html",
+            {"error": error, "next": safe_next(request.query_params.get("next"))},
+            status,
+        )
+
+    # ---- actions -------------------------------------------------------------------------------
+    async def start_capture(request: Request, form: FormData) -> Response:
+        count_text = str(form.get("count", "")).strip()
+        try:
+            count = int(count_text) if count_text else None
+            if count is not None and count < 1:
+                raise ValueError
+        except ValueError:
+            return await run_in_threadpool(
+                new_slide, request, "the number of fields must be a whole number", 400
+            )
+        try:
+            station.runner.start(str(form.get("sample_id", "")), count)
+        except EdgeAllError as exc:
+            return await run_in_threadpool(new_slide, request, str(exc), 409)
+        return RedirectResponse("/new", 303)
+
+    async def stop_capture(request: Request, form: FormData) -> Response:
+        station.runner.stop()
+        return RedirectResponse("/new", 303)
+
+    async def add_review(request: Request, form: FormData) -> Response:
+        sample_id = str(form.get("sample_id", ""))
+        reviewer = str(form.get("reviewer", "")).strip()[:100]
+        decision = str(form.get("decision", "")).strip()[:100]
+        comment = str(form.get("comment", "")).strip()[:MAX_TEXT] or None
+        capture_text = str(form.get("capture_id", "")).strip()
+        where = {"id": sample_id, "page": form.get("page", "1"), "show": form.get("show", "")}
+        back = f"/slide?{urlencode(where)}"
+        if not reviewer or not decision:
+            raise HTTPException(400, "a review needs the reviewer's name and a decision")
+        capture_id = int(capture_text) if capture_text.isdigit() else None
+        review = Review(sample_id, reviewer, decision, now_iso(), capture_id=capture_id, comment=comment)
+
+        def save() -> None:
+            with station.store() as store:
+                if store.sample(sample_id) is None:
+                    raise HTTPException(404, "no such slide")
+                store.add_review(review)
+
+        try:
+            await run_in_threadpool(save)
+        except StoreError as exc:
+            raise HTTPException(400, str(exc)) from None
+        request.state.session.reviewer = reviewer
+        anchor = f"#field-{capture_id}" if capture_id is not None else "#slide-review"
+        return RedirectResponse(back + anchor, 303)
+
+    async def login(request: Request, form: FormData) -> Response:
+        client = client_of(request)
+        wait = station.limiter.retry_after(client)
+        if wait > 0:
+            response = login_page(
+                request, f"too many failed attempts: try again in {math.ceil(wait / 60)} min", 429
+            )
+            response.headers["Retry-After"] = str(math.ceil(wait))
+            return response
+        stored = station.passwords.current()
+        password = str(form.get("password", ""))
+        if stored is None or not await run_in_threadpool(verify_password, password, stored):
+            station.limiter.failed(client)
+            return login_page(request, "wrong password", 401)
+        station.limiter.succeeded(client)
+        station.sessions.drop(request.state.session.token)
+        request.state.session = station.sessions.new(authenticated=True)  # a new token: no fixation
+        return RedirectResponse(safe_next(str(form.get("next", "/"))), 303)
+
+    async def logout(request: Request, form: FormData) -> Response:
+        station.sessions.drop(request.state.session.token)
+        request.state.session = station.sessions.new()
+        return RedirectResponse("/login", 303)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if not hasattr(request.state, "session"):
+            return Response(exc.detail, status_code=exc.status_code, media_type="text/plain")
+        return station.render(
+            request, "error.html", {"status": exc.status_code, "detail": exc.detail}, exc.status_code
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(station.runner.shutdown)
+
+    routes = [
+        Route("/", home),
+        Route("/new", new_slide),
+        Route("/capture/state", capture_state),
+        Route("/slides", slides),
+        Route("/slide", slide),
+        Route("/report", report),
+        Route("/export.csv", export_csv),
+        Route("/field/{capture_id:int}/{kind:str}", field_picture),
+        Route("/login", login_page),
+        form_route("/capture/start", start_capture),
+        form_route("/capture/stop", stop_capture),
+        form_route("/review", add_review),
+        form_route("/login", login),
+        form_route("/logout", logout),
+        Mount("/static", StaticFiles(packages=[(PACKAGE, "static")]), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        Gate,
+        sessions=station.sessions,
+        passwords=station.passwords,
+        loopback_only=config.loopback_only,
+        max_body=MAX_BODY,
+    )
+    app.state.station = station
+    return app

@@ -1,0 +1,55 @@
+"""What the station was started with: the capture it runs, where results live, where it listens.
+
+Standard library only, so `edge-all serve --help` and the refusal of an unsafe bind stay instant.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_all.capture.options import CaptureOptions
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+PASSWORD_FILE = "station-password.json"  # beside the results database, unless --password-file
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable only from this machine (127.0.0.0/8, ::1, localhost)."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    """The station's settings; `capture` is the template every new slide's capture starts from."""
+
+    model: Path
+    camera: str
+    db: Path
+    password_file: Path
+    capture: CaptureOptions = field(default_factory=CaptureOptions)
+    labels: Path | None = None
+    threads: int | None = None
+    edgetpu: bool = False
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    tls_cert: Path | None = None  # with tls_key: serve https (cookies then also Secure)
+    tls_key: Path | None = None
+    station_name: str = field(default_factory=socket.gethostname)
+
+    @property
+    def frames_dir(self) -> Path | None:
+        return self.capture.save_frames
+
+    @property
+    def loopback_only(self) -> bool:
+        return is_loopback(self.host)

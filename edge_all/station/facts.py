@@ -1,0 +1,136 @@
+"""What the Station page shows: the model (verified against its sha256), the camera, the disk.
+
+The model is verified once and again only when its files change, so the page stays fast on a Pi
+(hashing a ResNet50 model on every view would take a noticeable part of a second).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_all.bundle import MANIFEST_FILE, MODEL_FILE, BundleError, is_bundle, read_manifest
+from edge_all.capture.spec import SOURCE_KINDS
+from edge_all.digest import sha256_file
+
+LOW_DISK_BYTES = 2 * 1024**3  # below this the Station page warns (a day of frames is 1 to 3 GB)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    path: str
+    name: str
+    kind: str  # "bundle" or "plain .tflite"
+    verified: bool  # the model file matches the sha256 its bundle.json records
+    problem: str | None
+    sha256: str | None
+    precision: str | None = None
+    created: str | None = None
+    version: str | None = None  # the edge-all version that made the bundle
+    format_version: int | None = None
+    trained_on: str | None = None
+    synthetic: bool = False  # a demo model: never for patients
+    source_run: str | None = None
+    labels: tuple[str, ...] = ()
+
+
+def _describe_training(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {item}" for key, item in value.items())
+    return str(value)
+
+
+def read_model_facts(path: Path) -> ModelFacts:
+    resolved = path.resolve()
+    name = resolved.name
+    if not is_bundle(path):
+        if not path.is_file():
+            return ModelFacts(str(path), name, "missing", False, f"{path}: no model here", None)
+        return ModelFacts(
+            str(path), name, "plain .tflite", False, "a plain model: no bundle.json to verify it against",
+            sha256_file(path),
+        )  # fmt: skip
+    try:
+        manifest = read_manifest(path)
+    except BundleError as exc:
+        return ModelFacts(str(path), name, "bundle", False, str(exc), None)
+    trained_on = getattr(manifest, "trained_on", None) or manifest.extra.get("trained_on")
+    described = _describe_training(trained_on)
+    return ModelFacts(
+        path=str(path),
+        name=name,
+        kind="bundle",
+        verified=True,
+        problem=None,
+        sha256=manifest.model_sha256,
+        precision=manifest.precision,
+        created=manifest.created,
+        version=manifest.edge_all_version,
+        format_version=manifest.format_version,
+        trained_on=described,
+        synthetic=bool(described and "synthetic" in described.lower()),
+        source_run=manifest.source_run,
+        labels=tuple(manifest.labels),
+    )
+
+
+class ModelFactsCache:
+    """The model's facts, read again only when a file of the bundle changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._key: tuple | None = None
+        self._facts: ModelFacts | None = None
+        self._lock = threading.Lock()
+
+    def _stamp(self) -> tuple:
+        stamp = []
+        for file in (self.path / MODEL_FILE, self.path / MANIFEST_FILE, self.path):
+            try:
+                stat = file.stat()
+                stamp.append((str(file.resolve()), stat.st_mtime_ns, stat.st_size))
+            except OSError:
+                stamp.append((str(file), None, None))
+        return tuple(stamp)
+
+    def get(self) -> ModelFacts:
+        with self._lock:
+            key = self._stamp()
+            if self._facts is None or key != self._key:
+                self._facts, self._key = read_model_facts(self.path), key
+            return self._facts
+
+
+def camera_facts(spec: str) -> dict[str, Any]:
+    """The configured source in words, and whether what it names is there (None: cannot tell)."""
+    kind, _, rest = spec.partition(":")
+    if spec.startswith("/dev/"):
+        kind, rest = "opencv", spec
+    row = SOURCE_KINDS.get(kind)
+    found: bool | None = None
+    if kind == "video":
+        found = Path(rest).is_file()
+    elif kind == "folder":
+        found = Path(rest).is_dir()
+    elif kind == "opencv":
+        found = Path(rest if rest.startswith("/dev/") else f"/dev/video{rest or 0}").exists()
+    return {"spec": spec, "what": row.what if row else "unknown kind of source", "found": found}
+
+
+def disk_facts(path: Path) -> dict[str, Any]:
+    """Free and total space where results are written (the nearest existing folder)."""
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    usage = shutil.disk_usage(folder)
+    return {
+        "path": str(path),
+        "free_gb": usage.free / 1024**3,
+        "total_gb": usage.total / 1024**3,
+        "low": usage.free < LOW_DISK_BYTES,
+    }
