@@ -15,6 +15,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 # The ML frameworks the device runtime must never need.
 HEAVY = ("tensorflow", "keras", "jax", "torch")
+# JAX with two simulated CPU devices: what --distribute trains on in tests (a run that does not
+# distribute uses the first one and computes exactly as with one device), and the tiny run of the
+# `jax_run` fixture (conftest).
+JAX_TWO_DEVICES = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+JAX_RUN_ARGS = ("--backbone", "tiny", "--weights", "none", "--epochs", "2", "--image-size", "32", "--quiet")
 
 _BLOCKER = """
 import sys
@@ -53,6 +58,19 @@ def run_edge_all(
         env=_env(env),
         **kwargs,
     )
+
+
+def start_edge_all(*args: object, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`edge-all ARGS` started in the background (to watch, signal or kill); its output goes to `log`."""
+    with open(log, "w") as output:  # the child keeps its own copy of the file
+        return subprocess.Popen(
+            [sys.executable, "-m", "edge_all", *map(str, args)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+            env=_env(env),
+        )
 
 
 def python_with(

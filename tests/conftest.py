@@ -53,6 +53,19 @@ def trained_run(tmp_path_factory, demo_data) -> Path:
 
 
 @pytest.fixture(scope="session")
+def jax_run(tmp_path_factory, demo_data) -> Path:
+    """The tiny network trained by `edge-all train` on the JAX backend, on one device (JAX_RUN_ARGS)."""
+    from tests.cli_runner import JAX_RUN_ARGS, JAX_TWO_DEVICES, run_edge_all
+
+    out = tmp_path_factory.mktemp("runs") / "jax"
+    proc = run_edge_all(
+        "train", "--data", demo_data.root, "--out", out, *JAX_RUN_ARGS, env=JAX_TWO_DEVICES, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="session")
 def int8_bundle(tmp_path_factory, trained_run) -> Path:
     from convert.config import ConvertConfig
     from convert.convert import convert_run

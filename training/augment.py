@@ -5,8 +5,9 @@ stain is a little different, the focus a little soft, the camera compresses, its
 A policy is a named, versioned albumentations pipeline (a kept library, numpy in and out, so it runs
 the same on every Keras backend); config.json records the policy's name, version and every transform
 with its parameters. It is applied to training batches only, never to validation, test or the
-robustness battery (training.robustness), and it is reproducible: each (epoch, batch) draws from its
-own seed, so a run repeats exactly and a resumed run continues the same sequence.
+robustness battery (training.robustness), and it is reproducible: each image draws from its own seed,
+(epoch, batch, position in the batch), so a run repeats exactly, a resumed run continues the same
+sequence, and hosts that each augment their slice of a batch draw what one host would.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ POLICIES: dict[str, AugmentPolicy] = {
 
 
 class Augmenter:
-    """Applies a policy to uint8 batches; the same (seed, epoch, batch) always gives the same batch."""
+    """Applies a policy to uint8 batches; the same (seed, epoch, batch) always gives the same batch,
+    and each image's draws depend only on its place in it."""
 
     def __init__(self, policy: AugmentPolicy, seed: Sequence[int]) -> None:
         if policy.build is None:
@@ -94,7 +96,11 @@ class Augmenter:
         self.seed = list(seed)
         self._pipeline = policy.build()
 
-    def __call__(self, batch: np.ndarray, epoch: int, index: int) -> np.ndarray:
-        seed = np.random.SeedSequence([*self.seed, epoch, index]).generate_state(1)[0]
-        self._pipeline.set_random_seed(int(seed))
-        return np.stack([self._pipeline(image=image)["image"] for image in batch])
+    def __call__(self, batch: np.ndarray, epoch: int, index: int, first: int = 0) -> np.ndarray:
+        """`first`: the position of batch[0] in the whole batch (a host's slice starts further on)."""
+        out = []
+        for position, image in enumerate(batch, start=first):
+            seed = np.random.SeedSequence([*self.seed, epoch, index, position]).generate_state(1)[0]
+            self._pipeline.set_random_seed(int(seed))
+            out.append(self._pipeline(image=image)["image"])
+        return np.stack(out)

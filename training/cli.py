@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from edge_all.errors import EdgeAllError
 from edge_all.exit_codes import EPILOG
 from edge_all.extras import require_extra
 from training.config import TrainConfig
@@ -41,6 +43,9 @@ def train_command(
         str | None, typer.Option(help="flatten (seed's, default for resnet50) or gap (default otherwise).")
     ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = TrainConfig.epochs,
+    learning_rate: Annotated[
+        float, typer.Option(help="Learning rate of the first phase (Adam); see --distribute.")
+    ] = TrainConfig.learning_rate,
     fine_tune_epochs: Annotated[
         int, typer.Option(min=0, help="Then unfreeze the top of the backbone for N epochs.")
     ] = TrainConfig.fine_tune_epochs,
@@ -50,7 +55,9 @@ def train_command(
     fine_tune_lr: Annotated[
         float, typer.Option(help="Learning rate of the fine-tuning phase.")
     ] = TrainConfig.fine_tune_learning_rate,
-    batch_size: Annotated[int, typer.Option(min=1)] = TrainConfig.batch_size,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Images per step (the global batch with --distribute).")
+    ] = TrainConfig.batch_size,
     lr_schedule: Annotated[
         str,
         typer.Option(
@@ -84,17 +91,37 @@ def train_command(
     split: Annotated[
         Path | None, typer.Option("--split", help="Reuse this split.json instead of splitting again.")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite a run dir that already holds a model.")] = False,
+    distribute: Annotated[
+        bool,
+        typer.Option(
+            help="Data-parallel over every visible GPU/TPU (needs KERAS_BACKEND=jax); --batch-size is "
+            "global. Several hosts: set KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_NUM_PROCESSES "
+            "and KERAS_DISTRIBUTION_PROCESS_ID on each (docs/training.md).",
+        ),
+    ] = TrainConfig.distribute,
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="float32, or bfloat16 / float16: mixed precision on accelerators (the saved model "
+            "stays float32)."
+        ),
+    ] = TrainConfig.precision,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the interrupted run in --out from its last completed epoch (same options; "
+            "starts one if --out holds none)."
+        ),
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite a run dir that already holds a run.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars or summary.")] = False,
 ) -> None:
     """Train a classifier and write a run dir with the best checkpoint, the split and reports."""
     require_extra("train", ("keras", "matplotlib", "albumentations"), "`edge-all train`")
     from training.config import ConfigError
-    from training.prepare import prepare_split
-    from training.run_dir import KERAS_MODEL_FILE, REPORT_FILE
+    from training.prepare import prepare_split, split_to_resume
+    from training.run_dir import REPORT_FILE
 
-    if (out / KERAS_MODEL_FILE).exists() and not force:
-        raise ConfigError(f"{out}: already holds a trained model; choose another --out or pass --force")
     config = TrainConfig(
         data=data,
         out=out,
@@ -102,6 +129,7 @@ def train_command(
         weights=weights,
         head=head,
         epochs=epochs,
+        learning_rate=learning_rate,
         fine_tune_epochs=fine_tune_epochs,
         fine_tune_layers=fine_tune_layers,
         fine_tune_learning_rate=fine_tune_lr,
@@ -114,18 +142,64 @@ def train_command(
         class_weight=class_weight,
         image_size=image_size,
         split_file=split,
+        distribute=distribute,
+        precision=precision,
         verbose=0 if quiet else 1,
     )
-    prepared = prepare_split(config)
+    resuming = _check_run_dir(config, resume, force)
+    prepared = split_to_resume(config) if resuming else None
+    prepared = prepared or prepare_split(config)
 
     _quiet_tensorflow()
     from training.train import train
 
+    # a scheduler's SIGTERM (preemption) stops like Ctrl-C: progress.json records it, --resume continues
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        result = train(config, split=prepared)
+        result = train(config, split=prepared, resume=resuming)
     except MemoryError:
         raise ConfigError("out of memory: try a smaller --batch-size or --image-size") from None
+    except KeyboardInterrupt:
+        raise EdgeAllError(
+            f"{out}: training interrupted; continue it with the same command and --resume"
+        ) from None
     print(f"run dir: {result.run_dir} (report: {result.run_dir / REPORT_FILE})")
+
+
+def _check_run_dir(config: TrainConfig, resume: bool, force: bool) -> bool:
+    """Whether to resume the run in config.out; refuses, in one line, what would lose or mix runs."""
+    from training.config import ConfigError
+    from training.run_dir import KERAS_MODEL_FILE, describe_unfinished, read_progress, still_running
+
+    out = config.out
+    if resume and force:
+        raise ConfigError("--resume continues a run and --force starts it over: choose one")
+    progress = read_progress(out)
+    finished = (out / KERAS_MODEL_FILE).exists() and (
+        progress is None or progress.get("status") == "finished"
+    )
+    if progress is not None and still_running(progress):
+        raise ConfigError(f"{out}: {describe_unfinished(progress)}; stop it first or choose another --out")
+    if force:
+        return False
+    if finished:
+        what = "has nothing to resume: it finished" if resume else "already holds a trained model"
+        raise ConfigError(f"{out}: {what}; choose another --out or pass --force")
+    if progress is None:
+        if resume:
+            print(f"{out}: nothing to resume there; starting the run", file=sys.stderr)
+        return False
+    if not resume:
+        raise ConfigError(
+            f"{out}: holds an unfinished run ({describe_unfinished(progress)}); pass --resume to continue "
+            "it or --force to start over"
+        )
+    changed = config.changed_from(progress.get("config", {}))
+    if changed:
+        raise ConfigError(
+            f"{out}: --resume continues the run with the settings it started with, but {'; '.join(changed)}"
+        )
+    return True
 
 
 def evaluate_command(

@@ -13,6 +13,10 @@ BACKBONES = ("resnet50", "mobilenetv2", "tiny")
 HEADS = ("flatten", "gap")
 # The seed project's head for ResNet50; the edge-friendly networks pool instead.
 DEFAULT_HEAD = {"resnet50": "flatten", "mobilenetv2": "gap", "tiny": "gap"}
+PRECISIONS = ("float32", "bfloat16", "float16")  # what layers compute in (training.precision)
+# Settings a resumed run may change: where the data lives now, how chatty it is. The split is the
+# run dir's own split.json once training started.
+RESUMABLE_CHANGES = ("data", "split_file", "verbose")
 
 
 class ConfigError(EdgeAllError):
@@ -45,6 +49,8 @@ class TrainConfig:
     patience: int = 5  # EarlyStopping on val_loss
     lr_schedule: str = "constant"  # or "cosine": each phase's rate decays to zero over its epochs
     split_file: Path | None = None  # reuse an existing split.json instead of splitting again
+    distribute: bool = False  # data-parallel over every visible device (training.distribute)
+    precision: str = "float32"  # bfloat16 / float16: mixed precision (training.precision)
     verbose: int = 1  # Keras progress bars (0: quiet)
 
     def __post_init__(self) -> None:
@@ -82,6 +88,8 @@ class TrainConfig:
             raise ConfigError(f"unknown class weight {self.class_weight!r} (choose none or balanced)")
         if self.image_size < 32:
             raise ConfigError(f"image size {self.image_size} is too small (at least 32)")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
 
     @property
     def augment_policy(self) -> AugmentPolicy:
@@ -95,6 +103,15 @@ class TrainConfig:
     def to_dict(self) -> dict:
         data = asdict(self)
         return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+    def changed_from(self, started: dict) -> list[str]:
+        """The settings that differ from those a run was started with, one phrase each."""
+        now = self.to_dict()
+        return [
+            f"{key} {now[key]!r} (the run started with {started.get(key)!r})"
+            for key in now
+            if key not in RESUMABLE_CHANGES and now[key] != started.get(key, now[key])
+        ]
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:

@@ -6,6 +6,7 @@ the pixels the model trains on are the pixels the device will give it.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,10 +65,18 @@ def load_images(
 
 
 class ImageBatches(keras.utils.PyDataset):
-    """Float32 batches of raw 0-255 pixels (and one-hot labels when given), optionally augmented.
+    """Float32 batches of raw 0-255 pixels (or cached backbone features), with one-hot labels when
+    given, optionally augmented.
 
     The order of an epoch and its augmentation depend only on (seed, epoch, batch), never on what
-    ran before: the same run repeats exactly, and a resumed run continues it (set `epoch`).
+    ran before: the same run repeats exactly, and a resumed run continues it (set `epoch`). Fit
+    with `shuffle=False`: Keras's own shuffle of batch indices draws from Python's global RNG,
+    which a resumed process cannot continue.
+
+    Data-parallel training splits every batch over `replicas` devices, so a short last batch is
+    topped up to a multiple of `replicas` with the epoch's first images (at most replicas - 1
+    repeats); `shard` (process index, process count) hands each host its contiguous slice of every
+    global batch, so the hosts' slices, in process order, are the batch one host would train on.
     """
 
     def __init__(
@@ -79,12 +88,17 @@ class ImageBatches(keras.utils.PyDataset):
         shuffle: bool = False,
         augmenter: Augmenter | None = None,
         seed: Sequence[int] = (0,),
+        replicas: int = 1,
+        shard: tuple[int, int] = (0, 1),
     ):
         super().__init__()
         self.pixels, self.labels = pixels, labels
         self.num_classes, self.batch_size = num_classes, batch_size
         self.shuffle, self.augmenter, self.seed = shuffle, augmenter, list(seed)
+        self.replicas, self.shard = replicas, shard
         self.epoch = 0
+        self.fingerprint = ""  # of the batches served in the epoch that ended last (see on_epoch_end)
+        self._served: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return max(1, -(-len(self.pixels) // self.batch_size))
@@ -95,18 +109,51 @@ class ImageBatches(keras.utils.PyDataset):
             return np.arange(len(self.pixels))
         return np.random.default_rng([*self.seed, self.epoch]).permutation(len(self.pixels))
 
+    def take(self, index: int) -> np.ndarray:
+        """The indices of the images of batch `index` of this epoch that this process feeds."""
+        whole = self._whole(index)
+        first, rows = self._rows(len(whole))
+        return whole[first : first + rows]
+
+    def _whole(self, index: int) -> np.ndarray:
+        """Batch `index` over every device of every process, topped up to a multiple of `replicas`."""
+        order = self.order
+        whole = order[index * self.batch_size : (index + 1) * self.batch_size]
+        short = -len(whole) % self.replicas
+        return np.concatenate([whole, np.resize(order, short)]) if short else whole
+
+    def _rows(self, size: int) -> tuple[int, int]:
+        """(first row, rows) of a whole batch of `size` that this process feeds."""
+        process, processes = self.shard
+        return process * (size // processes), size // processes
+
     def __getitem__(self, index: int):
-        take = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        whole = self._whole(index)
+        first, rows = self._rows(len(whole))
+        take = whole[first : first + rows]
+        self._served[index] = whole  # every host fingerprints the whole batch: they agree
         batch = self.pixels[take]
         if self.augmenter is not None:
-            batch = self.augmenter(batch, self.epoch, index)
+            batch = self.augmenter(batch, self.epoch, index, first)
         x = batch.astype(np.float32)
         if self.labels is None:
             return x
         return x, one_hot(self.labels[take], self.num_classes)
 
     def on_epoch_end(self) -> None:
+        """Fingerprint what the epoch fed (which images, in which batches, with which augmentation
+        draws), then move to the next epoch's order."""
+        digest = hashlib.sha256(np.array([*self.seed, self.epoch], np.int64).tobytes())
+        for index in sorted(self._served):
+            digest.update(np.array([index, *self._served[index]], np.int64).tobytes())
+        self.fingerprint = digest.hexdigest()[:16]
+        self._served = {}
         self.epoch += 1
+
+
+def predict_all(model: keras.Model, batches: ImageBatches, verbose: int = 0) -> np.ndarray:
+    """The model's outputs for every image of unshuffled `batches`, without the top-up repeats."""
+    return model.predict(batches, verbose=verbose)[: len(batches.pixels)]
 
 
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:

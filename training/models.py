@@ -105,7 +105,8 @@ def build_head(feature_shape: tuple[int, ...], head: str, num_classes: int, drop
         x = keras.layers.GlobalAveragePooling2D(name="gap")(inputs)
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    # float32 softmax whatever the training precision: probabilities near 0 and 1 need it
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="head")
 
 

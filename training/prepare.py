@@ -6,6 +6,7 @@ import sys
 
 from training.config import TrainConfig
 from training.dataset import DatasetError, Split, check_files_present, discover, make_split, read_split
+from training.run_dir import SPLIT_FILE
 
 
 def log(message: str) -> None:
@@ -50,4 +51,14 @@ def prepare_split(config: TrainConfig) -> Split:
             raise DatasetError(
                 f"{config.data}: too few images to split: no {', '.join(missing)} image in the {part} part"
             )
+    return split
+
+
+def split_to_resume(config: TrainConfig) -> Split | None:
+    """The split an unfinished run in `config.out` was started with (None when it holds none yet)."""
+    path = config.out / SPLIT_FILE
+    if not path.is_file():
+        return None
+    split = read_split(path, root=config.data)
+    check_files_present(split)
     return split

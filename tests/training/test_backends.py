@@ -8,8 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.cli_runner import run_edge_all
-
 TRAINING = Path(__file__).resolve().parents[2] / "training"
 
 
@@ -27,12 +25,8 @@ def test_no_module_in_training_imports_tensorflow():
                 assert name.split(".")[0] != "tensorflow", f"{path.name} imports {name}"
 
 
-def test_tiny_model_trains_on_the_jax_backend(tmp_path, demo_data):
-    out = tmp_path / "jax-run"
-    args = ["train", "--data", demo_data.root, "--out", out, "--backbone", "tiny", "--weights", "none"]
-    args += ["--epochs", "2", "--image-size", "32", "--quiet"]
-    proc = run_edge_all(*args, timeout=240, env={"KERAS_BACKEND": "jax"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
+def test_tiny_model_trains_on_the_jax_backend(jax_run):
+    out = jax_run  # `edge-all train ... --epochs 2 --image-size 32` with KERAS_BACKEND=jax (conftest)
     config = json.loads((out / "config.json").read_text())
     assert config["machine"]["keras_backend"] == "jax"
     metrics = json.loads((out / "metrics.json").read_text())

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 
 import pytest
 
 from training.dataset import CLASSES
-from training.run_dir import FORMAT_VERSION, RunError, RunInfo, open_run, write_config
+from training.run_dir import (
+    FORMAT_VERSION,
+    PROGRESS_FILE,
+    RunError,
+    RunInfo,
+    open_run,
+    write_config,
+    write_json,
+)
 
 INFO = RunInfo(CLASSES, 96, "mobilenetv2", {"color_order": "RGB", "resize": "bilinear", "crop": "center"})
 
@@ -80,3 +90,47 @@ def test_a_run_written_before_the_format_version_reads_as_version_1(tmp_path):
     del config["format_version"]
     (run / "config.json").write_text(json.dumps(config))
     assert open_run(run).info == INFO
+
+
+@pytest.mark.parametrize(
+    ("progress", "says"),
+    [
+        ({"status": "finished"}, None),
+        (
+            {"status": "stopped", "reason": "interrupted (Ctrl-C or SIGTERM)", "epochs_done": 5,
+             "phase": "fine-tune", "phase_epoch": 2, "phase_epochs": 4},
+            "stopped after epoch 2 of 4 of its fine-tune phase: interrupted (Ctrl-C or SIGTERM)",
+        ),
+        (  # this very process: alive
+            {"status": "running", "epochs_done": 0, "pid": os.getpid(), "host": socket.gethostname()},
+            f"still training in process {os.getpid()}, before its first epoch ended",
+        ),
+        (  # a process that is gone (SIGKILL, power cut): nothing could be written
+            {"status": "running", "epochs_done": 1, "phase": "head", "phase_epoch": 1, "phase_epochs": 3,
+             "pid": 2**22 + 1, "host": socket.gethostname()},
+            "stopped after epoch 1 of 3 of its head phase without a word: killed, crashed or a power cut",
+        ),
+    ],
+)  # fmt: skip
+def test_an_unfinished_run_is_refused_saying_where_it_stopped_and_how_to_resume(tmp_path, progress, says):
+    """Even with every file present (a run that stopped while writing its reports)."""
+    run = finished_run(tmp_path / "run")
+    write_json(run / PROGRESS_FILE, progress)
+    if says is None:
+        assert open_run(run).info == INFO
+        return
+    with pytest.raises(RunError) as error:
+        open_run(run)
+    assert str(error.value) == (
+        f"{run}: training did not finish ({says}); continue it with `edge-all train --resume --out {run}` "
+        "and the options it started with"
+    )
+
+
+def test_a_run_trained_on_another_host_is_not_guessed_dead(tmp_path):
+    run = finished_run(tmp_path / "run")
+    write_json(run / PROGRESS_FILE, {"status": "running", "epochs_done": 0, "pid": 7, "host": "gpu-node-3"})
+    with pytest.raises(
+        RunError, match=r"process 7 on gpu-node-3 last reported progress before its first epoch"
+    ):
+        open_run(run)
