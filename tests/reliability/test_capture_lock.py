@@ -24,7 +24,9 @@ def test_a_second_capture_of_the_same_folder_and_sample_refuses(tmp_path, int8_b
 
     second = edge_all(*args, "--sample-id", "S1", "--duration", "5", timeout=60)
     assert second.returncode == 1
-    (line,) = [x for x in second.stderr.strip().splitlines() if not x.startswith("warning: ")]  # the demo-bundle notice
+    (line,) = [
+        x for x in second.stderr.strip().splitlines() if not x.startswith("warning: ")
+    ]  # the demo-bundle notice
     assert line.startswith(f"error: {db}: another capture (process {first.process.pid}) is already recording")
     assert f"folder:{folder} (sample S1)" in line
 

@@ -56,7 +56,9 @@ def damaged_db(tmp_path_factory):
 def said_damaged_in_one_line(result, db) -> None:
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
-    (line,) = [x for x in result.stderr.strip().splitlines() if not x.startswith("warning: ")]  # the demo-bundle notice
+    (line,) = [
+        x for x in result.stderr.strip().splitlines() if not x.startswith("warning: ")
+    ]  # the demo-bundle notice
     assert line.startswith(f"error: {db}: cannot ") and "database disk image is malformed" in line, line
     assert f"sqlite3 {db} .recover" in line
 
