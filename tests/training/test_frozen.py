@@ -50,10 +50,12 @@ def test_fine_tuning_trains_only_the_top_of_the_backbone_and_never_batchnorm(
     tmp_path, demo_data, tiny_backbone
 ):
     """The network as fine-tuning leaves it, whichever epoch the checkpoint happens to keep."""
+    from training.distribute import replicas_for
     from training.loading import load_images
     from training.models import build_classifier
     from training.prepare import prepare_split
-    from training.train import SaveBestFullModel, fit
+    from training.resume import Checkpoints
+    from training.train import fit
 
     weights_file, before = tiny_backbone
     config = TrainConfig(
@@ -74,9 +76,10 @@ def test_fine_tuning_trains_only_the_top_of_the_backbone_and_never_batchnorm(
     split = prepare_split(config)
     parts = build_classifier(config, num_classes=len(split.classes))
     images = {part: load_images(split, split.part(part), config.image_size) for part in ("train", "val")}
-    checkpoint = SaveBestFullModel(parts.model, tmp_path / "best.keras")
-    history = fit(config, parts, images["train"], images["val"], checkpoint)
-    assert history["phase"] == ["head", "fine-tune", "fine-tune"], history["val_loss"]
+    checkpoints = Checkpoints(config.out, config, parts.model, resume=False)
+    fit(config, parts, images["train"], images["val"], checkpoints, replicas_for(config))
+    rows = checkpoints.state.rows
+    assert [row["phase"] for row in rows] == ["head", "fine-tune", "fine-tune"], rows
 
     def unchanged(name: str) -> bool:
         after = parts.base.get_layer(name).get_weights()
