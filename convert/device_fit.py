@@ -6,6 +6,9 @@
   validation images, clean and under the robustness battery. A model that classifies every clean
   validation image right would otherwise be "calibrated" to ever more certainty; the battery's
   images are the mistakes a clinic's camera will provoke, and the temperature must hold for them.
+  Even so, a validation split the model gets (almost) all right can only teach it to be surer, so
+  the temperature never goes below 1: calibration may soften the model's confidence, never sharpen it
+  (a sharpened mistake slips under the confidence threshold that would have referred it).
 
 Both are fitted on the int8 (or float) model that ships, through the device runtime, so what the
 bundle records is what the device will compute.
@@ -25,6 +28,7 @@ from training.dataset import Split
 from training.loading import LoadedImages, load_images
 from training.robustness import apply_condition, conditions_for
 
+MIN_TEMPERATURE = 1.0  # never sharpen (see above)
 TEMPERATURES = np.exp(np.linspace(np.log(0.05), np.log(20.0), 801))  # the grid searched
 ECE_BINS = 15
 
@@ -81,8 +85,9 @@ def fit_device(
         logits, labels, fitted_on = _calibration_set(classifier, val, val_out["scores"], show)
         temperature = fit_temperature(logits, labels)
         calibration = {
-            "method": "temperature scaling (negative log-likelihood, grid search)",
+            "method": "temperature scaling (negative log-likelihood, grid search), never below 1",
             "fitted_on": fitted_on,
+            "nll_best_temperature": fit_temperature(logits, labels, floor=0.0),
             "ece_before": expected_calibration_error(softmax(logits), labels),
             "ece_after": expected_calibration_error(softmax(logits / temperature), labels),
         }
@@ -103,10 +108,11 @@ def _calibration_set(
     return np.concatenate(logits), np.concatenate(labels), fitted_on
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature on TEMPERATURES that minimises the negative log-likelihood of `labels`."""
-    losses = [_nll(logits / t, labels) for t in TEMPERATURES]
-    return float(TEMPERATURES[int(np.argmin(losses))])
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, floor: float = MIN_TEMPERATURE) -> float:
+    """The temperature on TEMPERATURES (at least `floor`) that minimises the negative log-likelihood."""
+    grid = TEMPERATURES[floor <= TEMPERATURES]
+    losses = [_nll(logits / t, labels) for t in grid]
+    return float(grid[int(np.argmin(losses))])
 
 
 def _nll(logits: np.ndarray, labels: np.ndarray) -> float:
