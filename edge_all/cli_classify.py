@@ -19,6 +19,7 @@ import typer
 from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, load_classifier
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG, ExitCode
+from edge_all.models import installed_reference
 
 # Lists longer than this get a progress bar on stderr (only shown on a terminal).
 PROGRESS_MIN_FILES = 10
@@ -178,14 +179,18 @@ class HeatmapNames:
 
 def info(
     model: Annotated[
-        Path | None, typer.Option("--model", "-m", help="Also describe this bundle or .tflite model.")
+        Path | None,
+        typer.Option(
+            "--model", "-m", help="Also describe this bundle or .tflite (default: the reference bundle)."
+        ),
     ] = None,
     labels: LabelsOption = None,
     threads: ThreadsOption = None,
     edgetpu: EdgeTpuOption = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the facts as one JSON object.")] = False,
 ) -> None:
-    """Show the interpreter backend, its version, delegate and threads (and, with --model, the model)."""
+    """Show the interpreter backend, its version, delegate and threads, and the model: --model, or the
+    reference bundle the package carries (not with --edgetpu alone: that checks the Edge TPU runtime)."""
     import numpy
     import PIL
 
@@ -201,6 +206,8 @@ def info(
         "cpu_cores": os.cpu_count(),
         "edgetpu_runtime": EDGETPU_LIBRARY if edgetpu_runtime_present() else None,
     }
+    if model is None and not edgetpu:
+        model = installed_reference()
     if model is not None:
         classifier = load_classifier(model, labels, threads, edgetpu)
         backend = classifier.backend

@@ -24,3 +24,11 @@ def reference_bundle() -> Path:
     if not (path / "bundle.json").is_file():
         raise NoReferenceBundle(f"{path}: no reference bundle in this install; give --model BUNDLE_DIR")
     return path
+
+
+def installed_reference() -> Path | None:
+    """The reference bundle if this install carries one (for commands where a model is optional)."""
+    try:
+        return reference_bundle()
+    except NoReferenceBundle:
+        return None

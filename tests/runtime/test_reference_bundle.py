@@ -94,3 +94,11 @@ def test_a_wheel_of_the_package_carries_the_reference_bundle(tmp_path):
         assert {f"edge_all/models/reference/{name}" for name in shipped} <= names
         packed = archive.read("edge_all/models/reference/model.tflite")
     assert packed == (reference_bundle() / "model.tflite").read_bytes()
+
+
+def test_info_describes_the_reference_bundle_when_no_model_is_given():
+    result, imported = run_edge_all_watched("info", "--json", blocked=HEAVY)
+    assert result.returncode == 0, result.stderr
+    model = json.loads(result.stdout)["model"]
+    assert model["model"] == str(reference_bundle() / "model.tflite")
+    assert model["labels"] == ["Benign", "Early", "Pre", "Pro"] and model["bundle"]["precision"] == "int8"
