@@ -5,15 +5,17 @@ Pure Pillow and numpy: no model, so `make mutation` runs these for every mutant 
 
 from __future__ import annotations
 
+import os
 import re
 import struct
+import warnings
 import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.images import MAX_PIXELS, ImageError, Preprocessing, load_rgb, open_image, prepare
+from edge_all.images import MAX_PIXELS, ImageError, Preprocessing, load_rgb, open_image, prepare, resize_rgb
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -59,6 +61,22 @@ def test_a_huge_declared_size_is_refused_before_decoding(tmp_path):
     assert MAX_PIXELS == 64_000_000
 
 
+def test_a_size_past_pillows_own_limit_is_one_line_too(tmp_path):
+    (tmp_path / "bomb.png").write_bytes(png_header(20_000, 20_000))
+    assert (
+        error_of(tmp_path / "bomb.png")
+        == f"{tmp_path / 'bomb.png'}: too many pixels (possible decompression bomb)"
+    )
+
+
+def test_a_fifo_named_like_an_image_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "frame.png")
+    assert (
+        error_of(tmp_path / "frame.png")
+        == f"{tmp_path / 'frame.png'}: image is a FIFO (named pipe), not a regular file"
+    )
+
+
 def test_a_frame_at_the_pixel_limit_is_not_refused_for_its_size(tmp_path):
     (tmp_path / "edge.png").write_bytes(png_header(MAX_PIXELS // 8000, 8000))  # exactly the limit
     message = error_of(tmp_path / "edge.png")  # no pixel data: fails later, for that reason
@@ -69,20 +87,51 @@ def test_a_frame_at_the_pixel_limit_is_not_refused_for_its_size(tmp_path):
     ("mode", "value", "expected"),
     [
         ("I;16", 65535, 255),  # 16-bit: scaled down to 8 bits
+        ("I;16", 1000, 3),  # 1000 of 65535 is 3.9 of 255 (Pillow's own conversion would clip it to 255)
         ("I;16", 200, 200),  # a 16-bit file holding 8-bit values is kept as it is
+        ("I;16B", 1000, 3),
+        ("I;16L", 1000, 3),
+        ("I;16N", 1000, 3),
+        ("I", 255, 255),  # at most 255: 8-bit values, not scaled
         ("I", 256, 0),  # 256 of 65535 is 0.996 of 255: truncated to 0
+        ("I", 70_000, 255),  # beyond 16 bits: clipped, not wrapped round
         ("F", 100.7, 100),
+        ("F", -5.0, 0),  # negative: clipped, not wrapped round to 251
         ("L", 77, 77),
         ("1", 1, 255),
     ],
+    ids=[
+        "16-max",
+        "16-low",
+        "16-8bit",
+        "16B",
+        "16L",
+        "16N",
+        "I-255",
+        "I-256",
+        "I-over",
+        "F",
+        "F-neg",
+        "L",
+        "1",
+    ],
 )
-def test_any_mode_becomes_8_bit_rgb(tmp_path, mode, value, expected):
-    image = Image.new(mode, (4, 3), value)
-    path = tmp_path / ("frame.tif" if mode in ("I;16", "I", "F") else "frame.png")
-    image.save(path)
-    pixels = np.asarray(open_image(path))
+def test_any_mode_becomes_8_bit_rgb(mode, value, expected):
+    pixels = load_rgb(Image.new(mode, (4, 3), value))
     assert pixels.shape == (3, 4, 3) and pixels.dtype == np.uint8
     assert (pixels == expected).all(), (mode, pixels[0, 0])
+
+
+@pytest.mark.parametrize(("mode", "suffix"), [("I;16", "tif"), ("F", "tif"), ("L", "png"), ("1", "png")])
+def test_files_of_any_mode_are_read_as_rgb(tmp_path, mode, suffix):
+    Image.new(mode, (4, 3), 1).save(tmp_path / f"frame.{suffix}")
+    pixels = np.asarray(open_image(tmp_path / f"frame.{suffix}"))
+    assert pixels.shape == (3, 4, 3) and pixels.dtype == np.uint8
+
+
+def test_nan_and_minus_infinity_are_black_in_an_8_bit_float_frame():
+    array = np.array([[np.nan, -np.inf, 100.0]], dtype=np.float32)
+    assert load_rgb(Image.fromarray(array, mode="F"))[0, :, 0].tolist() == [0, 0, 100]
 
 
 def test_a_float_frame_with_nan_and_infinity_is_clipped_not_an_error():
@@ -91,12 +140,14 @@ def test_a_float_frame_with_nan_and_infinity_is_clipped_not_an_error():
     assert pixels[0, :, 0].tolist() == [0, 255, 0, 1]  # inf is 65535: the frame scales down
 
 
-def test_a_palette_with_transparency_goes_through_rgba(tmp_path):
+def test_a_palette_with_transparency_goes_through_rgba():
     image = Image.new("P", (2, 1))
     image.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
     image.putpixel((1, 0), 1)
-    image.info["transparency"] = 0
-    assert load_rgb(image).tolist() == [[[10, 20, 30], [200, 100, 50]]]
+    image.info["transparency"] = b"\x00\xff"  # Pillow warns when such a palette goes straight to RGB
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_rgb(image).tolist() == [[[10, 20, 30], [200, 100, 50]]]
     rgba = Image.new("RGBA", (1, 1), (9, 8, 7, 0))
     assert load_rgb(rgba).tolist() == [[[9, 8, 7]]]
 
@@ -126,6 +177,18 @@ def test_paths_may_be_strings(tmp_path):
     Image.new("RGB", (5, 4), (1, 2, 3)).save(tmp_path / "a.png")
     assert load_rgb(str(tmp_path / "a.png")).shape == (4, 5, 3)
     assert prepare(tmp_path / "a.png", 2, 2).tolist() == [[[1, 2, 3]] * 2] * 2
+    stripes = np.zeros((2, 4, 3), np.uint8)
+    stripes[:, 0] = 255  # the left column: cropped away by the centre crop, kept when stretched
+    assert prepare(stripes, 2, 2, Preprocessing(resize="area", crop="none"))[0, 0].tolist() == [128] * 3
+    assert prepare(stripes, 2, 2, Preprocessing(resize="area"))[0, 0].tolist() == [0] * 3
+
+
+def test_a_one_pixel_wide_crop_keeps_the_middle_pixel():
+    row = np.arange(10, dtype=np.uint8).repeat(3).reshape(1, 10, 3) * 20
+    # 1x10 to a 10x1 model: the centre crop is the one middle column (of 1/10 the width), stretched.
+    assert resize_rgb(row, 10, 1, Preprocessing(resize="nearest"))[:, 0, 0].tolist() == [80] * 10
+    column = row.transpose(1, 0, 2)
+    assert resize_rgb(column, 1, 10, Preprocessing(resize="nearest"))[0, :, 0].tolist() == [80] * 10
 
 
 def test_preprocessing_reads_back_and_refuses_what_the_device_cannot_do():
