@@ -81,6 +81,8 @@ def test_the_report_holds_every_number_the_gate_decided_on():
     plain = compare(LABELS, items(), FLOAT, CONVERTED, 1.0, ("f", "c"), "s", Path("."))
     assert plain.skipped == [] and plain.predictions[0]["unfamiliarity"] is None
     assert plain.max_drop_pp == 1.0 and isinstance(plain.max_drop_pp, float)
+    # Counts are integers in the JSON report, not 2.0.
+    assert all(type(n) is int for row in report["float_model"]["confusion"] for n in row)
 
 
 def test_confidence_is_rounded_to_six_places_and_the_drop_is_in_points():
@@ -91,6 +93,8 @@ def test_confidence_is_rounded_to_six_places_and_the_drop_is_in_points():
     assert report.predictions[0]["converted_confidence"] == 0.123457
     assert report.drop_pp == pytest.approx(20.0) and report.passed is False
     assert compare(LABELS, items(), FLOAT, converted, 20.0, ("f", "c"), "s", Path(".")).passed
+    third = compare(LABELS, items()[:3], FLOAT[:3], CONVERTED[:3], 50.0, ("f", "c"), "s", Path("."))
+    assert third.drop_pp == 33.333333  # one image of three, recorded to 6 decimals
 
 
 def test_a_class_without_images_has_no_recall():
@@ -123,6 +127,13 @@ def test_the_check_reads_pixels_as_the_device_does_and_skips_what_it_cannot(tmp_
     assert pixels[0].tolist() == [[[200, 0, 0]] * 3] * 2 and pixels[1].tolist() == [[[0, 0, 200]] * 3] * 2
     assert [item.file for item in readable] == ["wide.png", "square.png"]
     assert skipped == [f"{tmp_path / 'broken.png'}: not an image file (format not recognised)"]
+    Image.fromarray(np.array([[[255, 0, 0]] * 2 + [[0, 0, 255]] * 2], np.uint8)).save(tmp_path / "wide.png")
+    cropped, _, _ = load_pixels(wanted[:1], (1, 1), Preprocessing(resize="nearest"), show_progress=False)
+    stretched, _, _ = load_pixels(
+        wanted[:1], (1, 1), Preprocessing("RGB", "area", "none"), show_progress=False
+    )
+    assert cropped[0, 0, 0].tolist() == [255, 0, 0]  # the centre square of the red-red-blue-blue row
+    assert stretched[0, 0, 0].tolist() == [128, 0, 128]  # the whole row, averaged
     none, nothing, _ = load_pixels(wanted[1:2], (2, 3), Preprocessing(), show_progress=False)
     assert none.shape == (0, 2, 3, 3) and none.dtype == np.uint8 and nothing == []
 
@@ -147,6 +158,12 @@ def test_a_labelled_folder_counts_each_distinct_image_once(tmp_path):
     assert str(raised.value) == (
         f"{root}: classes ['{CLASSES[3]}'] are not among the model's labels {list(CLASSES[:3])}"
     )
+    segmented = tmp_path / "kaggle"
+    labelled(segmented / "Original")
+    labelled(segmented / "Segmented")
+    Image.new("RGB", (4, 4), (1, 2, 3)).save(segmented / "Segmented" / CLASSES[2] / "only-here.png")
+    found, _ = items_from_folder(segmented, CLASSES)  # the check scores Original images only
+    assert [item.file for item in found] == [f"Original/{c}/a.png" for c in CLASSES]
     with pytest.raises(ConvertError, match=r"dataset folder not found$"):
         items_from_folder(tmp_path / "missing", CLASSES)
 
