@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
+import re
 import sqlite3
 
 import pytest
 
 from edge_all.capture.store import (
+    DatabaseGone,
     ResultsStore,
+    Review,
     StorageFull,
     StoreError,
     database_failure,
     is_disk_full,
 )
+from edge_all.screening import ScreeningRule
 
 from .test_store import INFO, record
 
@@ -119,3 +124,124 @@ def test_the_capture_loop_queries_answer_exactly(tmp_path):
             store.add(record(99, 0))
         assert store.capture(-1) is None and store.capture(2**63) is None and store.capture(999) is None
         assert store.capture(1)["frame_index"] == 0
+
+
+def test_a_database_deleted_or_replaced_while_open_is_rescued_to_a_dated_copy(tmp_path):
+    path = tmp_path / "results.db"
+    store = ResultsStore.open(path)
+    session = store.start_session(INFO)
+    store.add(record(session, 0))
+    path.unlink()
+    with pytest.raises(DatabaseGone) as raised:
+        store.add(record(session, 1))
+    (rescue,) = tmp_path.glob("results.rescued-*.db")
+    assert re.fullmatch(r"results\.rescued-\d{8}T\d{6}Z\.db", rescue.name), rescue.name
+    assert str(raised.value) == (
+        f"{path}: the results database was deleted while in use; every frame recorded so far "
+        f"was saved to {rescue}; stopped"
+    )
+    with ResultsStore.open(rescue, create=False) as rescued:
+        assert [row["frame_index"] for row in rescued.captures()] == [0, 1]
+    store.close()
+
+    other = tmp_path / "other.db"
+    store = ResultsStore.open(other)
+    session = store.start_session(INFO)
+    ResultsStore.open(tmp_path / "new.db").close()
+    (tmp_path / "new.db").replace(other)
+    with pytest.raises(DatabaseGone, match=r"was replaced by another file while in use; every frame"):
+        store.add(record(session, 0))
+    store.close()
+
+
+def test_sessions_keep_what_they_were_started_with(tmp_path):
+    rule = ScreeningRule(min_all_like=3, min_good_fields=7)
+    info = dataclasses.replace(INFO, screening_rule=rule, camera_settings={"gain": 2.0})
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(info)
+        row = store.session(session)
+        assert json.loads(row["quality_thresholds"]) == {"min_focus": 40.0}
+        assert json.loads(row["screening_rule"]) == {"min_all_like": 3, "min_good_fields": 7}
+        assert json.loads(row["camera_settings"]) == {"gain": 2.0} and len(row["uid"]) == 32
+        assert store.session_rule(session) == (rule, INFO.labels)
+        plain = store.start_session(dataclasses.replace(INFO, quality_thresholds=None))
+        assert store.session(plain)["quality_thresholds"] is None
+        assert store.session(plain)["camera_settings"] is None
+
+
+def test_every_measured_value_of_a_frame_is_stored(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(INFO)
+        stored = record(session, 0)
+        store.add(stored)
+        store.add(dataclasses.replace(record(session, 1, "rejected", None), reason="too_dark"))
+        first, second = store.captures(session_id=session)
+        assert {key: first[key] for key in stored.quality} == stored.quality
+        assert json.loads(first["probabilities"]) == stored.probabilities
+        assert second["probabilities"] is None and second["reason"] == "too_dark"
+        later = store.start_session(INFO)
+        store.add(record(later, 2))
+        assert [row["frame_index"] for row in store.captures(session_id=later)] == [2]
+        assert [row["frame_index"] for row in store.captures("S1", session)] == [0, 1]
+        assert list(store.captures("S2", session)) == []
+
+
+def test_a_samples_first_and_last_frame_times_are_kept(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(INFO)
+        for i, at in enumerate(["2026-01-01T10:00:00", "2026-01-01T09:00:00", "2026-01-01T11:00:00"]):
+            store.add(dataclasses.replace(record(session, i, label="Benign" if i else "Pre"), captured_at=at))
+        sample = store.sample("S1")
+        assert (sample["first_captured_at"], sample["last_captured_at"]) == (
+            "2026-01-01T09:00:00",
+            "2026-01-01T11:00:00",
+        )
+
+
+def test_frames_without_a_sample_id_form_the_unnamed_sample(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(dataclasses.replace(INFO, sample_id=None))
+        field_id = store.add(record(session, 0, sample_id=None))
+        assert store.sample(None)["sample_id"] == "" and store.sample("")["sample_id"] == ""
+        store.add_review(Review(None, "dr", "Pre", "2026-01-02", capture_id=field_id))
+        assert store.reviewed_samples([None]) == set()  # a field's review is not the sample's
+        store.add_review(Review(None, "dr", "refer", "2026-01-02"))
+        assert [r["decision"] for r in store.reviews(None)] == ["Pre", "refer"]
+        assert store.reviewed_samples([None, "S9"]) == {""}
+        with pytest.raises(StoreError, match=rf"^no field {field_id} in sample 'S1'$"):
+            store.add_review(Review("S1", "dr", "Pre", "2026-01-02", capture_id=field_id))
+
+
+def test_samples_page_through_a_search(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        for i, sample in enumerate(["A1", "A2", "B1"]):
+            session = store.start_session(dataclasses.replace(INFO, sample_id=sample))
+            at = f"2026-01-0{i + 1}T00:00:00"
+            store.add(dataclasses.replace(record(session, 0, sample_id=sample), captured_at=at))
+        assert [s["sample_id"] for s in store.samples(limit=2)] == ["B1", "A2"]  # latest first
+        assert [s["sample_id"] for s in store.samples("A", limit=1)] == ["A2"]
+        assert [s["sample_id"] for s in store.samples("A", limit=5, offset=1)] == ["A1"]
+
+
+def test_opening_makes_missing_folders_and_names_what_stops_it(tmp_path):
+    ResultsStore.open(tmp_path / "a" / "b" / "results.db").close()
+    assert (tmp_path / "a" / "b" / "results.db").is_file()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError) as raised:
+        ResultsStore.open(tmp_path / "file" / "results.db")
+    assert (
+        str(raised.value)
+        == f"{tmp_path / 'file' / 'results.db'}: cannot create results database (File exists)"
+    )
+    (tmp_path / "garbage.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError) as raised:
+        ResultsStore.open(tmp_path / "garbage.db")
+    assert str(raised.value).startswith(
+        f"{tmp_path / 'garbage.db'}: cannot open the results database (file is not a database); "
+        "the file is damaged"
+    )
+    sqlite3.connect(tmp_path / "empty.db").close()
+    (tmp_path / "empty.db").write_bytes(b"")
+    with pytest.raises(StoreError) as raised:
+        ResultsStore.open(tmp_path / "empty.db", create=False)
+    assert str(raised.value) == f"{tmp_path / 'empty.db'}: empty database (no edge-all results yet)"
