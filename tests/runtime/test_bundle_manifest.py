@@ -114,6 +114,37 @@ def test_optional_entries_have_their_defaults(tmp_path):
     assert read.extra == {} and read.referral is None and read.calibration is None
     assert read.trained_on is None and read.accuracy_check is None and read.float_model_bytes is None
     assert read.outputs["features"].name == ""
+    data["calibration"] = {"temperature": 2.0}
+    data["referral"] = {"sha256": sha256_bytes(b"detector"), "method": "mahalanobis"}
+    data["trained_on"] = {"data": "real", "dataset": "ALL"}
+    (bundle / REFERRAL_FILE).write_bytes(b"detector")
+    (bundle / MANIFEST_FILE).write_text(json.dumps(data))
+    read = read_manifest(bundle)
+    assert read.calibration == Calibration(2.0, {}) and read.referral.details == {}
+    assert read.trained_on == TrainedOn("real", "ALL", {})
+    del data["format_version"]
+    (bundle / MANIFEST_FILE).write_text(json.dumps(data))
+    with pytest.raises(BundleError, match=r"bundle\.json: format_version: None is not supported"):
+        read_manifest(bundle)
+
+
+def test_what_is_not_an_object_is_named():
+    with pytest.raises(BundleError, match=r"^bundle\.json: expected a JSON object, got a list$"):
+        BundleManifest.from_dict([])
+    with pytest.raises(BundleError, match=r"^output: expected a JSON object, got a string$"):
+        OutputSpec.from_dict("scores")
+    assert scores_only(SCORES) == {"scores": OutputSpec("", SCORES, "probabilities")}
+
+
+def test_the_manifest_is_indented_for_people_and_bounded_in_size(tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", manifest())
+    assert (bundle / MANIFEST_FILE).read_text().startswith('{\n  "labels": [\n    "Benign",')
+    (bundle / MANIFEST_FILE).write_text(" " * (4 << 20 | 1))
+    with pytest.raises(BundleError) as raised:
+        read_manifest(bundle)
+    assert str(raised.value) == (
+        f"{bundle / MANIFEST_FILE}: bundle manifest is larger than 4,194,304 bytes; refusing to read it"
+    )
 
 
 def test_a_version_1_manifest_has_one_output_of_the_recorded_kind(tmp_path):
@@ -181,7 +212,7 @@ def test_a_changed_or_missing_model_is_refused(tmp_path):
     message = str(raised.value)
     assert message.startswith(f"{bundle / MODEL_FILE}: sha256 {sha256_bytes(MODEL + b'!')[:12]}... ")
     assert f"does not match bundle.json ({sha256_bytes(MODEL)[:12]}...)" in message
-    assert "refusing to use it" in message
+    assert message.endswith("; the model file was changed or damaged, refusing to use it")
     (bundle / MODEL_FILE).unlink()
     with pytest.raises(BundleError, match=r": missing from the bundle$"):
         read_manifest(bundle)

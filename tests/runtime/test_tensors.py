@@ -123,7 +123,25 @@ def test_the_decoder_softmaxes_logits_only():
 
 def test_probabilities_are_allowed_a_small_tolerance_and_no_more():
     assert looks_like_probabilities(np.array([-0.009, 1.009]))
+    assert looks_like_probabilities(np.array([-0.01, 1.01]))  # exactly the tolerance below zero
     assert not looks_like_probabilities(np.array([-0.02, 1.02]))
     assert looks_like_probabilities(np.array([0.5, 0.509]))
     assert not looks_like_probabilities(np.array([0.5, 0.52]))
     assert not looks_like_probabilities(np.array([0.5, 0.48]))
+
+
+def test_a_recorded_spec_is_checked_as_it_is_read():
+    with pytest.raises(ValueError, match=r"^tensor: expected a JSON object, got a list$"):
+        TensorSpec.from_dict([1, 4])
+    with pytest.raises(ValueError, match=r"^tensor: shape: every item must be at least 0, not \[-1, 4\]$"):
+        TensorSpec.from_dict({"shape": [-1, 4], "dtype": "uint8"})
+
+
+def test_the_bundles_word_that_scores_are_logits_is_kept_even_when_they_look_like_probabilities():
+    looks_like_probabilities_but_is_not = np.array([[0.1, 0.2, 0.7]], np.float32)
+    decoded = OutputDecoder(None, logits=True)(looks_like_probabilities_but_is_not)
+    assert decoded == pytest.approx(softmax(looks_like_probabilities_but_is_not[0]))
+
+
+def test_the_input_table_never_wraps_round_below_the_dtype():
+    assert input_lut(np.dtype(np.uint8), Quantization(1.0, -10), (0, 255))[:12].tolist() == [0] * 11 + [1]
