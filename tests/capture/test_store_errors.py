@@ -20,7 +20,7 @@ from edge_all.capture.store import (
     database_failure,
     is_disk_full,
 )
-from edge_all.screening import ScreeningRule
+from edge_all.screening import NOT_SCREENING, ScreeningRule
 
 from .test_store import INFO, record
 
@@ -245,3 +245,34 @@ def test_opening_makes_missing_folders_and_names_what_stops_it(tmp_path):
     with pytest.raises(StoreError) as raised:
         ResultsStore.open(tmp_path / "empty.db", create=False)
     assert str(raised.value) == f"{tmp_path / 'empty.db'}: empty database (no edge-all results yet)"
+
+
+def test_a_database_file_without_a_suffix_is_rescued_as_db(tmp_path):
+    path = tmp_path / "results"
+    store = ResultsStore.open(path)
+    session = store.start_session(INFO)
+    path.unlink()
+    with pytest.raises(DatabaseGone):
+        store.add(record(session, 0))
+    (rescue,) = tmp_path.glob("results.rescued-*")
+    assert re.fullmatch(r"results\.rescued-\d{8}T\d{6}Z\.db", rescue.name), rescue.name
+    store.close()
+
+
+def test_a_model_without_a_benign_class_never_calls_a_sample(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(dataclasses.replace(INFO, labels=["red", "green", "blue"]))
+        for i in range(30):
+            store.add(record(session, i, label="red"))
+        assert store.sample("S1")["verdict"] == NOT_SCREENING
+        assert store.sample("no such sample") is None
+
+
+def test_a_search_for_a_backslash_matches_it_literally(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        for sample in ["A\\1", "A1", "XX\\XX"]:
+            session = store.start_session(dataclasses.replace(INFO, sample_id=sample))
+            store.add(record(session, 0, sample_id=sample))
+        assert sorted(s["sample_id"] for s in store.samples("\\")) == ["A\\1", "XX\\XX"]
+        assert [s["sample_id"] for s in store.samples("A\\")] == ["A\\1"]
+        assert store.count_samples("\\") == 2
