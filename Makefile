@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint benchmark clean
+.PHONY: demo test lint benchmark mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,5 +26,13 @@ test: lint
 benchmark: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only
 
+# Mutation testing of the contracts listed under [tool.mutmut] in pyproject.toml (docs/testing.md).
+# Slow (tens of minutes on 2 cores), so not part of `make test`; MUTATION_JOBS mutants run at once.
+MUTATION_JOBS ?= 1
+mutation: $(STAMP)
+	rm -rf mutants
+	nice -n 15 $(BIN)/mutmut run --max-children $(MUTATION_JOBS)
+	$(BIN)/python scripts/mutation_report.py --survivors
+
 clean:
-	rm -rf $(VENV) demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo mutants .pytest_cache .ruff_cache

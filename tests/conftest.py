@@ -98,3 +98,25 @@ def coral_models() -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} not present (third-party test models live beside the checkout)")
     return path
+
+
+# The fixtures that build models with TensorFlow: seconds each. `make mutation` leaves their tests out
+# (`-m "not needs_tensorflow"`), since it reruns every test it picks once per mutant.
+MODEL_FIXTURES = {
+    "trained_run",
+    "jax_run",
+    "int8_bundle",
+    "float32_bundle",
+    "tiny_models",
+    "tiny_bundle",
+    "square_bundle",
+    "gap_bundle",
+    "run_copy",
+    "smear_classifier",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.needs_tensorflow)

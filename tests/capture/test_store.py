@@ -269,3 +269,5 @@ def test_a_version_1_database_is_upgraded_in_place_keeping_every_row(tmp_path):
         assert store.sessions()[0]["uid"]
         session = store.start_session(INFO)
         store.add(record(session, 0, "referred", "Pre", unfamiliarity=2.0))  # the new status is allowed
+        old = store.add(record(1, 3, "classified", "Pre", sample_id="OLD"))  # the old session records on
+        assert store.capture(old)["sample_id"] == "OLD" and store.session_rule(1)[0] == ScreeningRule()
