@@ -15,21 +15,20 @@ from typing import Annotated
 import typer
 
 from edge_all.capture.options import CaptureOptions, CaptureRequest, QualityThresholds, parse_size
-from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption
+from edge_all.cli_model import (
+    EdgeTpuOption,
+    LabelsOption,
+    ModelOption,
+    QualityConfigOption,
+    ThreadsOption,
+    ThresholdOption,
+    TtaOption,
+)
 from edge_all.cli_results import DbOption
 from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
 from edge_all.screening import ScreeningRule
 
-ThresholdOption = Annotated[
-    float | None,
-    typer.Option(
-        "--threshold",
-        min=0.0,
-        max=1.0,
-        help="Below this confidence: 'uncertain: refer to a specialist' (default: the bundle's own).",
-    ),
-]
 MinAllLikeOption = Annotated[
     int,
     typer.Option(
@@ -79,9 +78,7 @@ def capture_and_classify(
         float | None, typer.Option("--duration", min=0.0, help="Stop after this many seconds.")
     ] = None,
     threshold: ThresholdOption = CaptureOptions.threshold,
-    tta: Annotated[
-        bool, typer.Option("--tta", help="Average the 8 rotations and flips of each frame (8x the time).")
-    ] = CaptureOptions.tta,
+    tta: TtaOption = CaptureOptions.tta,
     save_heatmaps: Annotated[
         bool,
         typer.Option(
@@ -95,10 +92,7 @@ def capture_and_classify(
     frame_format: Annotated[
         str, typer.Option("--frame-format", help="png (lossless) or jpeg, for --save-frames.")
     ] = CaptureOptions.frame_format,
-    quality_config: Annotated[
-        Path | None,
-        typer.Option("--quality-config", help="JSON object of quality thresholds (see docs/capture.md)."),
-    ] = None,
+    quality_config: QualityConfigOption = None,
     min_focus: Annotated[
         float | None, typer.Option(help="Minimum variance of the Laplacian (sharpness).")
     ] = None,

@@ -16,7 +16,16 @@ from typing import Annotated, Any
 
 import typer
 
-from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, load_classifier
+from edge_all.cli_model import (
+    EdgeTpuOption,
+    LabelsOption,
+    ModelOption,
+    QualityConfigOption,
+    ThreadsOption,
+    ThresholdOption,
+    TtaOption,
+    load_classifier,
+)
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG, ExitCode
 from edge_all.models import installed_reference
@@ -33,14 +42,7 @@ def classify(
     model: ModelOption = None,
     labels: LabelsOption = None,
     top_k: Annotated[int, typer.Option("--top-k", min=1, help="How many classes to list per file.")] = 3,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help="Report predictions below this confidence as `uncertain` (default: the bundle's own).",
-        ),
-    ] = None,
+    threshold: ThresholdOption = None,
     no_quality_gate: Annotated[
         bool,
         typer.Option(
@@ -48,13 +50,8 @@ def classify(
             help="Classify every image, checking nothing (the gate is on for bundles, off for plain models).",
         ),
     ] = False,
-    quality_config: Annotated[
-        Path | None,
-        typer.Option("--quality-config", help="JSON object of quality thresholds (see docs/capture.md)."),
-    ] = None,
-    tta: Annotated[
-        bool, typer.Option("--tta", help="Average the 8 rotations and flips of each image (8x the time).")
-    ] = False,
+    quality_config: QualityConfigOption = None,
+    tta: TtaOption = False,
     heatmaps: Annotated[
         Path | None,
         typer.Option(

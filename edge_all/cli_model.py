@@ -30,6 +30,22 @@ ThreadsOption = Annotated[
 EdgeTpuOption = Annotated[
     bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (needs libedgetpu.so.1 and the device).")
 ]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        max=1.0,
+        help="Below this confidence: 'uncertain: refer to a specialist' (default: the bundle's own).",
+    ),
+]
+QualityConfigOption = Annotated[
+    Path | None,
+    typer.Option("--quality-config", help="JSON object of quality thresholds (see docs/capture.md)."),
+]
+TtaOption = Annotated[
+    bool, typer.Option("--tta", help="Average the 8 rotations and flips of each image (8x the time).")
+]
 
 
 def load_classifier(model: Path | None, labels: Path | None, threads: int | None, edgetpu: bool):

@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from edge_all.capture.options import CaptureOptions, CaptureRequest
-from edge_all.cli_capture import MinAllLikeOption, MinGoodFieldsOption, ThresholdOption
-from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption
+from edge_all.cli_capture import MinAllLikeOption, MinGoodFieldsOption
+from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, ThresholdOption
 from edge_all.cli_results import DbOption
 from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
