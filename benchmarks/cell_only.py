@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from convert.device_fit import part_images
-from edge_all.classifier import Classifier
+from edge_all.runtime.classifier import Classifier
 from training.dataset import read_split
 
 FOREGROUND = 40  # a Segmented pixel brighter than this in any channel belongs to the cell

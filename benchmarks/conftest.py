@@ -24,7 +24,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from benchmarks.models import BenchModel, build_backbone  # noqa: E402
 from benchmarks.settings import PROCESS_ROUNDS, ROUNDS  # noqa: E402
-from edge_all.benchmark import machine_facts  # noqa: E402
+from edge_all.runtime.benchmark import machine_facts  # noqa: E402
 
 RESULTS_FILE = Path(
     os.environ.get("EDGE_ALL_BENCH_RESULTS", Path(__file__).resolve().parent / "results" / "latest.json")
@@ -80,7 +80,7 @@ def smear_224():
     """One synthetic 224x224 smear as uint8 RGB (the dataset's image size)."""
     import numpy as np
 
-    from edge_all.benchmark import synthetic_smear
+    from edge_all.runtime.benchmark import synthetic_smear
 
     return synthetic_smear(np.random.default_rng(0), 224, 224)
 

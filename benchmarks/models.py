@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 import edge_all
-from edge_all.bundle import BundleError, BundleManifest, read_manifest, scores_only, write_manifest
 from edge_all.digest import sha256_file
-from edge_all.images import Preprocessing
+from edge_all.runtime.bundle import BundleError, BundleManifest, read_manifest, scores_only, write_manifest
+from edge_all.runtime.images import Preprocessing
 
 # Bump when anything below changes what gets built, so a stale cache is rebuilt rather than measured.
 CACHE_VERSION = 1

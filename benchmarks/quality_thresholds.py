@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from edge_all.capture.options import QualityThresholds
-from edge_all.capture.quality import assess, measure
-from edge_all.images import load_rgb
+from edge_all.runtime.images import load_rgb
+from edge_all.triage.quality import assess, measure
+from edge_all.triage.thresholds import QualityThresholds
 from training.dataset import CLASSES
 from training.demo_data import make_demo_dataset
 

@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from edge_all.benchmark import machine_facts, synthetic_smear
-from edge_all.classifier import Classifier
-from edge_all.models import reference_bundle
+from edge_all.runtime.benchmark import machine_facts, synthetic_smear
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.models import reference_bundle
 
 
 def measure(bundle: str, rounds: int, threads: int) -> dict:

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from convert.device_fit import auroc, part_images
-from edge_all.classifier import Classifier
-from edge_all.images import ImageError
-from edge_all.inputs import expand_inputs
-from edge_all.referral import ReferralDetector
-from edge_all.tensors import softmax
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.images import ImageError
+from edge_all.runtime.inputs import expand_inputs
+from edge_all.runtime.referral import ReferralDetector
+from edge_all.runtime.tensors import softmax
 from training.dataset import read_split
 
 RATE = 0.03

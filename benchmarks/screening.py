@@ -6,7 +6,7 @@ Every test image of the run's split goes through the device's one decision (capt
 quality gate, the model, referral, the confidence threshold), optionally under one condition of the
 robustness battery. Slides are then drawn from those outcomes: a benign slide's fields from benign
 images; an ALL slide's fields from malignant images with probability `share`, else benign ones. The
-screening call (edge_all.screening) is made on each slide, for several numbers of fields.
+screening call (edge_all.triage.screening) is made on each slide, for several numbers of fields.
 
 Caveat, stated in every table: a real slide's fields come from one patient and are not independent
 draws; fields of one slide resemble each other more than these do, which makes real slides both
@@ -22,11 +22,11 @@ from collections import Counter
 
 import numpy as np
 
-from edge_all.capture.options import QualityThresholds
-from edge_all.capture.triage import assess_field
-from edge_all.classifier import Classifier
-from edge_all.images import prepare
-from edge_all.screening import INCONCLUSIVE, NO_ALL, REFER, FieldCounts, ScreeningRule, screening_call
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.images import prepare
+from edge_all.triage.decision import assess_field
+from edge_all.triage.screening import INCONCLUSIVE, NO_ALL, REFER, FieldCounts, ScreeningRule, screening_call
+from edge_all.triage.thresholds import QualityThresholds
 from training.dataset import read_split
 from training.robustness import BATTERY, apply_condition
 

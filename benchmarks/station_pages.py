@@ -32,8 +32,8 @@ import numpy as np
 import psutil
 from PIL import Image
 
-from edge_all.benchmark import machine_facts
-from edge_all.capture.store import CaptureRecord, ResultsStore, Review, SessionInfo
+from edge_all.results.store import CaptureRecord, ResultsStore, Review, SessionInfo
+from edge_all.runtime.benchmark import machine_facts
 
 LABELS = ["Benign", "Early", "Pre", "Pro"]
 BIG = "BIG-SLIDE"

@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 
 from benchmarks.settings import ROUNDS, WARMUP, median, median_ms
-from edge_all.benchmark import synthetic_smear
 from edge_all.capture.pixels import from_bgr
 from edge_all.capture.sources import FrameRequest, bgr_to_rgb
-from edge_all.classifier import Classifier
+from edge_all.runtime.benchmark import synthetic_smear
+from edge_all.runtime.classifier import Classifier
 
 FRAME_SIZES = {"224x224": (224, 224), "1920x1080": (1080, 1920)}
 # Overhead cases: (height, width) of the frame handed over, shrunk at the source or not.
@@ -116,8 +116,8 @@ def test_video_read(benchmark, results, tmp_path, frame):
 
 def test_results_store_add(benchmark, results, tmp_path):
     """One committed row (WAL, synchronous=FULL: an fsync per frame) on this machine's disk."""
-    from edge_all.capture.session import now_iso
-    from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo
+    from edge_all.clock import now_iso
+    from edge_all.results.store import CaptureRecord, ResultsStore, SessionInfo
 
     store = ResultsStore.open(tmp_path / "results.db")
     try:
@@ -150,10 +150,12 @@ def test_results_store_add(benchmark, results, tmp_path):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_capture_and_classify_per_frame(benchmark, bench_models, results, tmp_path, backbone, frame):
     from edge_all.capture.app import frame_request
-    from edge_all.capture.options import CaptureOptions, CaptureRequest, QualityThresholds
-    from edge_all.capture.session import CaptureSession, now_iso
+    from edge_all.capture.options import CaptureOptions, CaptureRequest
+    from edge_all.capture.session import CaptureSession
     from edge_all.capture.spec import parse_source
-    from edge_all.capture.store import ResultsStore, SessionInfo
+    from edge_all.clock import now_iso
+    from edge_all.results.store import ResultsStore, SessionInfo
+    from edge_all.triage.thresholds import QualityThresholds
 
     bundle = bench_models(backbone)["int8"].bundle
     classifier = Classifier.load(bundle, threads=THREADS)

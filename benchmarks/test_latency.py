@@ -21,7 +21,7 @@ import pytest
 
 from benchmarks.models import BACKBONES, PRECISIONS
 from benchmarks.settings import ROUNDS, WARMUP, median, median_ms
-from edge_all.classifier import Classifier
+from edge_all.runtime.classifier import Classifier
 
 THREADS = (1, 2)
 CASES = [(b, p, t) for b in BACKBONES for p in PRECISIONS for t in THREADS]

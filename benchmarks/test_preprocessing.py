@@ -1,6 +1,6 @@
 """Preprocessing time: an image file or a camera frame to the model's 224x224 uint8 pixels.
 
-Through `Classifier.prepare` (edge_all.images: decode, EXIF orientation, RGB, centre crop, bilinear
+Through `Classifier.prepare` (edge_all.runtime.images: decode, EXIF orientation, RGB, centre crop, bilinear
 resize), the exact path `predict` takes. Frames: 1920x1080 (a USB microscope camera, HD) and
 4056x3040 (the Raspberry Pi HQ camera's full resolution), as in-memory arrays (what camera sources
 hand over) and, for 224 and HD, as JPEG files (what the folder source and `classify` read).
@@ -18,12 +18,12 @@ import pytest
 from PIL import Image
 
 from benchmarks.settings import ROUNDS, WARMUP, median, median_ms
-from edge_all.benchmark import synthetic_smear
-from edge_all.capture.options import QualityThresholds
 from edge_all.capture.pixels import from_bgr
-from edge_all.capture.quality import assess, measure
 from edge_all.capture.sources import FrameRequest
-from edge_all.classifier import Classifier
+from edge_all.runtime.benchmark import synthetic_smear
+from edge_all.runtime.classifier import Classifier
+from edge_all.triage.quality import assess, measure
+from edge_all.triage.thresholds import QualityThresholds
 
 FRAMES = {"224x224": (224, 224), "1920x1080": (1080, 1920), "4056x3040": (3040, 4056)}
 FILE_FRAMES = ("224x224", "1920x1080")
@@ -76,7 +76,7 @@ def test_quality_gate(benchmark, results, frames, frame):
 
 
 def prepare_reducing_gap(frame: np.ndarray, size: int = 224) -> np.ndarray:
-    """A candidate for edge_all.images.resize_rgb on large frames (not what the runtime does today).
+    """A candidate for edge_all.runtime.images.resize_rgb on large frames (not what the runtime does today).
 
     Two changes: the centre crop goes through `resize(box=...)` instead of slicing the array (the
     slice is not contiguous, so PIL copies it first), and `reducing_gap=2.0` lets PIL shrink by an

@@ -1,8 +1,8 @@
 """What a fresh runtime process pays: start-up (import to first prediction) and peak memory; file sizes.
 
-Each round starts `python -m edge_all.benchmark` (the probe behind `edge-all benchmark`): it imports
+Each round starts `python -m edge_all.runtime.benchmark` (the probe behind `edge-all benchmark`): it imports
 the runtime, loads the bundle, classifies 100 JPEG files and reports its own timings and its
-resident-memory high-water mark (VmHWM; see edge_all.benchmark._peak_rss_mb for why not ru_maxrss).
+resident-memory high-water mark (VmHWM; see edge_all.runtime.benchmark._peak_rss_mb for why not ru_maxrss).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 
 from benchmarks.models import BACKBONES, PRECISIONS
 from benchmarks.settings import PROCESS_ROUNDS, ROUNDS, WARMUP, median, median_ms
-from edge_all.benchmark import PROBE_IMAGES, measure_process, write_synthetic_images
-from edge_all.classifier import Classifier
+from edge_all.runtime.benchmark import PROBE_IMAGES, measure_process, write_synthetic_images
+from edge_all.runtime.classifier import Classifier
 
 CASES = [(b, p) for b in BACKBONES for p in PRECISIONS]
 IDS = [f"{b}-{p}" for b, p in CASES]
@@ -88,7 +88,10 @@ def test_import_breakdown(benchmark, results):
     import subprocess
     import sys
 
-    code = "import edge_all.classifier, edge_all.backend; edge_all.backend.find_interpreter()"
+    code = (
+        "import edge_all.runtime.classifier, edge_all.runtime.backend; "
+        "edge_all.runtime.backend.find_interpreter()"
+    )
     command = [sys.executable, "-X", "importtime", "-c", code]
 
     def run() -> str:
@@ -102,7 +105,7 @@ def test_import_breakdown(benchmark, results):
         if len(fields) == 3 and fields[1].strip().isdigit():
             cumulative[fields[2].strip()] = int(fields[1]) / 1000.0
     interpreter = "ai_edge_litert._pywrap_litert_interpreter_wrapper"
-    watched = ("numpy", "PIL.Image", "edge_all.classifier", interpreter)
+    watched = ("numpy", "PIL.Image", "edge_all.runtime.classifier", interpreter)
     results.put(
         "imports",
         "runtime",

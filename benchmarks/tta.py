@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from convert.device_fit import part_images
-from edge_all.classifier import Classifier
+from edge_all.runtime.classifier import Classifier
 from training.dataset import read_split
 from training.robustness import BATTERY, apply_condition
 

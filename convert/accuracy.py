@@ -1,8 +1,8 @@
 """The accuracy check: the float Keras model against the converted model, on the same images.
 
-The converted model runs through the device runtime's own Classifier (edge_all.images preprocessing,
+The converted model runs through the device runtime's own Classifier (edge_all.runtime.images preprocessing,
 the same interpreter), so the gate measures exactly what ships. Both models see pixels prepared by
-edge_all.images.prepare with the bundle's recorded Preprocessing.
+edge_all.runtime.images.prepare with the bundle's recorded Preprocessing.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 
 from convert.errors import ConvertError
 from convert.progress import progress
-from edge_all.images import ImageError, Preprocessing, prepare
-from edge_all.tensors import looks_like_probabilities, softmax
+from edge_all.runtime.images import ImageError, Preprocessing, prepare
+from edge_all.runtime.tensors import looks_like_probabilities, softmax
 from training.dataset import DatasetError, Split, discover, unique_images
 
 # The public ALL dataset has no patient ids: every split is by image, and says so.

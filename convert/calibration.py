@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from convert.progress import progress
-from edge_all.images import ImageError, Preprocessing, prepare
+from edge_all.runtime.images import ImageError, Preprocessing, prepare
 from training.dataset import ImageRecord, Split
 
 
@@ -67,7 +67,7 @@ def load_calibration(
     prep: Preprocessing,
     show_progress: bool = True,
 ) -> CalibrationSet:
-    """Prepare the chosen training images exactly as the device will (edge_all.images.prepare)."""
+    """Prepare the chosen training images exactly as the device will (edge_all.runtime.images.prepare)."""
     if samples < 1:
         raise ValueError("calibration needs at least one sample")
     train = split.part("train")

@@ -25,7 +25,8 @@ from convert.edgetpu import EdgeTpuOutcome, compile_for_edgetpu
 from convert.errors import ConvertError
 from convert.progress import progress
 from convert.source import RunSource, load_float_model, model_input_size, open_source
-from edge_all.bundle import (
+from edge_all.digest import sha256_file
+from edge_all.runtime.bundle import (
     EDGETPU_MODEL_FILE,
     HEATMAP_FILE,
     REFERRAL_FILE,
@@ -35,13 +36,12 @@ from edge_all.bundle import (
     TrainedOn,
     write_manifest,
 )
-from edge_all.classifier import Classifier
-from edge_all.digest import sha256_file
-from edge_all.heatmaps import HeatmapWeights
-from edge_all.images import ImageError
-from edge_all.inputs import expand_inputs
-from edge_all.referral import METHOD
-from edge_all.tensors import softmax
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.heatmaps import HeatmapWeights
+from edge_all.runtime.images import ImageError
+from edge_all.runtime.inputs import expand_inputs
+from edge_all.runtime.referral import METHOD
+from edge_all.runtime.tensors import softmax
 from training.dataset import is_synthetic
 
 if TYPE_CHECKING:

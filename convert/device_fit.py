@@ -1,6 +1,6 @@
 """What the device needs beside the model, fitted on the converted model's own outputs.
 
-- The referral detector (edge_all.referral): a model of the training images' features, with the
+- The referral detector (edge_all.runtime.referral): a model of the training images' features, with the
   threshold that refers `referral_rate` of the validation images.
 - The calibration temperature: softmax(logits / T) minimises the negative log-likelihood of the
   validation images, clean and under the robustness battery. A model that classifies every clean
@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from convert.progress import progress
-from edge_all.referral import METHOD, ReferralDetector
-from edge_all.tensors import softmax
+from edge_all.runtime.referral import METHOD, ReferralDetector
+from edge_all.runtime.tensors import softmax
 from training.dataset import Split
 from training.loading import LoadedImages, load_images
 from training.robustness import apply_condition, conditions_for

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_all.bundle import EDGETPU_MODEL_FILE, MODEL_FILE
+from edge_all.runtime.bundle import EDGETPU_MODEL_FILE, MODEL_FILE
 
 COMPILER = "edgetpu_compiler"
 INSTALL_HINT = (

@@ -34,7 +34,7 @@ from convert.errors import AccuracyGateFailed, ConvertError
 from convert.source import load_float_model, model_input_size, open_source
 from edge_all import __version__
 from edge_all.digest import sha256_file
-from edge_all.images import ImageError, prepare
+from edge_all.runtime.images import ImageError, prepare
 
 PYTHON_ENV = "EDGE_ALL_IMX500_PYTHON"
 WORKER = Path(__file__).with_name("imx500_worker.py")

@@ -15,9 +15,9 @@ from types import TracebackType
 from typing import Any
 
 from convert.errors import ConvertError
-from edge_all.bundle import LABELS_FILE, MODEL_FILE, OutputSpec, is_bundle, scores_only
-from edge_all.labels import write_labels
-from edge_all.tensors import TensorSpec
+from edge_all.runtime.bundle import LABELS_FILE, MODEL_FILE, OutputSpec, is_bundle, scores_only
+from edge_all.runtime.labels import write_labels
+from edge_all.runtime.tensors import TensorSpec
 
 REPORT_FILE = "accuracy_check.json"
 
@@ -58,7 +58,7 @@ def tensor_specs(model_path: Path, scores_kind: str = "logits") -> tuple[TensorS
 
     A model with one output has only class scores, of `scores_kind`.
     """
-    from edge_all.backend import find_interpreter
+    from edge_all.runtime.backend import find_interpreter
 
     interpreter, _ = find_interpreter().make(str(model_path), threads=1)
     input_spec = TensorSpec.from_details(interpreter.get_input_details()[0])

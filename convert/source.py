@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from convert.errors import ConvertError
-from edge_all.images import Preprocessing
+from edge_all.runtime.images import Preprocessing
 from training.dataset import DatasetError, Split, check_files_present, read_split
 from training.run_dir import RunError, open_run
 

@@ -67,7 +67,7 @@ def to_tflite(
 
 def float_ops(tflite: bytes) -> list[str]:
     """Names of the ops of a model that read or write a float tensor (none in a full-integer model)."""
-    from edge_all.backend import find_interpreter
+    from edge_all.runtime.backend import find_interpreter
 
     interpreter = find_interpreter().module.Interpreter(model_content=tflite)
     tensors = interpreter.get_tensor_details()

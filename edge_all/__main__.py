@@ -1,3 +1,3 @@
-from edge_all.cli import main
+from edge_all.cli.main import main
 
 main()

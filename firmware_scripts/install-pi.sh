@@ -258,7 +258,7 @@ run_checks() {
     python=$VENV/bin/python
     edge_all=$VENV/bin/edge-all
     model=$EA_BUNDLES_DIR/current
-    as_service_user "$python" -c "import edge_all.cli" || failed+=("edge-all does not import in $VENV")
+    as_service_user "$python" -c "import edge_all.cli.main" || failed+=("edge-all does not import in $VENV")
     # The interpreter edge-all will use: LiteRT, on every release (tflite-runtime has no wheels for
     # Trixie's Python 3.13, so nothing may quietly fall back to it).
     as_service_user "$python" -c "import ai_edge_litert.interpreter" || failed+=("LiteRT (ai-edge-litert) does not import in $VENV")

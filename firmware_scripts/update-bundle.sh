@@ -97,7 +97,7 @@ verified_sha256() {
     "$PYTHON" - "$dir" <<'PY'
 import sys
 
-from edge_all.bundle import BundleError, read_manifest
+from edge_all.runtime.bundle import BundleError, read_manifest
 
 try:
     print(read_manifest(sys.argv[1]).model_sha256)

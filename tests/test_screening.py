@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_all.screening import (
+from edge_all.triage.screening import (
     INCONCLUSIVE,
     NO_ALL,
     NOT_SCREENING,

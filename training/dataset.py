@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
-from edge_all.images import IMAGE_SUFFIXES, ImageError, open_image
+from edge_all.runtime.images import IMAGE_SUFFIXES, ImageError, open_image
 
 CLASSES = ("Benign", "Early", "Pre", "Pro")
 PARTS = ("train", "val", "test")

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from edge_all.extras import MissingExtra, import_extra
-from edge_all.images import ImageError, load_rgb, resize_rgb
-from edge_all.inputs import expand_inputs
+from edge_all.runtime.images import ImageError, load_rgb, resize_rgb
+from edge_all.runtime.inputs import expand_inputs
 from training.dataset import read_split
 
 

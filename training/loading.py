@@ -1,6 +1,6 @@
 """Read a split's images into memory and feed them to Keras in batches.
 
-Every image goes through edge_all.images.prepare with the same Preprocessing the bundle records, so
+Every image goes through edge_all.runtime.images.prepare with the same Preprocessing the bundle records, so
 the pixels the model trains on are the pixels the device will give it.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from edge_all.images import ImageError, Preprocessing, prepare
+from edge_all.runtime.images import ImageError, Preprocessing, prepare
 from training.augment import Augmenter
 from training.dataset import ImageRecord, Skipped, Split
 

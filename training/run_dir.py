@@ -69,7 +69,7 @@ class RunInfo:
     classes: tuple[str, ...]
     image_size: int  # square input, pixels
     backbone: str
-    # edge_all.images.Preprocessing.to_dict(): the geometry training read its images with
+    # edge_all.runtime.images.Preprocessing.to_dict(): the geometry training read its images with
     preprocessing: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,11 +20,12 @@ from pathlib import Path
 from edge_all import __version__
 from edge_all.capture.lock import capture_lock
 from edge_all.capture.options import CaptureRequest
-from edge_all.capture.quality import ANALYSIS_SIDE
-from edge_all.capture.session import CaptureError, CaptureSession, now_iso
+from edge_all.capture.session import CaptureError, CaptureSession
 from edge_all.capture.sources import FrameRequest
 from edge_all.capture.spec import parse_source
-from edge_all.capture.store import (
+from edge_all.clock import now_iso
+from edge_all.digest import sha256_file
+from edge_all.results.store import (
     CaptureRecord,
     ResultsStore,
     SessionInfo,
@@ -32,11 +33,11 @@ from edge_all.capture.store import (
     StoreError,
     default_db_path,
 )
-from edge_all.capture.summary import SampleSummary, summarize
-from edge_all.classifier import Classifier
-from edge_all.digest import sha256_file
-from edge_all.models import reference_bundle
-from edge_all.screening import ScreeningCall
+from edge_all.results.summary import SampleSummary, summarize
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.models import reference_bundle
+from edge_all.triage.quality import ANALYSIS_SIDE
+from edge_all.triage.screening import ScreeningCall
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from edge_all.capture.options import DEFAULT_SETTLE_SECONDS
 from edge_all.capture.pixels import shrink
 from edge_all.capture.sources import Frame, FrameSource, SourceUnavailable
-from edge_all.images import IMAGE_SUFFIXES, ImageError, load_rgb
+from edge_all.runtime.images import IMAGE_SUFFIXES, ImageError, load_rgb
 from edge_all.safe_text import utf8_safe
 
 # How long an unreadable file must stay unchanged before it is recorded, in settle times.

@@ -1,14 +1,12 @@
-"""What the operator reads while capturing: one line per frame, and row tables for `results`."""
+"""What the operator reads while capturing: one line per frame (and, with --json, one JSON object)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from typing import Any
 
-from edge_all.capture.store import CaptureRecord
-from edge_all.capture.summary import REFERRED_TEXT, UNCERTAIN_TEXT
+from edge_all.results.store import CaptureRecord
+from edge_all.results.summary import REFERRED_TEXT, UNCERTAIN_TEXT
 from edge_all.safe_text import printable
 
 
@@ -39,21 +37,3 @@ def live_line(record: CaptureRecord) -> str:
 
 def record_json(record: CaptureRecord) -> str:
     return json.dumps(asdict(record), sort_keys=True)
-
-
-def rows_table(rows: Iterable[Mapping[str, Any]]) -> str:
-    """A fixed-width table of capture rows for `results show`."""
-    header = "{:>6}  {:<23}  {:<12}  {:<10}  {:<10}  {:>5}  detail".format(
-        "id", "captured (UTC)", "sample", "status", "label", "conf"
-    )
-    lines = [header]
-    for row in rows:
-        confidence = f"{row['confidence']:.2f}" if row["confidence"] is not None else "-"
-        detail = row["reason"] or row["origin"]
-        lines.append(
-            printable(
-                f"{row['id']:>6}  {row['captured_at'][:23]:<23}  {str(row['sample_id'] or '-'):<12}  "
-                f"{row['status']:<10}  {str(row['label'] or '-'):<10}  {confidence:>5}  {detail}"
-            )
-        )
-    return "\n".join(lines)

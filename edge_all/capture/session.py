@@ -11,17 +11,18 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Any, Protocol
 
 import numpy as np
 
 from edge_all.capture.frames import save_frame
 from edge_all.capture.options import CaptureOptions
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
-from edge_all.capture.store import (
+from edge_all.clock import now_iso
+from edge_all.digest import sha256_file
+from edge_all.errors import EdgeAllError
+from edge_all.results.store import (
     CaptureRecord,
     DatabaseGone,
     ResultsStore,
@@ -29,26 +30,13 @@ from edge_all.capture.store import (
     StoreError,
     is_disk_full,
 )
-from edge_all.capture.triage import assess_field
-from edge_all.digest import sha256_file
-from edge_all.errors import EdgeAllError
-from edge_all.heatmaps import overlay
+from edge_all.runtime.classifier import Predictor
+from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
-from edge_all.screening import ScreeningCall
+from edge_all.triage.decision import assess_field
+from edge_all.triage.screening import ScreeningCall
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
-
-
-class Predictor(Protocol):
-    """What the loop needs from a model (a Classifier is one; see edge_all.capture.triage)."""
-
-    labels: Sequence[str]
-    confidence_threshold: float
-    can_draw_heatmaps: bool
-
-    def prepare(self, image: np.ndarray) -> np.ndarray: ...
-
-    def predict_pixels(self, pixels: np.ndarray, tta: bool = False, heatmap: bool = False) -> Any: ...
 
 
 class CaptureError(EdgeAllError):
@@ -60,10 +48,6 @@ class CaptureOutcome:
     frames: int
     reason: str  # why the loop ended, in words
     ok: bool  # False when it ended on an error (camera gone for good, disk full)
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 class CaptureSession:

@@ -26,10 +26,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from edge_all.capture.session import now_iso
-from edge_all.capture.store import ResultsStore, Review, StoreError
+from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError
-from edge_all.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
+from edge_all.results.store import ResultsStore, Review, StoreError
 from edge_all.station import export
 from edge_all.station.config import StationConfig
 from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
@@ -46,6 +45,7 @@ from edge_all.station.security import (
     form_route,
     safe_next,
 )
+from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 
 PAGE_SAMPLES = 50
 PAGE_FIELDS = 48

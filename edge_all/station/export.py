@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from edge_all.capture.export import CALL_COLUMNS
-from edge_all.capture.store import CAPTURE_COLUMNS, ResultsStore
 from edge_all.errors import UsageError
+from edge_all.results.export import CALL_COLUMNS
+from edge_all.results.store import CAPTURE_COLUMNS, ResultsStore
 from edge_all.safe_text import write_csv_rows
 
 REVIEW_COLUMNS = ("review_decision", "reviewer", "reviewed_at", "review_comment")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_all.bundle import MANIFEST_FILE, MODEL_FILE, BundleError, is_bundle, read_manifest
 from edge_all.capture.spec import SOURCE_KINDS
 from edge_all.digest import sha256_file
+from edge_all.runtime.bundle import MANIFEST_FILE, MODEL_FILE, BundleError, is_bundle, read_manifest
 
 LOW_DISK_BYTES = 2 * 1024**3  # below this the Station page warns (a day of frames is 1 to 3 GB)
 

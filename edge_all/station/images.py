@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from edge_all.images import IMAGE_SUFFIXES, ImageError, open_image
+from edge_all.runtime.images import IMAGE_SUFFIXES, ImageError, open_image
 
 THUMB_SIZE = 224  # pixels, the longer side
 THUMB_CACHE = 512  # thumbnails kept (about 10 KB each)

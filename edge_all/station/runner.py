@@ -17,11 +17,11 @@ from typing import Any
 
 from edge_all.capture.app import CaptureResult, CaptureStarted, run_capture
 from edge_all.capture.options import CaptureRequest
-from edge_all.capture.session import now_iso
-from edge_all.capture.store import CaptureRecord
+from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError, UsageError
-from edge_all.screening import ScreeningCall
+from edge_all.results.store import CaptureRecord
 from edge_all.station.config import StationConfig
+from edge_all.triage.screening import ScreeningCall
 
 log = logging.getLogger("edge_all.station")
 RECENT_FIELDS = 12  # field ids the live view shows as a strip

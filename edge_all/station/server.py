@@ -37,7 +37,7 @@ def check_bind(config: StationConfig) -> None:
 def prepare_database(config: StationConfig) -> None:
     """Create (or upgrade) the results database before anything can race to do it: the first page
     and the first capture would otherwise open a new file at the same moment."""
-    from edge_all.capture.store import ResultsStore
+    from edge_all.results.store import ResultsStore
 
     ResultsStore.open(config.db).close()
 

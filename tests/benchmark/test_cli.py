@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.backend import edgetpu_runtime_present
-from edge_all.bundle import LABELS_FILE, MODEL_FILE
 from edge_all.exit_codes import ExitCode
+from edge_all.runtime.backend import edgetpu_runtime_present
+from edge_all.runtime.bundle import LABELS_FILE, MODEL_FILE
 from tests.cli_runner import run_edge_all as edge_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

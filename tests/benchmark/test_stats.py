@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.benchmark import LatencyStats, measure_process, write_synthetic_images
+from edge_all.runtime.benchmark import LatencyStats, measure_process, write_synthetic_images
 
 
 def test_percentiles_match_numpy():
@@ -49,7 +49,7 @@ def test_fresh_process_reports_its_own_peak_memory(int8_bundle, tmp_path):
 
 
 def test_fresh_process_failure_is_one_line(tmp_path):
-    from edge_all.benchmark import BenchmarkError
+    from edge_all.runtime.benchmark import BenchmarkError
 
     images = write_synthetic_images(tmp_path, 1, 32, 32)
     missing = tmp_path / "gone.tflite"

@@ -20,6 +20,6 @@ def smear_frames() -> list[np.ndarray]:
 @pytest.fixture(scope="session")
 def smear_classifier(int8_bundle):
     """The suite's own int8 bundle (trained on synthetic smears, converted and gated) as a Classifier."""
-    from edge_all.classifier import Classifier
+    from edge_all.runtime.classifier import Classifier
 
     return Classifier.load(int8_bundle, threads=1)

@@ -13,7 +13,7 @@ from edge_all.capture.app import CaptureStarted, run_capture
 from edge_all.capture.options import CaptureOptions, CaptureRequest
 from edge_all.capture.session import CaptureError
 from edge_all.capture.sources import SourceUnavailable
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 
 from .helpers import save_images
 

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.benchmark import synthetic_smear
 from edge_all.capture import v4l2
 from edge_all.capture.app import frame_request, run_capture
 from edge_all.capture.options import CaptureOptions, CaptureRequest, parse_size
 from edge_all.capture.sources import EndOfSource, FrameRequest
 from edge_all.capture.spec import parse_source
-from edge_all.capture.store import ResultsStore
 from edge_all.errors import UsageError
+from edge_all.results.store import ResultsStore
+from edge_all.runtime.benchmark import synthetic_smear
 from tests.cli_runner import run_edge_all
 
 from .helpers import write_video

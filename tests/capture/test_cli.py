@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 from tests.cli_runner import run_edge_all as edge_all
 from tests.cli_runner import run_edge_all_watched
 

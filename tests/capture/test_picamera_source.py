@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.benchmark import synthetic_smear
 from edge_all.capture.app import run_capture
 from edge_all.capture.options import CaptureOptions, CaptureRequest
 from edge_all.capture.picamera_source import PiCamera, stream_size, to_rgb
 from edge_all.capture.sources import FrameRequest, SourceUnavailable
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
+from edge_all.runtime.benchmark import synthetic_smear
 
 from . import picamera2_standin as standin
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_all.benchmark import synthetic_smear
 from edge_all.capture import pixels
-from edge_all.capture.options import QualityThresholds
 from edge_all.capture.pixels import covering_size, shrink, smallest_covering, yuv420_to_rgb
-from edge_all.capture.quality import assess, measure
+from edge_all.runtime.benchmark import synthetic_smear
+from edge_all.triage.quality import assess, measure
+from edge_all.triage.thresholds import QualityThresholds
 
 from .helpers import blurred, darkened
 from .yuv import encode_yuv420

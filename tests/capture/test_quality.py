@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.capture.options import QualityConfigError, QualityThresholds
-from edge_all.capture.quality import (
+from edge_all.triage.quality import (
     assess,
     laplacian_variance,
     luma,
     measure,
 )
+from edge_all.triage.thresholds import QualityConfigError, QualityThresholds
 
 from .helpers import blurred, darkened
 
@@ -113,8 +113,10 @@ def test_runtime_capture_modules_need_neither_cv2_nor_tensorflow():
     code = (
         "import sys; sys.modules['cv2'] = None\n"
         "import numpy as np\n"
-        "from edge_all.capture import quality, session, store, summary, folder_source, frames\n"
-        "import edge_all.cli_capture\n"
+        "from edge_all.capture import session, folder_source, frames\n"
+        "from edge_all.triage import quality\n"
+        "from edge_all.results import store, summary\n"
+        "import edge_all.cli.capture\n"
         "from edge_all.capture.spec import parse_source\n"
         "rgb = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)\n"
         "print(quality.assess(rgb, quality.QualityThresholds()).metrics.focus > 0)\n"

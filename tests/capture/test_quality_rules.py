@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.capture.options import QualityThresholds
-from edge_all.capture.quality import (
+from edge_all.triage.quality import (
     QualityMetrics,
     analysis_copy,
     judge,
@@ -22,6 +21,7 @@ from edge_all.capture.quality import (
     odd_shape,
     stained_fraction,
 )
+from edge_all.triage.thresholds import QualityThresholds
 
 
 def field(*pixels: tuple[int, int, int]) -> np.ndarray:

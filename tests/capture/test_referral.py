@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 from tests.cli_runner import run_edge_all as edge_all
 
 from .helpers import write_video

@@ -18,7 +18,7 @@ from edge_all.capture.opencv_sources import VideoFile
 from edge_all.capture.options import CaptureOptions
 from edge_all.capture.session import CaptureSession
 from edge_all.capture.sources import SourceUnavailable
-from edge_all.capture.store import ResultsStore, SessionInfo
+from edge_all.results.store import ResultsStore, SessionInfo
 
 from .helpers import blurred, darkened, save_images, write_video
 

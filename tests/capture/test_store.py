@@ -9,7 +9,8 @@ from collections import Counter
 import pytest
 
 from edge_all.capture.frames import save_frame
-from edge_all.capture.store import (
+from edge_all.digest import sha256_file
+from edge_all.results.store import (
     _SCHEMA_V1,
     SCHEMA_VERSION,
     CaptureRecord,
@@ -20,9 +21,8 @@ from edge_all.capture.store import (
     StoreError,
     default_db_path,
 )
-from edge_all.capture.summary import summarize
-from edge_all.digest import sha256_file
-from edge_all.screening import INCONCLUSIVE, NO_ALL, REFER, FieldCounts, ScreeningRule
+from edge_all.results.summary import summarize
+from edge_all.triage.screening import INCONCLUSIVE, NO_ALL, REFER, FieldCounts, ScreeningRule
 
 INFO = SessionInfo(
     started_at="2026-01-01T00:00:00+00:00",

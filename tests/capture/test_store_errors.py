@@ -11,7 +11,7 @@ import sqlite3
 
 import pytest
 
-from edge_all.capture.store import (
+from edge_all.results.store import (
     DatabaseGone,
     ResultsStore,
     Review,
@@ -20,7 +20,7 @@ from edge_all.capture.store import (
     database_failure,
     is_disk_full,
 )
-from edge_all.screening import NOT_SCREENING, ScreeningRule
+from edge_all.triage.screening import NOT_SCREENING, ScreeningRule
 
 from .test_store import INFO, record
 

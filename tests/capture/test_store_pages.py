@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from edge_all.capture.store import ResultsStore, Review
+from edge_all.results.store import ResultsStore, Review
 
 from .test_store import INFO, record
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_all.bundle import MODEL_FILE, read_manifest
-from edge_all.images import prepare
+from edge_all.runtime.bundle import MODEL_FILE, read_manifest
+from edge_all.runtime.images import prepare
 from training.dataset import CLASSES, read_split
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from convert.battery_check import check_battery
-from edge_all.classifier import Classifier
+from edge_all.runtime.classifier import Classifier
 
 LABELS = ["Benign", "Early", "Pre", "Pro"]
 COLOURS = np.array([[230, 40, 40], [40, 230, 40], [40, 40, 230], [230, 230, 40]], np.float32)

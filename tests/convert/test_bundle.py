@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from convert.publish import REPORT_FILE
-from edge_all.bundle import (
+from edge_all.digest import sha256_file
+from edge_all.runtime.bundle import (
     HEATMAP_FILE,
     LABELS_FILE,
     MANIFEST_FILE,
@@ -19,9 +20,8 @@ from edge_all.bundle import (
     BundleError,
     read_manifest,
 )
-from edge_all.classifier import Classifier
-from edge_all.digest import sha256_file
-from edge_all.images import Preprocessing
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.images import Preprocessing
 from training.dataset import CLASSES
 
 WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
@@ -139,7 +139,7 @@ def test_float32_bundle_matches_the_keras_model(float32_bundle):
 
 @pytest.mark.parametrize("damage", ["model_byte", "labels", "manifest_sha"])
 def test_damaged_bundle_is_refused(int8_bundle, tmp_path, damage):
-    from edge_all.classifier import ModelError
+    from edge_all.runtime.classifier import ModelError
 
     bundle = tmp_path / "bundle"
     shutil.copytree(int8_bundle, bundle)

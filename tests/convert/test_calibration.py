@@ -41,7 +41,7 @@ def test_calibration_leaves_out_segmented_copies(trained_run, tmp_path):
     from dataclasses import replace
 
     from convert.calibration import load_calibration
-    from edge_all.images import Preprocessing
+    from edge_all.runtime.images import Preprocessing
     from training.dataset import read_split
 
     split = read_split(trained_run / "split.json")

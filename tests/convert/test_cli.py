@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from edge_all.bundle import read_manifest
 from edge_all.exit_codes import ExitCode
+from edge_all.runtime.bundle import read_manifest
 from tests.cli_runner import run_edge_all_watched
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from convert.config import ConvertConfig
 from convert.edgetpu import LOG_FILE, compile_for_edgetpu
-from edge_all.bundle import EDGETPU_MODEL_FILE, MODEL_FILE, BundleError, read_manifest
-from edge_all.classifier import Classifier, is_edgetpu_compiled
 from edge_all.digest import sha256_file
+from edge_all.runtime.bundle import EDGETPU_MODEL_FILE, MODEL_FILE, BundleError, read_manifest
+from edge_all.runtime.classifier import Classifier, is_edgetpu_compiled
 from tests.edgetpu_stand_ins import operator_count, write_fake_compiler
 
 

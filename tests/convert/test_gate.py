@@ -16,7 +16,7 @@ from PIL import Image
 from convert.accuracy import EvalItem, compare
 from convert.config import ConvertConfig
 from convert.publish import failed_report_path
-from edge_all.bundle import read_manifest
+from edge_all.runtime.bundle import read_manifest
 from tests.cli_runner import run_edge_all
 
 LABELS = ["Benign", "Early", "Pre", "Pro"]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from convert.accuracy import FLOAT_BATCH, converted_outputs, float_probabilities
-from edge_all.classifier import Classifier
-from edge_all.tensors import softmax
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.tensors import softmax
 
 SIZE = 4
 

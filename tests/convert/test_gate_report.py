@@ -22,7 +22,7 @@ from convert.accuracy import (
     load_pixels,
 )
 from convert.errors import ConvertError
-from edge_all.images import Preprocessing
+from edge_all.runtime.images import Preprocessing
 from training.dataset import CLASSES, ImageRecord, Split
 
 LABELS = ["A", "B", "C"]

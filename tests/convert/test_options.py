@@ -10,8 +10,8 @@ import pytest
 from convert.config import ConvertConfig
 from convert.convert import convert_run
 from convert.errors import ConvertError
-from edge_all.bundle import EDGETPU_MODEL_FILE, MODEL_FILE, read_manifest
-from edge_all.images import Preprocessing
+from edge_all.runtime.bundle import EDGETPU_MODEL_FILE, MODEL_FILE, read_manifest
+from edge_all.runtime.images import Preprocessing
 
 
 def _no_leftovers(folder):

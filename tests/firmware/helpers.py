@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge_all.bundle import MODEL_FILE, BundleManifest, scores_only, write_manifest
 from edge_all.digest import sha256_file
-from edge_all.images import Preprocessing
-from edge_all.labels import write_labels
-from edge_all.tensors import TensorSpec
+from edge_all.runtime.bundle import MODEL_FILE, BundleManifest, scores_only, write_manifest
+from edge_all.runtime.images import Preprocessing
+from edge_all.runtime.labels import write_labels
+from edge_all.runtime.tensors import TensorSpec
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "firmware_scripts"

@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from edge_all.bundle import MODEL_FILE, read_manifest
+from edge_all.runtime.bundle import MODEL_FILE, read_manifest
 
 from .helpers import SCRIPTS, VENV, ScriptResult, make_bundle, run_script, tree
 

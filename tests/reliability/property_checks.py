@@ -4,7 +4,7 @@ clean project error (an EdgeAllError), in bounded memory, never with another exc
 Fed: random bytes (bare, and behind real image-format signatures, to reach the decoders), random
 valid-but-odd images (1x1 up to a megapixel in the search, any aspect ratio, every Pillow mode;
 the pixel limit itself and the extreme strips have their own examples below), and random JSON as
-bundle.json and as a quality config. Paths: classify's (edge_all.images + Classifier.predict on
+bundle.json and as a quality config. Paths: classify's (edge_all.runtime.images + Classifier.predict on
 the suite's real int8 bundle), the quality gate, and the bundle and config readers.
 
 Memory: this module runs in a fresh process (no TensorFlow, about 0.2 GiB of address space)
@@ -32,12 +32,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from edge_all.bundle import MANIFEST_FILE, BundleError, read_manifest
-from edge_all.capture.options import QualityConfigError, QualityThresholds
-from edge_all.capture.quality import assess
-from edge_all.classifier import Classifier, Prediction
 from edge_all.errors import EdgeAllError
-from edge_all.images import MAX_PIXELS, ImageError, load_rgb, open_image
+from edge_all.runtime.bundle import MANIFEST_FILE, BundleError, read_manifest
+from edge_all.runtime.classifier import Classifier, Prediction
+from edge_all.runtime.images import MAX_PIXELS, ImageError, load_rgb, open_image
+from edge_all.triage.quality import assess
+from edge_all.triage.thresholds import QualityConfigError, QualityThresholds
 
 CHECKS = settings(
     derandomize=True,

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from edge_all.bundle import MANIFEST_FILE, BundleError, BundleManifest, read_manifest
 from edge_all.errors import FileError
 from edge_all.jsonfile import JsonObject, parse_json_object
+from edge_all.runtime.bundle import MANIFEST_FILE, BundleError, BundleManifest, read_manifest
 from tests.cli_runner import run_edge_all as edge_all
 
 from .test_hostile_files import one_error_line

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from edge_all.capture.lock import CaptureBusy, capture_lock
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 from tests.cli_runner import run_edge_all as edge_all
 
 from .conftest import save_png

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo, StoreError
+from edge_all.results.store import CaptureRecord, ResultsStore, SessionInfo, StoreError
 from tests.cli_runner import run_edge_all as edge_all
 
 from .conftest import save_png

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 
 from .conftest import save_png
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edge_all.capture.frames import save_frame
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 from tests.capture.helpers import write_video
 from tests.cli_runner import run_edge_all as edge_all
 

@@ -12,9 +12,9 @@ import shutil
 
 import pytest
 
-from edge_all.bundle import LABELS_FILE, MANIFEST_FILE
-from edge_all.labels import LabelsError, read_labels
 from edge_all.regular_files import SMALL_FILE_LIMIT
+from edge_all.runtime.bundle import LABELS_FILE, MANIFEST_FILE
+from edge_all.runtime.labels import LabelsError, read_labels
 from tests.cli_runner import run_edge_all as edge_all
 
 from .conftest import edge_all_limited, save_png

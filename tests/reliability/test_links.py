@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-from edge_all.inputs import expand_inputs
+from edge_all.runtime.inputs import expand_inputs
 from tests.cli_runner import run_edge_all as edge_all
 
 from .conftest import save_png

@@ -10,9 +10,9 @@ import subprocess
 import numpy as np
 from PIL import Image
 
-from edge_all.capture.options import QualityThresholds
-from edge_all.capture.quality import assess
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
+from edge_all.triage.quality import assess
+from edge_all.triage.thresholds import QualityThresholds
 
 from .conftest import edge_all_limited, save_png
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 from edge_all.safe_text import csv_safe, printable, utf8_safe
 from tests.cli_runner import run_edge_all as edge_all
 

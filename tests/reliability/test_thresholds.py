@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-from edge_all.capture.options import CaptureOptions, QualityConfigError, QualityThresholds
+from edge_all.capture.options import CaptureOptions
 from edge_all.errors import UsageError
+from edge_all.triage.thresholds import QualityConfigError, QualityThresholds
 from tests.cli_runner import run_edge_all as edge_all
 
 

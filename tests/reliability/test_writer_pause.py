@@ -11,7 +11,7 @@ import time
 from PIL import Image
 
 from edge_all.capture.folder_source import FolderSource
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 
 PAUSE = 1.5  # longer than the settle time, shorter than the grace time
 

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from edge_all import __version__
-from edge_all.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, scores_only, write_manifest
 from edge_all.digest import sha256_file
-from edge_all.images import Preprocessing
-from edge_all.labels import write_labels
-from edge_all.tensors import TensorSpec
+from edge_all.runtime.bundle import LABELS_FILE, MODEL_FILE, BundleManifest, scores_only, write_manifest
+from edge_all.runtime.images import Preprocessing
+from edge_all.runtime.labels import write_labels
+from edge_all.runtime.tensors import TensorSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COLOURS = ["red", "green", "blue"]
@@ -210,8 +210,8 @@ def gap_bundle(tmp_path_factory) -> Path:
     out, heat-map weights and a temperature of 2 in, written with the converter's own code."""
     from convert.publish import tensor_specs
     from convert.tflite import to_tflite
-    from edge_all.bundle import HEATMAP_FILE, Calibration
-    from edge_all.heatmaps import HeatmapWeights
+    from edge_all.runtime.bundle import HEATMAP_FILE, Calibration
+    from edge_all.runtime.heatmaps import HeatmapWeights
     from training.models import export_model, heatmap_weights
 
     model = _gap_classifier()

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from edge_all.backend import BACKEND_ENV, BackendError, edgetpu_runtime_present, find_interpreter
+from edge_all.runtime.backend import BACKEND_ENV, BackendError, edgetpu_runtime_present, find_interpreter
 from tests.cli_runner import python_with
 
 
@@ -27,7 +27,7 @@ def test_tensorflow_lite_is_the_fallback_without_litert(tiny_bundle, tmp_path):
     result = python_with(
         """
         import json
-        from edge_all.classifier import Classifier
+        from edge_all.runtime.classifier import Classifier
         classifier = Classifier.load(sys.argv[1])
         print(json.dumps([classifier.backend.name, classifier.predict(sys.argv[2]).label]))
         """,
@@ -42,7 +42,7 @@ def test_tensorflow_lite_is_the_fallback_without_litert(tiny_bundle, tmp_path):
 def test_no_interpreter_at_all_is_a_clear_error():
     result = python_with(
         """
-        from edge_all.backend import BackendError, find_interpreter
+        from edge_all.runtime.backend import BackendError, find_interpreter
         try:
             find_interpreter()
         except BackendError as error:

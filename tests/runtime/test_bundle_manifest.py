@@ -1,7 +1,7 @@
 """bundle.json read back exactly as written, and every way a bundle's files can betray it refused.
 
 The model file is any bytes here: read_manifest checks a model by its sha256, not by running it, so
-these tests need no TensorFlow (and `make mutation` runs them for every mutant of edge_all/bundle.py).
+these tests need no TensorFlow (and `make mutation` runs them for every mutant of edge_all/runtime/bundle.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_all.bundle import (
+from edge_all.digest import sha256_bytes
+from edge_all.runtime.bundle import (
     DEFAULT_CONFIDENCE_THRESHOLD,
     EDGETPU_MODEL_FILE,
     FORMAT_VERSION,
@@ -32,10 +33,9 @@ from edge_all.bundle import (
     scores_only,
     write_manifest,
 )
-from edge_all.digest import sha256_bytes
-from edge_all.images import Preprocessing
-from edge_all.labels import write_labels
-from edge_all.tensors import Quantization, TensorSpec
+from edge_all.runtime.images import Preprocessing
+from edge_all.runtime.labels import write_labels
+from edge_all.runtime.tensors import Quantization, TensorSpec
 
 LABELS = ["Benign", "Early", "Pre", "Pro"]
 MODEL = b"not really a tflite model, but bytes with a known hash"

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from edge_all.classifier import Classifier
 from edge_all.exit_codes import ExitCode
+from edge_all.runtime.classifier import Classifier
 from tests.cli_runner import run_edge_all
 
 pytestmark = pytest.mark.slow  # trains and converts a tiny model once per session

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.bundle import MANIFEST_FILE, MODEL_FILE, BundleError
-from edge_all.classifier import Classifier, ModelError, Prediction
-from edge_all.images import ImageError
-from edge_all.labels import write_labels
+from edge_all.runtime.bundle import MANIFEST_FILE, MODEL_FILE, BundleError
+from edge_all.runtime.classifier import Classifier, ModelError, Prediction
+from edge_all.runtime.images import ImageError
+from edge_all.runtime.labels import write_labels
 
 from .conftest import COLOURS, HEIGHT, WIDTH, colour_image, make_bundle
 
@@ -148,7 +148,7 @@ def test_bundle_refuses_extra_labels_and_plain_dir_is_not_a_bundle(tiny_bundle, 
 
 def test_edgetpu_without_the_runtime_is_a_clear_error(tiny_models):
     # libedgetpu.so.1 is not installed on this machine: the real loader fails, and says what to do.
-    from edge_all.backend import BackendError
+    from edge_all.runtime.backend import BackendError
 
     with pytest.raises(
         BackendError, match=r"Edge TPU delegate libedgetpu\.so\.1 could not be loaded.*libedgetpu1-std"

@@ -11,8 +11,8 @@ import sys
 import pytest
 from PIL import Image
 
-from edge_all.bundle import MODEL_FILE
 from edge_all.exit_codes import ExitCode
+from edge_all.runtime.bundle import MODEL_FILE
 from tests.cli_runner import run_edge_all as edge_all
 
 from .conftest import COLOURS, REPO_ROOT, colour_image, write_bad_inputs

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from edge_all.backend import BackendError, find_interpreter, load_delegate
-from edge_all.bundle import (
+from edge_all.digest import sha256_file
+from edge_all.runtime.backend import BackendError, find_interpreter, load_delegate
+from edge_all.runtime.bundle import (
     EDGETPU_MODEL_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -22,8 +23,7 @@ from edge_all.bundle import (
     BundleManifest,
     write_manifest,
 )
-from edge_all.classifier import Classifier
-from edge_all.digest import sha256_file
+from edge_all.runtime.classifier import Classifier
 
 
 @pytest.fixture

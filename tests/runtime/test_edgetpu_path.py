@@ -14,11 +14,11 @@ import shutil
 
 import pytest
 
-from edge_all.backend import BackendError
-from edge_all.bundle import EDGETPU_MODEL_FILE, BundleError, read_manifest, write_manifest
-from edge_all.classifier import Classifier, ModelError, is_edgetpu_compiled
 from edge_all.digest import sha256_file
-from edge_all.model_ops import NotATfliteModel, custom_op_names
+from edge_all.runtime.backend import BackendError
+from edge_all.runtime.bundle import EDGETPU_MODEL_FILE, BundleError, read_manifest, write_manifest
+from edge_all.runtime.classifier import Classifier, ModelError, is_edgetpu_compiled
+from edge_all.runtime.model_ops import NotATfliteModel, custom_op_names
 from tests.cli_runner import python_with, run_edge_all
 from tests.edgetpu_stand_ins import EDGETPU_OP, build_stand_in_delegate, compile_like_edgetpu, with_decoy_name
 
@@ -101,7 +101,7 @@ def test_a_damaged_edge_tpu_model_refuses_the_bundle(edgetpu_bundle, tmp_path):
 
 EDGETPU_LOADS = """
 import json
-from edge_all.classifier import Classifier
+from edge_all.runtime.classifier import Classifier
 from edge_all.errors import EdgeAllError
 outcomes = {}
 for case, model, labels in json.loads(sys.argv[1]):

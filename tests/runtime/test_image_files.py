@@ -1,6 +1,6 @@
 """Every kind of image a clinic can hand over becomes 8-bit RGB, or one ImageError naming the file.
 
-Pure Pillow and numpy: no model, so `make mutation` runs these for every mutant of edge_all/images.py.
+Pure Pillow and numpy: no model, so `make mutation` runs these for every mutant of edge_all/runtime/images.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.images import MAX_PIXELS, ImageError, Preprocessing, load_rgb, open_image, prepare, resize_rgb
+from edge_all.runtime.images import (
+    MAX_PIXELS,
+    ImageError,
+    Preprocessing,
+    load_rgb,
+    open_image,
+    prepare,
+    resize_rgb,
+)
 
 
 def png_header(width: int, height: int) -> bytes:

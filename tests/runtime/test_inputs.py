@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_all.classifier import Classifier
-from edge_all.images import ImageError
-from edge_all.inputs import expand_inputs
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.images import ImageError
+from edge_all.runtime.inputs import expand_inputs
 
 from .conftest import write_bad_inputs
 

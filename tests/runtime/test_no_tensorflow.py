@@ -16,7 +16,7 @@ from .conftest import colour_image
 def test_importing_the_runtime_does_not_import_tensorflow():
     result = python_with(
         """
-        import edge_all.classifier, edge_all.cli, edge_all.cli_classify, edge_all.backend
+        import edge_all.runtime.classifier, edge_all.cli.main, edge_all.cli.classify, edge_all.runtime.backend
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "jax", "torch"))
         print(heavy)
         """
@@ -35,7 +35,7 @@ def test_classifying_works_where_tensorflow_cannot_be_imported(tiny_bundle, tiny
     result = python_with(
         """
         import json
-        from edge_all.classifier import Classifier
+        from edge_all.runtime.classifier import Classifier
         bundle, model, labels, image, green = sys.argv[1:]
         tiny = Classifier.load(bundle).predict(image)
         plain = Classifier.load(model, labels=labels).predict(green)

@@ -9,12 +9,19 @@ import shutil
 import numpy as np
 import pytest
 
-from edge_all.bundle import MANIFEST_FILE, REFERRAL_FILE, BundleError, Referral, read_manifest, write_manifest
-from edge_all.classifier import Classifier, ModelError, symmetries
 from edge_all.digest import sha256_file
-from edge_all.heatmaps import overlay
-from edge_all.referral import ReferralDetector
-from edge_all.tensors import softmax
+from edge_all.runtime.bundle import (
+    MANIFEST_FILE,
+    REFERRAL_FILE,
+    BundleError,
+    Referral,
+    read_manifest,
+    write_manifest,
+)
+from edge_all.runtime.classifier import Classifier, ModelError, symmetries
+from edge_all.runtime.heatmaps import overlay
+from edge_all.runtime.referral import ReferralDetector
+from edge_all.runtime.tensors import softmax
 
 from .conftest import COLOURS, HEIGHT
 

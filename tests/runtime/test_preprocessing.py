@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.classifier import Classifier
-from edge_all.images import Preprocessing, load_rgb, prepare, resize_rgb
+from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.images import Preprocessing, load_rgb, prepare, resize_rgb
 from tests.cli_runner import run_edge_all
 
 from .conftest import HEIGHT, SQUARE, WIDTH

@@ -1,6 +1,6 @@
 """The reference bundle that ships inside the package: a fresh install classifies real smears with it.
 
-These checks run the real bundle (edge_all/models/reference, docs/model-card.md) on the device runtime
+These checks run the real bundle (edge_all/runtime/models/reference, docs/model-card.md) on the device runtime
 with TensorFlow and Keras unimportable, as on a Raspberry Pi. The real-smear check reads held-out test
 images of the public dataset from ../shared/data/ALL where that checkout has it.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_all.models import reference_bundle
+from edge_all.runtime.models import reference_bundle
 from tests.cli_runner import HEAVY, REPO, python_with, run_edge_all_watched
 
 ALL_DATA = REPO.parent / "shared" / "data" / "ALL" / "Original"
@@ -61,7 +61,7 @@ def test_the_reference_bundle_classifies_real_held_out_smears_of_every_class():
     result = python_with(
         """
         import json
-        from edge_all.classifier import Classifier
+        from edge_all.runtime.classifier import Classifier
         classifier = Classifier.load(sys.argv[1])
         for path in sys.argv[2:]:
             p = classifier.predict(path)
@@ -91,8 +91,8 @@ def test_a_wheel_of_the_package_carries_the_reference_bundle(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         shipped = {p.name for p in reference_bundle().iterdir() if p.is_file()}
-        assert {f"edge_all/models/reference/{name}" for name in shipped} <= names
-        packed = archive.read("edge_all/models/reference/model.tflite")
+        assert {f"edge_all/runtime/models/reference/{name}" for name in shipped} <= names
+        packed = archive.read("edge_all/runtime/models/reference/model.tflite")
     assert packed == (reference_bundle() / "model.tflite").read_bytes()
 
 

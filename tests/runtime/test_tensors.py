@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_all.tensors import (
+from edge_all.runtime.tensors import (
     OutputDecoder,
     Quantization,
     TensorSpec,

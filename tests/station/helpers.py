@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from edge_all.capture.store import CaptureRecord, ResultsStore, SessionInfo
+from edge_all.results.store import CaptureRecord, ResultsStore, SessionInfo
 
 LABELS = ["Benign", "Early", "Pre", "Pro"]
 # uvicorn finishes its graceful shutdown on SIGTERM, then re-raises the signal: systemd counts an

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from edge_all.capture.store import ResultsStore, Review
+from edge_all.results.store import ResultsStore, Review
 
 from .conftest import VIDEO_FRAMES
 from .helpers import STOPPED_CLEANLY, SeededField, seed_slide, start_station

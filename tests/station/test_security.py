@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 from edge_all.station.config import StationConfig
 from edge_all.station.passwords import hash_password, read_password_file, verify_password, write_password_file
 from edge_all.station.server import UnsafeBind, check_bind

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from edge_all.capture.store import ResultsStore
+from edge_all.results.store import ResultsStore
 
 from .helpers import STOPPED_CLEANLY, Client, start_station
 

@@ -109,8 +109,9 @@ def test_plain_layout_case_insensitive_and_unknown_folders_reported(tmp_path):
 
 
 def test_training_and_the_device_take_the_same_image_files(tmp_path):
-    """One suffix list (edge_all.images.IMAGE_SUFFIXES): a GIF in a class folder is an image to both."""
-    from edge_all.inputs import expand_inputs
+    """One suffix list (edge_all.runtime.images.IMAGE_SUFFIXES): a GIF in a class folder is an image to
+    both."""
+    from edge_all.runtime.inputs import expand_inputs
 
     root = _plain_dataset(tmp_path / "d", {c: c for c in ("Benign", "Early", "Pre", "Pro")})
     Image.open(root / "Pre" / "img0.png").save(root / "Pre" / "scan.gif")

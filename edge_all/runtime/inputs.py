@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_all.images import IMAGE_SUFFIXES
+from edge_all.runtime.images import IMAGE_SUFFIXES
 
 _GLOB_CHARS = frozenset("*?[")
 

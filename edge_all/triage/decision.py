@@ -13,12 +13,12 @@ refused by one and classified at 0.99 by another:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from edge_all.capture.quality import QualityMetrics, QualityThresholds, assess
-from edge_all.classifier import Prediction
+from edge_all.runtime.classifier import Prediction, Predictor
+from edge_all.triage.quality import QualityMetrics, assess
+from edge_all.triage.thresholds import QualityThresholds
 
 CLASSIFIED, UNCERTAIN, REFERRED, REJECTED = "classified", "uncertain", "referred", "rejected"
 REFERRED_REASON = "unlike the images this model was trained on"
@@ -44,7 +44,7 @@ def decide(prediction: Prediction, threshold: float) -> tuple[str, str | None]:
 
 def assess_field(
     rgb: np.ndarray,
-    classifier: Any,
+    classifier: Predictor,
     quality: QualityThresholds | None,
     threshold: float,
     tta: bool = False,

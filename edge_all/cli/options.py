@@ -1,4 +1,5 @@
-"""What every command that runs a model shares: its options, and loading the model they name.
+"""Every option more than one command shares (the model, the database, the screening rule...), declared
+once, and loading the model they name.
 
 Only typer and the standard library at module level, so `edge-all --help` stays instant on a Pi.
 """
@@ -46,13 +47,43 @@ QualityConfigOption = Annotated[
 TtaOption = Annotated[
     bool, typer.Option("--tta", help="Average the 8 rotations and flips of each image (8x the time).")
 ]
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        help="Results database (default: $XDG_DATA_HOME/edge-all/results.db, "
+        "else ~/.local/share/edge-all/results.db).",
+    ),
+]
+IntervalOption = Annotated[
+    float | None,
+    typer.Option(
+        "--interval", min=0.0, help="Seconds between captures (default: 1 for cameras, 0 for files)."
+    ),
+]
+MinAllLikeOption = Annotated[
+    int,
+    typer.Option(
+        "--min-all-like",
+        min=1,
+        help="Screening call: this many confidently ALL-like fields make the slide 'refer'.",
+    ),
+]
+MinGoodFieldsOption = Annotated[
+    int,
+    typer.Option(
+        "--min-good-fields",
+        min=1,
+        help="Screening call: 'no ALL-like cells' only after this many good fields.",
+    ),
+]
 
 
 def load_classifier(model: Path | None, labels: Path | None, threads: int | None, edgetpu: bool):
-    """Load the classifier the options name (its errors reach the user as one line, via edge_all.cli),
+    """Load the classifier the options name (its errors reach the user as one line, via edge_all.cli.main),
     and say on stderr what a user must know before trusting it (a synthetic demo bundle, say)."""
-    from edge_all.classifier import Classifier
-    from edge_all.models import reference_bundle
+    from edge_all.runtime.classifier import Classifier
+    from edge_all.runtime.models import reference_bundle
 
     classifier = Classifier.load(model or reference_bundle(), labels=labels, threads=threads, edgetpu=edgetpu)
     for warning in classifier.warnings:

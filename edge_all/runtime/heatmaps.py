@@ -4,7 +4,7 @@ For a model that pools its last feature map (global average pooling) and then ap
 layer, the logit of a class is the average over positions of `feature_map @ weights[:, class]`; that
 map, before averaging, shows which parts of the image raised the class (Zhou et al., 2016). It costs
 one small matrix product in numpy. The map lines up with the model's input pixels: the prepared,
-centre-cropped image (edge_all.images.prepare), which is also what overlays are drawn on.
+centre-cropped image (edge_all.runtime.images.prepare), which is also what overlays are drawn on.
 """
 
 from __future__ import annotations

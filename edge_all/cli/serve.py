@@ -12,13 +12,21 @@ from typing import Annotated
 import typer
 
 from edge_all.capture.options import CaptureOptions, CaptureRequest
-from edge_all.cli_capture import MinAllLikeOption, MinGoodFieldsOption
-from edge_all.cli_model import EdgeTpuOption, LabelsOption, ModelOption, ThreadsOption, ThresholdOption
-from edge_all.cli_results import DbOption
+from edge_all.cli.options import (
+    DbOption,
+    EdgeTpuOption,
+    IntervalOption,
+    LabelsOption,
+    MinAllLikeOption,
+    MinGoodFieldsOption,
+    ModelOption,
+    ThreadsOption,
+    ThresholdOption,
+)
 from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
-from edge_all.screening import ScreeningRule
 from edge_all.station.config import DEFAULT_HOST, DEFAULT_PORT, PASSWORD_FILE
+from edge_all.triage.screening import ScreeningRule
 
 
 def _read_new_password() -> str:
@@ -42,12 +50,7 @@ def serve(
     frame_format: Annotated[
         str, typer.Option("--frame-format", help="png (lossless) or jpeg.")
     ] = CaptureOptions.frame_format,
-    interval: Annotated[
-        float | None,
-        typer.Option(
-            "--interval", min=0.0, help="Seconds between captures (default: 1 for cameras, 0 for files)."
-        ),
-    ] = None,
+    interval: IntervalOption = None,
     threshold: ThresholdOption = CaptureOptions.threshold,
     min_all_like: MinAllLikeOption = ScreeningRule.min_all_like,
     min_good_fields: MinGoodFieldsOption = ScreeningRule.min_good_fields,
@@ -89,7 +92,7 @@ def serve(
     Listens on http://127.0.0.1:8080 by default (this machine only). To use it from a tablet or a
     laptop on the clinic network, set a password first, then add --host 0.0.0.0. See docs/station.md.
     """
-    from edge_all.capture.store import default_db_path
+    from edge_all.results.store import default_db_path
     from edge_all.station.config import StationConfig
 
     db = db or default_db_path()
@@ -101,7 +104,7 @@ def serve(
         typer.echo(f"station password set (salted scrypt hash in {password_file})", err=True)
         return
     if model is None:  # the reference bundle that ships with edge-all
-        from edge_all.models import reference_bundle
+        from edge_all.runtime.models import reference_bundle
 
         model = reference_bundle()
     if frame_format not in ("png", "jpeg"):

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from edge_all.backend import EDGETPU_LIBRARY, Backend, BackendError, find_interpreter, load_delegate
-from edge_all.bundle import (
+from edge_all.errors import EdgeAllError
+from edge_all.runtime.backend import EDGETPU_LIBRARY, Backend, BackendError, find_interpreter, load_delegate
+from edge_all.runtime.bundle import (
     DEFAULT_CONFIDENCE_THRESHOLD,
     EDGETPU_MODEL_FILE,
     HEATMAP_FILE,
@@ -27,13 +29,12 @@ from edge_all.bundle import (
     is_bundle,
     read_manifest,
 )
-from edge_all.errors import EdgeAllError
-from edge_all.heatmaps import HeatmapWeights, class_activation_map
-from edge_all.images import ImageSource, Preprocessing, prepare
-from edge_all.labels import LabelsError, read_labels
-from edge_all.model_ops import NotATfliteModel, custom_op_names
-from edge_all.referral import ReferralDetector
-from edge_all.tensors import (
+from edge_all.runtime.heatmaps import HeatmapWeights, class_activation_map
+from edge_all.runtime.images import ImageSource, Preprocessing, prepare
+from edge_all.runtime.labels import LabelsError, read_labels
+from edge_all.runtime.model_ops import NotATfliteModel, custom_op_names
+from edge_all.runtime.referral import ReferralDetector
+from edge_all.runtime.tensors import (
     SUPPORTED_INPUT_DTYPES,
     OutputDecoder,
     TensorSpec,
@@ -81,6 +82,19 @@ class Prediction:
         """The k most probable (label, probability) pairs, best first."""
         order = np.argsort(self.probabilities)[::-1][: max(1, k)]
         return [(labels[i], float(self.probabilities[i])) for i in order]
+
+
+class Predictor(Protocol):
+    """What a command needs from a model to judge a field (edge_all.triage.decision): a Classifier is
+    one; a test stand-in, or another accelerator's runtime with the same face, can be another."""
+
+    labels: Sequence[str]
+    confidence_threshold: float
+    can_draw_heatmaps: bool
+
+    def prepare(self, image: np.ndarray) -> np.ndarray: ...
+
+    def predict_pixels(self, pixels: np.ndarray, tta: bool = False, heatmap: bool = False) -> Prediction: ...
 
 
 class Classifier:

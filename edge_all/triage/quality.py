@@ -6,7 +6,7 @@ why a frame was refused so the operator can refocus, fix the light or move the s
 
 Metrics are measured on a copy scaled so its short side is ANALYSIS_SIDE pixels (the size of the
 public ALL dataset's images), so one set of thresholds holds for a 224x224 file and a 5-megapixel
-camera frame alike. The thresholds (edge_all.capture.options.QualityThresholds) were tuned with
+camera frame alike. The thresholds (edge_all.triage.thresholds.QualityThresholds) were tuned with
 benchmarks/quality_thresholds.py (docs/capture.md).
 """
 
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from edge_all.capture.options import QualityThresholds
+from edge_all.triage.thresholds import QualityThresholds
 
 ANALYSIS_SIDE = 224
 # A microscope field of view is round or a camera's 4:3 or 16:9 frame; a frame more than this many

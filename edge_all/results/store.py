@@ -31,7 +31,7 @@ from typing import Any
 
 from edge_all.errors import EdgeAllError
 from edge_all.safe_text import printable
-from edge_all.screening import BENIGN_LABEL, FieldCounts, ScreeningRule, screening_call
+from edge_all.triage.screening import BENIGN_LABEL, FieldCounts, ScreeningRule, screening_call
 
 SCHEMA_VERSION = 2
 STATUSES = ("classified", "uncertain", "referred", "rejected", "error")
@@ -143,7 +143,7 @@ CREATE TABLE samples (
     referred INTEGER NOT NULL,
     rejected INTEGER NOT NULL,
     errors INTEGER NOT NULL,
-    verdict TEXT NOT NULL,           -- edge_all.screening: refer, no ALL-like cells, inconclusive
+    verdict TEXT NOT NULL,           -- edge_all.triage.screening: refer, no ALL-like cells, inconclusive
     call TEXT NOT NULL               -- the call in words, with its counts
 );
 CREATE INDEX samples_by_last_capture ON samples(last_captured_at);

@@ -1,6 +1,6 @@
 """How `edge-all classify` reports a batch: a table for people, JSON lines and CSV for machines.
 
-Every file gets a status (edge_all.capture.triage): classified, uncertain (below the confidence threshold),
+Every file gets a status (edge_all.triage.decision): classified, uncertain (below the confidence threshold),
 referred (unlike the images the model was trained on), rejected (failed the quality gate) or, when
 it could not be read, an error. A result that is not `classified` is never forced into a class: its
 label says what it is, and the model's best guess, when there is one, is kept beside it.
@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_all.capture.triage import CLASSIFIED, FieldResult
 from edge_all.safe_text import csv_safe, printable, utf8_safe
+from edge_all.triage.decision import CLASSIFIED, FieldResult
 
 ERROR = "error"
 STATUSES = ("classified", "uncertain", "referred", "rejected", ERROR)

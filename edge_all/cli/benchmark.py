@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from edge_all.benchmark import DEFAULT_RUNS, DEFAULT_WARMUP
-from edge_all.cli_model import EdgeTpuOption, LabelsOption, ThreadsOption
+from edge_all.cli.options import EdgeTpuOption, LabelsOption, ThreadsOption
 from edge_all.exit_codes import EPILOG
+from edge_all.runtime.benchmark import DEFAULT_RUNS, DEFAULT_WARMUP
 
 
 def benchmark(
@@ -50,7 +50,7 @@ def benchmark(
     It is split into the interpreter's invoke() and the runtime's own overhead around it.
     Start-up (import to first prediction) and peak RSS: a fresh process loads it and classifies 100 images.
     """
-    from edge_all.benchmark import format_table, run_benchmark
+    from edge_all.runtime.benchmark import format_table, run_benchmark
 
     result = run_benchmark(
         model,

@@ -1,6 +1,6 @@
 """Per-sample summary over its fields of view: counts by status and class, and the screening call.
 
-The call is edge_all.screening's sensitivity-first rule, not a majority vote: a few confidently
+The call is edge_all.triage.screening's sensitivity-first rule, not a majority vote: a few confidently
 ALL-like fields refer a slide however many Benign fields it also has.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_all.safe_text import printable
-from edge_all.screening import FieldCounts, ScreeningCall, ScreeningRule, screening_call
+from edge_all.triage.screening import FieldCounts, ScreeningCall, ScreeningRule, screening_call
 
 UNCERTAIN_TEXT = "uncertain: refer to a specialist"
 REFERRED_TEXT = "referred: unlike the images this model was trained on"

@@ -14,37 +14,24 @@ from typing import Annotated
 
 import typer
 
-from edge_all.capture.options import CaptureOptions, CaptureRequest, QualityThresholds, parse_size
-from edge_all.cli_model import (
+from edge_all.capture.options import CaptureOptions, CaptureRequest, parse_size
+from edge_all.cli.options import (
+    DbOption,
     EdgeTpuOption,
+    IntervalOption,
     LabelsOption,
+    MinAllLikeOption,
+    MinGoodFieldsOption,
     ModelOption,
     QualityConfigOption,
     ThreadsOption,
     ThresholdOption,
     TtaOption,
 )
-from edge_all.cli_results import DbOption
 from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
-from edge_all.screening import ScreeningRule
-
-MinAllLikeOption = Annotated[
-    int,
-    typer.Option(
-        "--min-all-like",
-        min=1,
-        help="Screening call: this many confidently ALL-like fields make the slide 'refer'.",
-    ),
-]
-MinGoodFieldsOption = Annotated[
-    int,
-    typer.Option(
-        "--min-good-fields",
-        min=1,
-        help="Screening call: 'no ALL-like cells' only after this many good fields.",
-    ),
-]
+from edge_all.triage.screening import ScreeningRule
+from edge_all.triage.thresholds import QualityThresholds
 
 
 def _notice(message: str) -> None:
@@ -68,12 +55,7 @@ def capture_and_classify(
         str | None, typer.Option("--sample-id", help="Slide/patient sample these fields of view belong to.")
     ] = None,
     count: Annotated[int | None, typer.Option("--count", min=1, help="Stop after N frames.")] = None,
-    interval: Annotated[
-        float | None,
-        typer.Option(
-            "--interval", min=0.0, help="Seconds between captures (default: 1 for cameras, 0 for files)."
-        ),
-    ] = None,
+    interval: IntervalOption = None,
     duration: Annotated[
         float | None, typer.Option("--duration", min=0.0, help="Stop after this many seconds.")
     ] = None,
@@ -160,7 +142,7 @@ def capture_and_classify(
     from edge_all.capture.app import CaptureStarted, run_capture
     from edge_all.capture.live import live_line, record_json
     from edge_all.capture.session import CaptureError
-    from edge_all.screening import ScreeningCall
+    from edge_all.triage.screening import ScreeningCall
 
     if frame_format not in ("png", "jpeg"):
         raise UsageError(f"--frame-format must be png or jpeg, not {frame_format!r}")

@@ -14,10 +14,10 @@ from typing import Any
 
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
-from edge_all.images import Preprocessing
 from edge_all.jsonfile import JsonObject, read_json_object
-from edge_all.labels import LabelsError, read_labels
-from edge_all.tensors import TensorSpec
+from edge_all.runtime.images import Preprocessing
+from edge_all.runtime.labels import LabelsError, read_labels
+from edge_all.runtime.tensors import TensorSpec
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1: one output, no referral, calibration or training record
@@ -25,7 +25,7 @@ MODEL_FILE = "model.tflite"
 EDGETPU_MODEL_FILE = "model_edgetpu.tflite"
 LABELS_FILE = "labels.txt"
 MANIFEST_FILE = "bundle.json"
-REFERRAL_FILE = "referral.npz"  # the unfamiliarity detector (edge_all.referral)
+REFERRAL_FILE = "referral.npz"  # the unfamiliarity detector (edge_all.runtime.referral)
 HEATMAP_FILE = "heatmap.npz"  # the classifier's last layer, for class activation maps
 DEFAULT_CONFIDENCE_THRESHOLD = 0.6
 OUTPUT_ROLES = ("scores", "features", "feature_map")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_all.capture.store import CAPTURE_COLUMNS, ResultsStore
+from edge_all.results.store import CAPTURE_COLUMNS, ResultsStore
 from edge_all.safe_text import write_csv_rows
 
 CALL_COLUMNS = ("sample_verdict", "sample_call")  # the sample's screening call when exported

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from edge_all.cli_model import (
+from edge_all.cli.options import (
     EdgeTpuOption,
     LabelsOption,
     ModelOption,
@@ -28,7 +28,7 @@ from edge_all.cli_model import (
 )
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG, ExitCode
-from edge_all.models import installed_reference
+from edge_all.runtime.models import installed_reference
 
 # Lists longer than this get a progress bar on stderr (only shown on a terminal).
 PROGRESS_MIN_FILES = 10
@@ -73,9 +73,7 @@ def classify(
     Each file is classified, uncertain, referred (unlike the training images), rejected (poor quality)
     or, when unreadable, reported in one line on stderr while the batch goes on (exit code 3).
     """
-    from edge_all.capture.options import QualityThresholds
-    from edge_all.capture.triage import assess_field
-    from edge_all.classify_report import (
+    from edge_all.results.batch import (
         FileResult,
         format_summary,
         format_table,
@@ -83,8 +81,10 @@ def classify(
         make_result,
         write_csv,
     )
-    from edge_all.images import ImageError, load_rgb
-    from edge_all.inputs import expand_inputs
+    from edge_all.runtime.images import ImageError, load_rgb
+    from edge_all.runtime.inputs import expand_inputs
+    from edge_all.triage.decision import assess_field
+    from edge_all.triage.thresholds import QualityThresholds
 
     classifier = load_classifier(model, labels, threads, edgetpu)
     if heatmaps is not None and not classifier.can_draw_heatmaps:
@@ -160,7 +160,7 @@ class HeatmapNames:
     def write(self, source: Path, judged: Any) -> Path:
         from PIL import Image
 
-        from edge_all.heatmaps import overlay
+        from edge_all.runtime.heatmaps import overlay
 
         stem, n = f"{source.stem}-heatmap", 1
         while stem in self.used:
@@ -192,7 +192,7 @@ def info(
     import PIL
 
     from edge_all import __version__
-    from edge_all.backend import EDGETPU_LIBRARY, Backend, edgetpu_runtime_present, find_interpreter
+    from edge_all.runtime.backend import EDGETPU_LIBRARY, Backend, edgetpu_runtime_present, find_interpreter
 
     facts: dict = {
         "edge_all": __version__,
@@ -212,7 +212,7 @@ def info(
     else:
         module = find_interpreter()
         if edgetpu:
-            from edge_all.backend import load_delegate
+            from edge_all.runtime.backend import load_delegate
 
             load_delegate(module)
         delegate = EDGETPU_LIBRARY if edgetpu else None

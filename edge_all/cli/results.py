@@ -11,16 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
+from edge_all.cli.options import DbOption
 from edge_all.errors import FileError
 
-DbOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--db",
-        help="Results database (default: $XDG_DATA_HOME/edge-all/results.db, "
-        "else ~/.local/share/edge-all/results.db).",
-    ),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
@@ -32,7 +25,7 @@ results_app = typer.Typer(
 
 
 def _open_store(db: Path | None) -> Any:
-    from edge_all.capture.store import ResultsStore, default_db_path
+    from edge_all.results.store import ResultsStore, default_db_path
 
     return ResultsStore.open(db or default_db_path(), create=False)
 
@@ -46,7 +39,7 @@ def results_list(
     json_output: JsonOption = False,
 ) -> None:
     """Samples (or sessions) with their counts and screening call."""
-    from edge_all.capture.summary import summarize
+    from edge_all.results.summary import summarize
     from edge_all.safe_text import printable
 
     with _open_store(db) as store:
@@ -88,9 +81,9 @@ def results_show(
     json_output: JsonOption = False,
 ) -> None:
     """The rows of one sample (or one row by its id), with the sample's summary."""
-    from edge_all.capture.live import rows_table
-    from edge_all.capture.store import StoreError
-    from edge_all.capture.summary import summarize
+    from edge_all.results.store import StoreError
+    from edge_all.results.summary import summarize
+    from edge_all.results.table import rows_table
 
     with _open_store(db) as store:
         if store.has_sample(ident):
@@ -115,7 +108,7 @@ def results_export(
     db: DbOption = None,
 ) -> None:
     """Every capture row as CSV (probabilities as one JSON column)."""
-    from edge_all.capture.export import export_csv
+    from edge_all.results.export import export_csv
     from edge_all.safe_text import printable
 
     with _open_store(db) as store:

@@ -4,7 +4,7 @@ Two measurements, because they answer different questions:
 - in this process, after warm-up: per-image latency of `Classifier.predict` on JPEG files at the
   model's input size (decode + preprocessing + `invoke()` + output decoding), split into the
   interpreter's own `invoke()` time and the runtime's overhead around it; throughput.
-- then in a fresh process (`python -m edge_all.benchmark`, what a service restart pays): the time from
+- then in a fresh process (`python -m edge_all.runtime.benchmark`, what a service restart pays): the time from
   importing the runtime to the first prediction, and the peak resident memory after loading the
   model and classifying a batch of images.
 
@@ -82,7 +82,7 @@ class ProcessStats:
     """What a fresh process pays to load the model and classify `images` files."""
 
     images: int
-    import_s: float  # importing edge_all.classifier (numpy, pillow, the interpreter)
+    import_s: float  # importing edge_all.runtime.classifier (numpy, pillow, the interpreter)
     load_s: float  # Classifier.load: sha256 check, interpreter, tensor allocation
     first_prediction_s: float  # the first predict() (cold caches, delegate warm-up)
     import_to_first_prediction_s: float
@@ -150,7 +150,7 @@ def write_synthetic_images(folder: Path, count: int, height: int, width: int, se
 
 def image_files(folder: Path) -> list[Path]:
     """The images of a folder (recursively), through the runtime's own input expansion."""
-    from edge_all.inputs import expand_inputs
+    from edge_all.runtime.inputs import expand_inputs
 
     found = expand_inputs([str(folder)])
     if not found.files:
@@ -161,7 +161,7 @@ def image_files(folder: Path) -> list[Path]:
 # ---- in-process latency -------------------------------------------------------------------------
 def readable_images(classifier: Any, images: Sequence[Path]) -> list[Path]:
     """The images the classifier can read; each unreadable one is named once on stderr and left out."""
-    from edge_all.images import ImageError
+    from edge_all.runtime.images import ImageError
 
     usable = []
     for path in images:
@@ -222,10 +222,10 @@ def measure_process(
     threads: int | None = None,
     edgetpu: bool = False,
 ) -> ProcessStats:
-    """Start `python -m edge_all.benchmark` to load the model and classify `images`; what it paid."""
+    """Start `python -m edge_all.runtime.benchmark` to load the model and classify `images`; what it paid."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as listing:
         listing.write("\n".join(str(p) for p in images) + "\n")
-    command = [sys.executable, "-m", "edge_all.benchmark", str(model), "--image-list", listing.name]
+    command = [sys.executable, "-m", "edge_all.runtime.benchmark", str(model), "--image-list", listing.name]
     if labels is not None:
         command += ["--labels", str(labels)]
     if threads is not None:
@@ -255,7 +255,7 @@ def _probe(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     started = time.perf_counter()
-    parser = argparse.ArgumentParser(prog="python -m edge_all.benchmark")
+    parser = argparse.ArgumentParser(prog="python -m edge_all.runtime.benchmark")
     parser.add_argument("model")
     parser.add_argument("--image-list", required=True, help="a file naming one image per line")
     parser.add_argument("--labels")
@@ -267,7 +267,7 @@ def _probe(argv: Sequence[str] | None = None) -> int:
         print("error: the image list is empty", file=sys.stderr)
         return 1
 
-    from edge_all.classifier import Classifier
+    from edge_all.runtime.classifier import Classifier
 
     imported = time.perf_counter()
     try:
@@ -334,7 +334,7 @@ def run_benchmark(
     The fresh process starts only after this process has let go of its interpreter: a Coral USB
     Accelerator serves one process at a time, and a small board should not hold the model twice.
     """
-    from edge_all.classifier import Classifier
+    from edge_all.runtime.classifier import Classifier
 
     with tempfile.TemporaryDirectory(prefix="edge-all-benchmark-") as scratch:
         classifier = Classifier.load(model, labels=labels, threads=threads, edgetpu=edgetpu)
