@@ -8,6 +8,7 @@ from dataclasses import asdict
 from edge_all.results.store import CaptureRecord
 from edge_all.results.summary import REFERRED_TEXT, UNCERTAIN_TEXT
 from edge_all.safe_text import printable
+from edge_all.triage.status import Status
 
 
 def live_line(record: CaptureRecord) -> str:
@@ -21,13 +22,13 @@ def live_line(record: CaptureRecord) -> str:
         if quality
         else "quality not checked"
     )
-    if record.status == "classified":
+    if record.status == Status.CLASSIFIED:
         verdict = f"{record.label} {record.confidence:.2f}"
-    elif record.status == "uncertain":
+    elif record.status == Status.UNCERTAIN:
         verdict = f"{UNCERTAIN_TEXT} (best {record.label} {record.confidence:.2f})"
-    elif record.status == "referred":
+    elif record.status == Status.REFERRED:
         verdict = f"{REFERRED_TEXT} (unfamiliarity {record.unfamiliarity:.2f}; best {record.label})"
-    elif record.status == "rejected":
+    elif record.status == Status.REJECTED:
         verdict = f"rejected: {record.reason}"
     else:
         verdict = f"error: {record.reason}"

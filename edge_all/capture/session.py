@@ -35,6 +35,7 @@ from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
 from edge_all.triage.decision import assess_field
 from edge_all.triage.screening import ScreeningCall
+from edge_all.triage.status import Status
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0)  # then every RECONNECT_DELAYS[-1] seconds
 
@@ -168,14 +169,14 @@ class CaptureSession:
         captured_at = now_iso()
         fields: dict = {}
         if frame.rgb is None:
-            fields.update(status="error", reason=frame.error or "frame could not be read")
+            fields.update(status=Status.ERROR, reason=frame.error or "frame could not be read")
         else:
             try:
                 fields.update(self._judge_and_classify(frame.rgb))
             except Exception as exc:
                 # Recorded and skipped, never fatal: a restarted service must not stop on it again.
                 reason = f"could not be processed ({type(exc).__name__}: {exc})"
-                fields.update(status="error", reason=reason)
+                fields.update(status=Status.ERROR, reason=reason)
         kept = self._keep_image(frame)
         if "reason" in kept and fields.get("reason"):
             kept["reason"] = f"{fields['reason']}; {kept['reason']}"
@@ -199,7 +200,7 @@ class CaptureSession:
                 rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps
             )
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
-            return {"status": "error", "reason": f"classification failed: {exc}"}
+            return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}
         fields: dict = {"status": field.status, "reason": field.reason}
         if field.quality is not None:
             fields["quality"] = field.quality.to_dict()

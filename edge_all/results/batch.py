@@ -1,6 +1,6 @@
 """How `edge-all classify` reports a batch: a table for people, JSON lines and CSV for machines.
 
-Every file gets a status (edge_all.triage.decision): classified, uncertain (below the confidence threshold),
+Every file gets a status (edge_all.triage.status): classified, uncertain (below the confidence threshold),
 referred (unlike the images the model was trained on), rejected (failed the quality gate) or, when
 it could not be read, an error. A result that is not `classified` is never forced into a class: its
 label says what it is, and the model's best guess, when there is one, is kept beside it.
@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_all.safe_text import csv_safe, printable, utf8_safe
-from edge_all.triage.decision import CLASSIFIED, FieldResult
+from edge_all.triage.decision import FieldResult
+from edge_all.triage.status import Status
 
-ERROR = "error"
-STATUSES = ("classified", "uncertain", "referred", "rejected", ERROR)
 CSV_COLUMNS = (
     "file", "status", "label", "best_label", "confidence", "unfamiliarity", "top_k", "inference_ms",
     "reason", "heatmap",
@@ -36,15 +35,15 @@ class FileResult:
     heatmap: Path | None = None  # the overlay written for it (classify --heatmaps)
 
     @property
-    def status(self) -> str:
-        return self.judged.status if self.judged is not None else ERROR
+    def status(self) -> Status:
+        return self.judged.status if self.judged is not None else Status.ERROR
 
     @property
     def label(self) -> str:
         """The class for a classified file; otherwise its status (the best guess is `best_label`)."""
         if (
             self.judged is not None
-            and self.judged.status == CLASSIFIED
+            and self.judged.status == Status.CLASSIFIED
             and self.judged.prediction is not None
         ):
             return self.judged.prediction.label
@@ -131,9 +130,13 @@ def format_table(results: list[FileResult]) -> str:
         if prediction is None:  # rejected by the quality gate: the model did not run
             row = (str(result.file), result.status, "-", result.reason or "")
         else:
-            label = result.label if result.status == CLASSIFIED else f"{result.status} ({prediction.label}?)"
+            label = (
+                result.label
+                if result.status == Status.CLASSIFIED
+                else f"{result.status} ({prediction.label}?)"
+            )
             detail = "; ".join(f"{name} {p:.2f}" for name, p in result.top_k[1:])
-            if result.status != CLASSIFIED:
+            if result.status != Status.CLASSIFIED:
                 detail = result.reason or detail
             row = (str(result.file), label, f"{prediction.confidence:.3f}", detail)
         rows.append(tuple(printable(cell) for cell in row))
@@ -147,16 +150,19 @@ def format_table(results: list[FileResult]) -> str:
 def format_summary(results: list[FileResult], labels: list[str], threshold: float) -> str:
     """Per-class counts of classified files, then the files set aside by status: what the batch amounts to."""
     statuses = Counter(result.status for result in results)
-    classes = Counter(result.label for result in results if result.status == CLASSIFIED)
-    judged = sum(statuses[s] for s in STATUSES if s != ERROR)
-    lines = [f"Summary: {judged} judged ({statuses[CLASSIFIED]} classified), {statuses[ERROR]} unreadable"]
+    classes = Counter(result.label for result in results if result.status == Status.CLASSIFIED)
+    judged = sum(statuses[s] for s in Status if s != Status.ERROR)
+    lines = [
+        f"Summary: {judged} judged ({statuses[Status.CLASSIFIED]} classified), "
+        f"{statuses[Status.ERROR]} unreadable"
+    ]
     # Small label sets (this project's 4 classes) list every class, zeros included; large ones
     # (ImageNet's 1001) only the classes that occurred.
     shown = [label for label in labels if len(labels) <= 20 or classes.get(label)]
     notes = {
-        "uncertain": f"confidence < {threshold:g}",
-        "referred": "unlike the training images",
-        "rejected": "failed the quality gate",
+        Status.UNCERTAIN: f"confidence < {threshold:g}",
+        Status.REFERRED: "unlike the training images",
+        Status.REJECTED: "failed the quality gate",
     }
     rows = [(printable(label), classes.get(label, 0), "") for label in shown]
     rows += [(status, statuses[status], note) for status, note in notes.items()]

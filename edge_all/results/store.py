@@ -32,9 +32,9 @@ from typing import Any
 from edge_all.errors import EdgeAllError
 from edge_all.safe_text import printable
 from edge_all.triage.screening import BENIGN_LABEL, FieldCounts, ScreeningRule, screening_call
+from edge_all.triage.status import FLAGGED, Status
 
 SCHEMA_VERSION = 2
-STATUSES = ("classified", "uncertain", "referred", "rejected", "error")
 
 # Version 1 as it shipped; a new database is made by running every migration in order, so the
 # upgrade path of an existing clinic database is the path every test database takes.
@@ -641,8 +641,11 @@ class ResultsStore:
         page = "SELECT id FROM captures WHERE sample_id IS ?"
         params: list[Any] = [sample_id or None]
         if flagged:
-            page += " AND (status IN ('referred', 'uncertain') OR (status = 'classified' AND label IS NOT ?))"
-            params.append(BENIGN_LABEL)
+            statuses = sorted(FLAGGED)
+            page += (
+                f" AND (status IN ({', '.join('?' for _ in statuses)}) OR (status = ? AND label IS NOT ?))"
+            )
+            params += [*statuses, Status.CLASSIFIED, BENIGN_LABEL]
         rows = self.connection.execute(
             f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures "
             f"WHERE id IN ({page} ORDER BY id LIMIT ? OFFSET ?) ORDER BY id",

@@ -13,6 +13,7 @@ from typing import Any
 
 from edge_all.safe_text import printable
 from edge_all.triage.screening import FieldCounts, ScreeningCall, ScreeningRule, screening_call
+from edge_all.triage.status import FLAGGED, Status
 
 UNCERTAIN_TEXT = "uncertain: refer to a specialist"
 REFERRED_TEXT = "referred: unlike the images this model was trained on"
@@ -31,8 +32,8 @@ class SampleSummary:
 
     @property
     def counts(self) -> FieldCounts:
-        groups = [(status, None, n) for status, n in self.per_status.items() if status != "classified"]
-        groups += [("classified", label, n) for label, n in self.per_class.items()]
+        groups = [(status, None, n) for status, n in self.per_status.items() if status != Status.CLASSIFIED]
+        groups += [(Status.CLASSIFIED, label, n) for label, n in self.per_class.items()]
         return FieldCounts.of(groups)
 
     @property
@@ -42,9 +43,9 @@ class SampleSummary:
     def add(self, row: Mapping[str, Any]) -> None:
         status = row["status"]
         self.per_status[status] += 1
-        if status == "classified":
+        if status == Status.CLASSIFIED:
             self.per_class[row["label"]] += 1
-        elif status == "rejected":
+        elif status == Status.REJECTED:
             self.reject_reasons[str(row.get("reason") or "").split(":")[0]] += 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +77,12 @@ class SampleSummary:
             f"  screening call: {self.call.reason}",
         ]  # fmt: skip
         return "\n".join(printable(line) for line in lines)
+
+
+def flagged_fields(sample: Mapping[str, Any]) -> int:
+    """How many of a sample's fields a specialist should look at first: those called ALL-like and those
+    of a FLAGGED status, from the sample's row of counts (ResultsStore.sample)."""
+    return int(sample["all_like"]) + sum(int(sample[status.value]) for status in FLAGGED)
 
 
 def summarize(

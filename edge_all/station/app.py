@@ -29,6 +29,7 @@ from starlette.templating import Jinja2Templates
 from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError
 from edge_all.results.store import ResultsStore, Review, StoreError
+from edge_all.results.summary import flagged_fields
 from edge_all.station import export
 from edge_all.station.config import StationConfig
 from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
@@ -46,6 +47,7 @@ from edge_all.station.security import (
     safe_next,
 )
 from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
+from edge_all.triage.status import Status
 
 PAGE_SAMPLES = 50
 PAGE_FIELDS = 48
@@ -109,6 +111,7 @@ class Station:
             "capture": self.runner.snapshot(),
             "path": request.url.path,
             "benign": BENIGN_LABEL,
+            "Status": Status,  # the status words, for the templates
         }
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
@@ -189,7 +192,7 @@ def build_app(config: StationConfig) -> Starlette:
             )
             reviews = store.reviews(sample_id)
             labels = store.session_rule(fields[0]["session_id"])[1] if fields else []
-        shown = sample["all_like"] + sample["uncertain"] + sample["referred"] if flagged else sample["fields"]
+        shown = flagged_fields(sample) if flagged else sample["fields"]
         by_field: dict[int, list[dict]] = {}
         for review in reviews:
             if review["capture_id"] is not None:
@@ -223,7 +226,7 @@ def build_app(config: StationConfig) -> Starlette:
             {
                 "sample": sample, "flagged": flagged, "reviews": reviews, "fields": fields,
                 "models": models, "sessions": sessions, "now": now_iso(),
-                "flagged_total": sample["all_like"] + sample["uncertain"] + sample["referred"],
+                "flagged_total": flagged_fields(sample),
                 "current_model": station.model.get(),
             },
         )  # fmt: skip

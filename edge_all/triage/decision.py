@@ -18,28 +18,31 @@ import numpy as np
 
 from edge_all.runtime.classifier import Prediction, Predictor
 from edge_all.triage.quality import QualityMetrics, assess
+from edge_all.triage.status import Status
 from edge_all.triage.thresholds import QualityThresholds
 
-CLASSIFIED, UNCERTAIN, REFERRED, REJECTED = "classified", "uncertain", "referred", "rejected"
 REFERRED_REASON = "unlike the images this model was trained on"
 
 
 @dataclass(frozen=True)
 class FieldResult:
-    status: str  # CLASSIFIED, UNCERTAIN, REFERRED or REJECTED
+    status: Status  # CLASSIFIED, UNCERTAIN, REFERRED or REJECTED (never ERROR: that is raised)
     reason: str | None  # why it is not CLASSIFIED, in words
     prediction: Prediction | None  # None when rejected before the model ran
     quality: QualityMetrics | None  # None when the gate is off
     pixels: np.ndarray | None  # what the model saw (prepared), for heat-map overlays
 
 
-def decide(prediction: Prediction, threshold: float) -> tuple[str, str | None]:
+def decide(prediction: Prediction, threshold: float) -> tuple[Status, str | None]:
     """Status and reason for a prediction of a picture that passed (or skipped) the quality gate."""
     if prediction.referred:
-        return REFERRED, f"{REFERRED_REASON} (unfamiliarity {prediction.unfamiliarity:.2f}, refer above 1.00)"
+        return (
+            Status.REFERRED,
+            f"{REFERRED_REASON} (unfamiliarity {prediction.unfamiliarity:.2f}, refer above 1.00)",
+        )
     if prediction.confidence < threshold:
-        return UNCERTAIN, f"confidence {prediction.confidence:.2f} below {threshold:g}"
-    return CLASSIFIED, None
+        return Status.UNCERTAIN, f"confidence {prediction.confidence:.2f} below {threshold:g}"
+    return Status.CLASSIFIED, None
 
 
 def assess_field(
@@ -59,7 +62,7 @@ def assess_field(
         report = assess(rgb, quality)
         metrics = report.metrics
         if not report.passed:
-            return FieldResult(REJECTED, report.reason, None, metrics, None)
+            return FieldResult(Status.REJECTED, report.reason, None, metrics, None)
     pixels = classifier.prepare(rgb)
     prediction = classifier.predict_pixels(pixels, tta=tta, heatmap=heatmap and classifier.can_draw_heatmaps)
     status, reason = decide(prediction, threshold)

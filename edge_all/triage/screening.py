@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from edge_all.triage.status import Status
+
 BENIGN_LABEL = "Benign"
 REFER = "refer"
 NO_ALL = "no ALL-like cells"
@@ -62,10 +64,10 @@ class FieldCounts:
         )
         for status, label, n in groups:
             totals["fields"] += n
-            if status == "classified":
+            if status == Status.CLASSIFIED:
                 totals["good"] += n
                 totals["all_like"] += n if label != BENIGN_LABEL else 0
-            elif status in ("uncertain", "referred", "rejected"):
+            elif status in (Status.UNCERTAIN, Status.REFERRED, Status.REJECTED):
                 totals[status] += n
             else:
                 totals["errors"] += n
