@@ -155,6 +155,7 @@ def test_capture_and_classify_per_frame(benchmark, bench_models, results, tmp_pa
     from edge_all.capture.spec import parse_source
     from edge_all.clock import now_iso
     from edge_all.results.store import ResultsStore, SessionInfo
+    from edge_all.runtime.choice import ModelChoice
     from edge_all.triage.thresholds import QualityThresholds
 
     bundle = bench_models(backbone)["int8"].bundle
@@ -168,7 +169,9 @@ def test_capture_and_classify_per_frame(benchmark, bench_models, results, tmp_pa
     def fresh_session():
         records.clear()
         source = parse_source(f"video:{video}")
-        source.configure(frame_request(CaptureRequest(model=bundle, options=options), classifier.input_size))
+        source.configure(
+            frame_request(CaptureRequest(model=ModelChoice(bundle), options=options), classifier.input_size)
+        )
         source.open()
         store = ResultsStore.open(tmp_path / f"results-{len(opened)}.db")
         opened.append((source, store))

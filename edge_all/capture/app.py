@@ -34,8 +34,6 @@ from edge_all.results.store import (
     default_db_path,
 )
 from edge_all.results.summary import SampleSummary, summarize
-from edge_all.runtime.classifier import Classifier
-from edge_all.runtime.models import reference_bundle
 from edge_all.triage.quality import ANALYSIS_SIDE
 from edge_all.triage.screening import ScreeningCall
 
@@ -87,15 +85,11 @@ def run_capture(
         raise CaptureError("--save-frames must not be the watched folder (saved frames would be read again)")
     if options.save_heatmaps and options.save_frames is None:
         raise CaptureError("--save-heatmaps writes beside the saved frames: give --save-frames DIR too")
-    model = request.model or reference_bundle()
-    classifier = Classifier.load(
-        model, labels=request.labels, threads=request.threads, edgetpu=request.edgetpu
-    )
+    model = request.model.path
+    classifier = request.model.load(warn=lambda warning: on_notice(f"warning: {warning}"))
     source.configure(frame_request(request, classifier.input_size))
     manifest = classifier.manifest
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
-    for warning in classifier.warnings:
-        on_notice(f"warning: {warning}")
     threshold = options.threshold if options.threshold is not None else classifier.confidence_threshold
     db = request.db or default_db_path()
     with contextlib.ExitStack() as cleanup:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_all.errors import UsageError
+from edge_all.runtime.choice import ModelChoice
 from edge_all.triage.screening import ScreeningRule
 from edge_all.triage.thresholds import QualityThresholds, require_number
 
@@ -59,11 +60,8 @@ class CaptureOptions:
 class CaptureRequest:
     """One capture: which model, which source, which database, and how to run the loop."""
 
-    model: Path | None = None  # a bundle directory or a plain .tflite; None: the reference bundle
+    model: ModelChoice = ModelChoice()  # which model, and how it runs (default: the reference bundle)
     camera: str = "opencv:0"  # a `--camera` value (edge_all.capture.spec)
-    labels: Path | None = None
-    threads: int | None = None
-    edgetpu: bool = False
     db: Path | None = None  # None: edge_all.results.store.default_db_path()
     settle_seconds: float = DEFAULT_SETTLE_SECONDS
     options: CaptureOptions = field(default_factory=CaptureOptions)

@@ -30,6 +30,7 @@ from edge_all.cli.options import (
 )
 from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
+from edge_all.runtime.choice import ModelChoice
 from edge_all.triage.screening import ScreeningRule
 from edge_all.triage.thresholds import QualityThresholds
 
@@ -156,11 +157,8 @@ def capture_and_classify(
         min_stained=min_stained,
     )
     request = CaptureRequest(
-        model=model,
+        model=ModelChoice(model, labels, threads, edgetpu),
         camera=camera,
-        labels=labels,
-        threads=threads,
-        edgetpu=edgetpu,
         db=db,
         settle_seconds=settle,
         capture_size=parse_size(capture_size) if capture_size else None,

@@ -24,10 +24,11 @@ from edge_all.cli.options import (
     ThreadsOption,
     ThresholdOption,
     TtaOption,
-    load_classifier,
+    load_model,
 )
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG, ExitCode
+from edge_all.runtime.choice import ModelChoice
 from edge_all.runtime.models import installed_reference
 
 # Lists longer than this get a progress bar on stderr (only shown on a terminal).
@@ -86,7 +87,7 @@ def classify(
     from edge_all.triage.decision import assess_field
     from edge_all.triage.thresholds import QualityThresholds
 
-    classifier = load_classifier(model, labels, threads, edgetpu)
+    classifier = load_model(ModelChoice(model, labels, threads, edgetpu))
     if heatmaps is not None and not classifier.can_draw_heatmaps:
         raise UsageError(
             f"--heatmaps: {classifier.model_path} carries no heat-map weights (GAP-head bundles do)"
@@ -206,7 +207,7 @@ def info(
     if model is None and not edgetpu:
         model = installed_reference()
     if model is not None:
-        classifier = load_classifier(model, labels, threads, edgetpu)
+        classifier = load_model(ModelChoice(model, labels, threads, edgetpu))
         backend = classifier.backend
         facts["model"] = classifier.describe()
     else:

@@ -7,9 +7,13 @@ Only typer and the standard library at module level, so `edge-all --help` stays 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from edge_all.runtime.choice import ModelChoice
+    from edge_all.runtime.classifier import Classifier
 
 ModelOption = Annotated[
     Path | None,
@@ -79,13 +83,7 @@ MinGoodFieldsOption = Annotated[
 ]
 
 
-def load_classifier(model: Path | None, labels: Path | None, threads: int | None, edgetpu: bool):
-    """Load the classifier the options name (its errors reach the user as one line, via edge_all.cli.main),
-    and say on stderr what a user must know before trusting it (a synthetic demo bundle, say)."""
-    from edge_all.runtime.classifier import Classifier
-    from edge_all.runtime.models import reference_bundle
-
-    classifier = Classifier.load(model or reference_bundle(), labels=labels, threads=threads, edgetpu=edgetpu)
-    for warning in classifier.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    return classifier
+def load_model(choice: ModelChoice) -> Classifier:
+    """Load the model the options chose (its errors reach the user as one line, via edge_all.cli.main),
+    saying on stderr what a user must know before trusting it (a synthetic demo bundle, say)."""
+    return choice.load(warn=lambda warning: typer.echo(f"warning: {warning}", err=True))

@@ -25,6 +25,7 @@ from edge_all.cli.options import (
 )
 from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
+from edge_all.runtime.choice import ModelChoice
 from edge_all.station.config import DEFAULT_HOST, DEFAULT_PORT, PASSWORD_FILE
 from edge_all.triage.screening import ScreeningRule
 
@@ -103,10 +104,8 @@ def serve(
         write_password_file(password_file, hash_password(_read_new_password()))
         typer.echo(f"station password set (salted scrypt hash in {password_file})", err=True)
         return
-    if model is None:  # the reference bundle that ships with edge-all
-        from edge_all.runtime.models import reference_bundle
-
-        model = reference_bundle()
+    # Said now, not at the first page: no --model and no reference bundle in this install.
+    choice = ModelChoice(model, labels, threads, edgetpu).resolved()
     if frame_format not in ("png", "jpeg"):
         raise UsageError(f"--frame-format must be png or jpeg, not {frame_format!r}")
     from edge_all.station.server import serve as run_server
@@ -121,14 +120,11 @@ def serve(
     )
     run_server(
         StationConfig(
-            model=model,
+            model=choice,
             camera=camera,
             db=db.absolute(),
             password_file=password_file,
             capture=options,
-            labels=labels,
-            threads=threads,
-            edgetpu=edgetpu,
             host=host,
             port=port,
             tls_cert=tls_cert,

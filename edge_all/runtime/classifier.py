@@ -157,17 +157,6 @@ class Classifier:
         )
 
     @property
-    def warnings(self) -> list[str]:
-        """What a user must be told before trusting this model's answers (shown by every command)."""
-        trained_on = self.manifest.trained_on if self.manifest is not None else None
-        if trained_on is not None and trained_on.synthetic:
-            return [
-                f"{self.model_path.parent}: this bundle was trained on synthetic demo images "
-                f"({trained_on.dataset}); its answers mean nothing for real blood smears"
-            ]
-        return []
-
-    @property
     def can_draw_heatmaps(self) -> bool:
         return self.heatmap_weights is not None and "feature_map" in self._outputs
 

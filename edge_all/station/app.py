@@ -93,7 +93,7 @@ class Station:
         self.sessions = SessionStore()
         self.limiter = LoginLimiter()
         self.passwords = PasswordSource(config.password_file)
-        self.model = ModelFactsCache(config.model)
+        self.model = ModelFactsCache(config.model.path)
         self.thumbnails = Thumbnails()
         self.templates = _templates()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_all.capture.options import CaptureOptions
+from edge_all.runtime.choice import ModelChoice
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -32,14 +33,11 @@ def is_loopback(host: str) -> bool:
 class StationConfig:
     """The station's settings; `capture` is the template every new slide's capture starts from."""
 
-    model: Path
+    model: ModelChoice  # what every capture runs, and what the Station page describes
     camera: str
     db: Path
     password_file: Path
     capture: CaptureOptions = field(default_factory=CaptureOptions)
-    labels: Path | None = None
-    threads: int | None = None
-    edgetpu: bool = False
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     tls_cert: Path | None = None  # with tls_key: serve https (cookies then also Secure)

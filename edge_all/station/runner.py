@@ -84,10 +84,7 @@ class CaptureRunner:
     def request_for(self, sample_id: str, count: int | None = None) -> CaptureRequest:
         config = self.config
         options = dataclasses.replace(config.capture, sample_id=sample_id, count=count)
-        return CaptureRequest(
-            model=config.model, camera=config.camera, labels=config.labels, threads=config.threads,
-            edgetpu=config.edgetpu, db=config.db, options=options,
-        )  # fmt: skip
+        return CaptureRequest(model=config.model, camera=config.camera, db=config.db, options=options)
 
     def start(self, sample_id: str, count: int | None = None) -> None:
         """Start capturing a slide, or raise CaptureBusy; problems after this show in the state."""

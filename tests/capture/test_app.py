@@ -14,6 +14,7 @@ from edge_all.capture.options import CaptureOptions, CaptureRequest
 from edge_all.capture.session import CaptureError
 from edge_all.capture.sources import SourceUnavailable
 from edge_all.results.store import ResultsStore
+from edge_all.runtime.choice import ModelChoice
 
 from .helpers import save_images
 
@@ -22,7 +23,7 @@ def test_a_capture_runs_in_a_background_thread_and_stops_on_its_event(tmp_path, 
     folder, db = tmp_path / "drop", tmp_path / "results.db"
     save_images(folder, smear_frames[:3])
     request = CaptureRequest(
-        model=int8_bundle,
+        model=ModelChoice(int8_bundle),
         camera=f"folder:{folder}",
         db=db,
         settle_seconds=0.1,
@@ -58,7 +59,9 @@ def test_a_capture_runs_in_a_background_thread_and_stops_on_its_event(tmp_path, 
 
 
 def test_a_source_that_cannot_open_raises_before_a_session_is_recorded(tmp_path, int8_bundle):
-    request = CaptureRequest(model=int8_bundle, camera=f"folder:{tmp_path / 'absent'}", db=tmp_path / "r.db")
+    request = CaptureRequest(
+        model=ModelChoice(int8_bundle), camera=f"folder:{tmp_path / 'absent'}", db=tmp_path / "r.db"
+    )
     with pytest.raises(SourceUnavailable, match="no such folder"):
         run_capture(request)
     assert not (tmp_path / "r.db").exists()
@@ -81,7 +84,7 @@ def test_a_folder_is_known_however_it_is_spelled(tmp_path, int8_bundle, smear_fr
     for i, camera in enumerate(spellings):
         save_images(folder, smear_frames[i : i + 1], prefix=f"run{i}")  # one new image before each run
         request = CaptureRequest(
-            model=int8_bundle,
+            model=ModelChoice(int8_bundle),
             camera=camera,
             db=db,
             settle_seconds=0.0,
@@ -108,7 +111,7 @@ def test_frames_are_never_saved_into_the_watched_folder_however_it_is_spelled(
     (tmp_path / "drop").mkdir()
     for save_frames in (Path("drop"), Path("./drop/"), tmp_path / "drop", tmp_path / "drop" / ".." / "drop"):
         request = CaptureRequest(
-            model=int8_bundle, camera="folder:drop", db=tmp_path / "r.db",
+            model=ModelChoice(int8_bundle), camera="folder:drop", db=tmp_path / "r.db",
             options=CaptureOptions(save_frames=save_frames, duration=0.5),  # ends, should the check miss
         )  # fmt: skip
         with pytest.raises(CaptureError, match="--save-frames must not be the watched folder"):

@@ -20,6 +20,7 @@ from edge_all.capture.spec import parse_source
 from edge_all.errors import UsageError
 from edge_all.results.store import ResultsStore
 from edge_all.runtime.benchmark import synthetic_smear
+from edge_all.runtime.choice import ModelChoice
 from tests.cli_runner import run_edge_all
 
 from .helpers import write_video
@@ -121,17 +122,19 @@ def test_capture_size_option():
 
 
 def test_the_frame_request_covers_the_model_and_the_quality_gate(tmp_path):
-    request = CaptureRequest(model=tmp_path, capture_size=(640, 480), settle_frames=7)
+    request = CaptureRequest(model=ModelChoice(tmp_path), capture_size=(640, 480), settle_frames=7)
     assert frame_request(request, (224, 224)) == FrameRequest((224, 224), (640, 480), False, True, 7)
     # A small model: the quality gate still needs its 224-pixel copy; without the gate it does not.
     assert frame_request(request, (64, 64)).min_size == (224, 224)
-    ungated = CaptureRequest(model=tmp_path, options=CaptureOptions(quality=None, save_frames=tmp_path))
+    ungated = CaptureRequest(
+        model=ModelChoice(tmp_path), options=CaptureOptions(quality=None, save_frames=tmp_path)
+    )
     assert frame_request(ungated, (64, 96)) == FrameRequest((96, 64), None, True, True, 30)
 
 
 def test_run_capture_classifies_small_frames_and_saves_full_ones(tmp_path, hd_video, int8_bundle):
     request = CaptureRequest(
-        model=int8_bundle,
+        model=ModelChoice(int8_bundle),
         camera=f"video:{hd_video}",
         db=tmp_path / "results.db",
         options=CaptureOptions(sample_id="HD", save_frames=tmp_path / "frames", frame_format="jpeg"),

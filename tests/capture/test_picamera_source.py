@@ -22,6 +22,7 @@ from edge_all.capture.picamera_source import PiCamera, stream_size, to_rgb
 from edge_all.capture.sources import FrameRequest, SourceUnavailable
 from edge_all.results.store import ResultsStore
 from edge_all.runtime.benchmark import synthetic_smear
+from edge_all.runtime.choice import ModelChoice
 
 from . import picamera2_standin as standin
 
@@ -204,7 +205,7 @@ def test_a_capture_records_the_locked_camera_settings(monkeypatch, scene, tmp_pa
     """run_capture asks the camera for model-sized frames and keeps its settings in the session row."""
     standin.install(monkeypatch, standin.World(scene))
     request = CaptureRequest(
-        model=int8_bundle,
+        model=ModelChoice(int8_bundle),
         camera="picamera2",
         db=tmp_path / "results.db",
         options=CaptureOptions(sample_id="S1", count=2, interval=0.0, save_frames=tmp_path / "frames"),

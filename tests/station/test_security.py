@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from edge_all.results.store import ResultsStore
+from edge_all.runtime.choice import ModelChoice
 from edge_all.station.config import StationConfig
 from edge_all.station.passwords import hash_password, read_password_file, verify_password, write_password_file
 from edge_all.station.server import UnsafeBind, check_bind
@@ -114,7 +115,7 @@ def test_every_state_changing_route_checks_the_csrf_token(station, tmp_path):
     from edge_all.station.app import build_app
 
     config = StationConfig(
-        model=tmp_path, camera="video:x.avi", db=tmp_path / "r.db", password_file=tmp_path / "p"
+        model=ModelChoice(tmp_path), camera="video:x.avi", db=tmp_path / "r.db", password_file=tmp_path / "p"
     )
     routes = [route for route in build_app(config).routes if isinstance(route, Route)]
     changing = [route for route in routes if route.methods - {"GET", "HEAD"}]
@@ -221,12 +222,16 @@ def test_listening_beyond_loopback_needs_a_password(tmp_path, int8_bundle):
             f"error: --host {host} would let anyone on the network use this station"
         )
         assert "--set-password" in proc.stderr
-    config = StationConfig(int8_bundle, "video:x.avi", db, tmp_path / "station-password.json", host="0.0.0.0")
+    config = StationConfig(
+        ModelChoice(int8_bundle), "video:x.avi", db, tmp_path / "station-password.json", host="0.0.0.0"
+    )
     with pytest.raises(UnsafeBind):
         check_bind(config)
     write_password_file(config.password_file, hash_password(PASSWORD))
     check_bind(config)  # with a password, listening beyond loopback is allowed
-    check_bind(StationConfig(int8_bundle, "video:x.avi", db, tmp_path / "none", host="127.0.0.1"))
+    check_bind(
+        StationConfig(ModelChoice(int8_bundle), "video:x.avi", db, tmp_path / "none", host="127.0.0.1")
+    )
 
 
 def test_set_password_stores_only_a_salted_hash(tmp_path):
