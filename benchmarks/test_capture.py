@@ -156,6 +156,7 @@ def test_capture_and_classify_per_frame(benchmark, bench_models, results, tmp_pa
     from edge_all.clock import now_iso
     from edge_all.results.store import ResultsStore, SessionInfo
     from edge_all.runtime.choice import ModelChoice
+    from edge_all.triage.decision import resolve_threshold
     from edge_all.triage.thresholds import QualityThresholds
 
     bundle = bench_models(backbone)["int8"].bundle
@@ -182,7 +183,7 @@ def test_capture_and_classify_per_frame(benchmark, bench_models, results, tmp_pa
             model=str(bundle),
             bundle_sha256=digest,
             labels=list(classifier.labels),
-            threshold=options.threshold,
+            threshold=resolve_threshold(options.threshold, classifier),
             quality_thresholds=options.quality.to_dict(),
             edge_all_version="benchmark",
         )

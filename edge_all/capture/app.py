@@ -34,6 +34,7 @@ from edge_all.results.store import (
     default_db_path,
 )
 from edge_all.results.summary import SampleSummary, summarize
+from edge_all.triage.decision import resolve_threshold
 from edge_all.triage.quality import ANALYSIS_SIDE
 from edge_all.triage.screening import ScreeningCall
 
@@ -90,7 +91,7 @@ def run_capture(
     source.configure(frame_request(request, classifier.input_size))
     manifest = classifier.manifest
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
-    threshold = options.threshold if options.threshold is not None else classifier.confidence_threshold
+    threshold = resolve_threshold(options.threshold, classifier)  # recorded; the session judges by it
     db = request.db or default_db_path()
     with contextlib.ExitStack() as cleanup:
         # Two captures of one folder and sample would classify every image twice: the second refuses.

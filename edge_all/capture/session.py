@@ -76,14 +76,14 @@ class CaptureSession:
         self.on_call = on_call  # the sample's screening call, whenever a frame changes it
         self._call: ScreeningCall | None = None
         self._heatmap: np.ndarray | None = None  # the current frame's overlay, when asked for
-        # One confidence threshold: the option's, else the bundle's own.
-        self.threshold = (
-            options.threshold if options.threshold is not None else predictor.confidence_threshold
-        )
         self.on_notice = on_notice
+        session = store.session(session_id)
+        # The one confidence threshold, as the session recorded it (run_capture resolved it once:
+        # the option's, else the bundle's), so every frame is judged by what the database says.
+        self.threshold = float(session["threshold"])
         # Names saved frames: random and unique for ever, unlike the session id (which restarts at
         # 1 in a new database), so a new patient's frames can never overwrite an earlier one's.
-        self.session_uid = str(store.session(session_id)["uid"])
+        self.session_uid = str(session["uid"])
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self) -> CaptureOutcome:

@@ -84,7 +84,7 @@ def classify(
     )
     from edge_all.runtime.images import ImageError, load_rgb
     from edge_all.runtime.inputs import expand_inputs
-    from edge_all.triage.decision import assess_field
+    from edge_all.triage.decision import assess_field, resolve_threshold
     from edge_all.triage.thresholds import QualityThresholds
 
     classifier = load_model(ModelChoice(model, labels, threads, edgetpu))
@@ -95,7 +95,7 @@ def classify(
     quality = None
     if classifier.manifest is not None and not no_quality_gate:  # plain models document no such images
         quality = QualityThresholds.from_file(quality_config) if quality_config else QualityThresholds()
-    threshold = threshold if threshold is not None else classifier.confidence_threshold
+    threshold = resolve_threshold(threshold, classifier)
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
         raise FileError(f"no images found in {' '.join(paths)}")

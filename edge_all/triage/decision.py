@@ -33,6 +33,12 @@ class FieldResult:
     pixels: np.ndarray | None  # what the model saw (prepared), for heat-map overlays
 
 
+def resolve_threshold(option: float | None, predictor: Predictor) -> float:
+    """The one confidence threshold of a command: the option's (--threshold), else the bundle's own
+    (for a plain .tflite, the one default). Resolved once per command and passed on."""
+    return option if option is not None else predictor.confidence_threshold
+
+
 def decide(prediction: Prediction, threshold: float) -> tuple[Status, str | None]:
     """Status and reason for a prediction of a picture that passed (or skipped) the quality gate."""
     if prediction.referred:
