@@ -10,7 +10,7 @@ import json
 import os
 import platform
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -218,12 +218,7 @@ def info(
             load_delegate(module)
         delegate = EDGETPU_LIBRARY if edgetpu else None
         backend = Backend(module.name, module.version, delegate, threads or os.cpu_count() or 1)
-    facts["backend"] = {
-        "name": backend.name,
-        "version": backend.version,
-        "delegate": backend.delegate,
-        "threads": backend.threads,
-    }
+    facts["backend"] = asdict(backend)
     if json_output:
         typer.echo(json.dumps(facts, indent=2))
         return
@@ -231,6 +226,8 @@ def info(
 
 
 def _format_info(facts: dict) -> str:
+    from edge_all.runtime.bundle import trained_on_text
+
     backend = facts["backend"]
     lines = [
         f"edge-all {facts['edge_all']} on {facts['platform']}, Python {facts['python']}, "
@@ -260,15 +257,13 @@ def _format_info(facts: dict) -> str:
         ]
         bundle = model["bundle"]
         if bundle:
-            trained_on = bundle["trained_on"]
             referral, calibration = bundle["referral"], bundle["calibration"]
             lines += [
                 f"  bundle:  {bundle['precision']}, format {bundle['format_version']}, sha256 "
                 f"{bundle['model_sha256'][:16]}... verified, made {bundle['created']} by edge-all "
                 f"{bundle['edge_all_version']}",
                 f"  source run: {bundle['source_run']}",
-                "  trained on: "
-                + (f"{trained_on['data']} images, {trained_on['dataset']}" if trained_on else "not recorded"),
+                f"  trained on: {trained_on_text(bundle['trained_on']) or 'not recorded'}",
                 f"  confidence threshold: {bundle['confidence_threshold']:g}; calibration: "
                 + (f"temperature {calibration['temperature']:.3f}" if calibration else "none"),
                 "  referral: "

@@ -346,18 +346,14 @@ def run_benchmark(
             files = write_synthetic_images(Path(scratch), DISTINCT_IMAGES, height, width)
             described = f"{len(files)} synthetic {width}x{height} JPEG smears"
         invoke_ms, predict_ms, wall = time_predictions(classifier, files, runs, warmup)
+        loaded = classifier.describe()
         facts = {
             "model": str(model),
-            "precision": classifier.manifest.precision if classifier.manifest is not None else None,
+            "precision": loaded["bundle"]["precision"] if loaded["bundle"] else None,
             "model_bytes": classifier.model_path.stat().st_size,
-            "input_shape": list(classifier.input.shape),
-            "input_dtype": classifier.input.dtype,
-            "backend": {
-                "name": classifier.backend.name,
-                "version": classifier.backend.version,
-                "delegate": classifier.backend.delegate,
-                "threads": classifier.backend.threads,
-            },
+            "input_shape": loaded["input"]["shape"],
+            "input_dtype": loaded["input"]["dtype"],
+            "backend": asdict(classifier.backend),
         }
         del classifier  # the interpreter (and an Edge TPU delegate) go before the fresh process starts
         gc.collect()

@@ -127,6 +127,24 @@ class BundleManifest:
         data["outputs"] = {role: output.to_dict() for role, output in self.outputs.items()}
         return data
 
+    def describe(self) -> dict[str, Any]:
+        """What people are told about the bundle, JSON-friendly: the one description of a model's bundle
+        (`edge-all info` shows it, the station's Station page and `edge-all benchmark` format it)."""
+        return {
+            "format_version": self.format_version,
+            "precision": self.precision,
+            "model_sha256": self.model_sha256,
+            "source_run": self.source_run,
+            "created": self.created,
+            "edge_all_version": self.edge_all_version,
+            "trained_on": asdict(self.trained_on) if self.trained_on else None,
+            "confidence_threshold": self.confidence_threshold,
+            "calibration": asdict(self.calibration) if self.calibration else None,
+            "referral": asdict(self.referral) if self.referral else None,
+            "heatmaps": self.heatmap_sha256 is not None,  # it carries the weights to draw them
+            "accuracy_check": self.accuracy_check,
+        }
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BundleManifest:
         """From bundle.json as read by read_manifest (or a plain dict); every value's type is checked."""
@@ -184,6 +202,11 @@ class BundleManifest:
             format_version=version,
             extra=doc.object("extra", JsonObject({})).to_dict(),
         )
+
+
+def trained_on_text(trained_on: Mapping[str, Any] | None) -> str | None:
+    """What a bundle was trained on, in words, from its description (None: not recorded)."""
+    return f"{trained_on['data']} images, {trained_on['dataset']}" if trained_on else None
 
 
 def _trained_on(doc: JsonObject) -> TrainedOn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -306,7 +306,9 @@ class Classifier:
         return dequantize(self._interpreter.get_tensor(index), spec.quantization)
 
     def describe(self) -> dict[str, Any]:
-        """Model facts for `edge-all info` (JSON-friendly)."""
+        """The one description of a loaded model, JSON-friendly: its file, tensors, outputs, pixel
+        range, preprocessing, labels and (for a bundle) BundleManifest.describe(). `edge-all info`
+        shows it; `edge-all benchmark` formats it."""
 
         def tensor(spec: TensorSpec, details: dict) -> dict[str, Any]:
             quant = spec.quantization
@@ -328,22 +330,8 @@ class Classifier:
             "labels": list(self.labels),
             "bundle": None,
         }
-        if self.manifest is not None:
-            manifest = self.manifest
-            facts["bundle"] = {
-                "format_version": manifest.format_version,
-                "precision": manifest.precision,
-                "model_sha256": manifest.model_sha256,
-                "source_run": manifest.source_run,
-                "created": manifest.created,
-                "edge_all_version": manifest.edge_all_version,
-                "trained_on": asdict(manifest.trained_on) if manifest.trained_on else None,
-                "confidence_threshold": manifest.confidence_threshold,
-                "calibration": asdict(manifest.calibration) if manifest.calibration else None,
-                "referral": asdict(manifest.referral) if manifest.referral else None,
-                "heatmaps": self.can_draw_heatmaps,
-                "accuracy_check": manifest.accuracy_check,
-            }
+        if self.manifest is not None:  # what the bundle says, and whether this model can draw heat maps
+            facts["bundle"] = {**self.manifest.describe(), "heatmaps": self.can_draw_heatmaps}
         return facts
 
     # ----------------------------------------------------------------------------------------

@@ -14,7 +14,14 @@ from typing import Any
 
 from edge_all.capture.spec import SOURCE_KINDS
 from edge_all.digest import sha256_file
-from edge_all.runtime.bundle import MANIFEST_FILE, MODEL_FILE, BundleError, is_bundle, read_manifest
+from edge_all.runtime.bundle import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    BundleError,
+    is_bundle,
+    read_manifest,
+    trained_on_text,
+)
 
 LOW_DISK_BYTES = 2 * 1024**3  # below this the Station page warns (a day of frames is 1 to 3 GB)
 
@@ -37,15 +44,9 @@ class ModelFacts:
     labels: tuple[str, ...] = ()
 
 
-def _describe_training(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return ", ".join(f"{key}: {item}" for key, item in value.items())
-    return str(value)
-
-
 def read_model_facts(path: Path) -> ModelFacts:
+    """The Station page's facts: the bundle's own description (BundleManifest.describe) once its
+    files are verified, without loading an interpreter (a capture may be holding the model)."""
     resolved = path.resolve()
     name = resolved.name
     if not is_bundle(path):
@@ -59,22 +60,26 @@ def read_model_facts(path: Path) -> ModelFacts:
         manifest = read_manifest(path)
     except BundleError as exc:
         return ModelFacts(str(path), name, "bundle", False, str(exc), None)
-    trained_on = getattr(manifest, "trained_on", None) or manifest.extra.get("trained_on")
-    described = _describe_training(trained_on)
+    described = manifest.describe()
+    trained_on = trained_on_text(described["trained_on"])
+    if trained_on is None and manifest.extra.get("trained_on"):  # said in words by a hand-made bundle
+        trained_on = str(manifest.extra["trained_on"])
     return ModelFacts(
         path=str(path),
         name=name,
         kind="bundle",
         verified=True,
         problem=None,
-        sha256=manifest.model_sha256,
-        precision=manifest.precision,
-        created=manifest.created,
-        version=manifest.edge_all_version,
-        format_version=manifest.format_version,
-        trained_on=described,
-        synthetic=bool(described and "synthetic" in described.lower()),
-        source_run=manifest.source_run,
+        sha256=described["model_sha256"],
+        precision=described["precision"],
+        created=described["created"],
+        version=described["edge_all_version"],
+        format_version=described["format_version"],
+        trained_on=trained_on,
+        synthetic=manifest.trained_on.synthetic
+        if manifest.trained_on is not None
+        else "synthetic" in (trained_on or "").lower(),
+        source_run=described["source_run"],
         labels=tuple(manifest.labels),
     )
 

@@ -31,6 +31,7 @@ from edge_all.runtime.bundle import (
     is_bundle,
     read_manifest,
     scores_only,
+    trained_on_text,
     write_manifest,
 )
 from edge_all.runtime.images import Preprocessing
@@ -268,3 +269,34 @@ def test_a_missing_labels_file_is_a_bundle_error(tmp_path):
     (bundle / LABELS_FILE).unlink()
     with pytest.raises(BundleError, match=LABELS_FILE):
         read_manifest(bundle)
+
+
+def test_the_description_says_what_the_bundle_records():
+    described = manifest(referral=Referral("ab" * 32, "mahalanobis-pca", {"dims": 8})).describe()
+    assert described == {
+        "format_version": FORMAT_VERSION,
+        "precision": "int8",
+        "model_sha256": sha256_bytes(MODEL),
+        "source_run": "runs/tiny",
+        "created": "2026-11-27T00:00:00+00:00",
+        "edge_all_version": "0.1.0",
+        "trained_on": {"data": "synthetic", "dataset": "demo", "images": {"train": 10, "test": 3}},
+        "confidence_threshold": 0.75,
+        "calibration": {"temperature": 1.5, "details": {"ece_after": 0.02}},
+        "referral": {"sha256": "ab" * 32, "method": "mahalanobis-pca", "details": {"dims": 8}},
+        "heatmaps": False,
+        "accuracy_check": {"passed": True, "drop_pp": 0.5},
+    }
+    assert json.loads(json.dumps(described)) == described  # JSON as it is
+    bare = manifest(trained_on=None, calibration=None, heatmap_sha256="cd" * 32).describe()
+    assert (bare["trained_on"], bare["calibration"], bare["referral"], bare["heatmaps"]) == (
+        None,
+        None,
+        None,
+        True,
+    )
+
+
+def test_what_a_bundle_was_trained_on_in_words():
+    assert trained_on_text(manifest().describe()["trained_on"]) == "synthetic images, demo"
+    assert trained_on_text(None) is None
