@@ -22,6 +22,7 @@ from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnav
 from edge_all.clock import now_iso
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
+from edge_all.results.judged import JudgedField
 from edge_all.results.store import (
     CaptureRecord,
     DatabaseGone,
@@ -201,24 +202,10 @@ class CaptureSession:
             )
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}
-        fields: dict = {"status": field.status, "reason": field.reason}
-        if field.quality is not None:
-            fields["quality"] = field.quality.to_dict()
         prediction = field.prediction
-        if prediction is None:
-            return fields
-        self._heatmap = overlay(field.pixels, prediction.heatmap) if prediction.heatmap is not None else None
-        return {
-            **fields,
-            "label": prediction.label,
-            "confidence": float(prediction.confidence),
-            "probabilities": {
-                label: round(float(p), 6)
-                for label, p in zip(self.predictor.labels, prediction.probabilities, strict=True)
-            },
-            "inference_ms": float(prediction.inference_ms),
-            "unfamiliarity": prediction.unfamiliarity,
-        }
+        if prediction is not None and prediction.heatmap is not None:
+            self._heatmap = overlay(field.pixels, prediction.heatmap)
+        return JudgedField.of(field, self.predictor.labels).record_fields()
 
     def _keep_image(self, frame: Frame) -> dict:
         """Save the frame when asked; otherwise a folder frame is already a file on disk."""

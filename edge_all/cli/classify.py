@@ -12,7 +12,7 @@ import platform
 import sys
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -30,6 +30,9 @@ from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG, ExitCode
 from edge_all.runtime.choice import ModelChoice
 from edge_all.runtime.models import installed_reference
+
+if TYPE_CHECKING:
+    from edge_all.triage.decision import FieldResult
 
 # Lists longer than this get a progress bar on stderr (only shown on a terminal).
 PROGRESS_MIN_FILES = 10
@@ -121,13 +124,19 @@ def classify(
     ) as files:
         for path in files:
             try:
-                judged = assess_field(load_rgb(path), classifier, quality, threshold, tta, names is not None)
+                assessed = assess_field(
+                    load_rgb(path), classifier, quality, threshold, tta, names is not None
+                )
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))
                 continue
-            result = make_result(path, judged, classifier.labels, top_k)
-            if names is not None and judged.prediction is not None and judged.prediction.heatmap is not None:
-                result = replace(result, heatmap=names.write(path, judged))
+            result = make_result(path, assessed, classifier.labels, top_k)
+            if (
+                names is not None
+                and assessed.prediction is not None
+                and assessed.prediction.heatmap is not None
+            ):
+                result = replace(result, heatmap=names.write(path, assessed))
             report(result)
 
     failed = sum(result.error is not None for result in results)
@@ -158,7 +167,7 @@ class HeatmapNames:
         self.folder = folder
         self.used: set[str] = set()
 
-    def write(self, source: Path, judged: Any) -> Path:
+    def write(self, source: Path, assessed: FieldResult) -> Path:
         from PIL import Image
 
         from edge_all.runtime.heatmaps import overlay
@@ -169,7 +178,7 @@ class HeatmapNames:
         self.used.add(stem)
         path = self.folder / f"{stem}.png"
         try:
-            Image.fromarray(overlay(judged.pixels, judged.prediction.heatmap)).save(path)
+            Image.fromarray(overlay(assessed.pixels, assessed.prediction.heatmap)).save(path)
         except OSError as exc:
             raise FileError(f"{path}: cannot write heat map ({exc.strerror or exc})") from None
         return path

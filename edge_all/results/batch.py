@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_all.results.judged import JudgedField
 from edge_all.safe_text import csv_safe, printable, utf8_safe
 from edge_all.triage.decision import FieldResult
 from edge_all.triage.status import Status
@@ -29,7 +30,7 @@ class FileResult:
     """One input file: how it was judged (with its top-k), or the one-line reason it could not be read."""
 
     file: Path
-    judged: FieldResult | None = None  # None: the file could not be read
+    judged: JudgedField | None = None  # None: the file could not be read
     top_k: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
     heatmap: Path | None = None  # the overlay written for it (classify --heatmaps)
@@ -41,18 +42,14 @@ class FileResult:
     @property
     def label(self) -> str:
         """The class for a classified file; otherwise its status (the best guess is `best_label`)."""
-        if (
-            self.judged is not None
-            and self.judged.status == Status.CLASSIFIED
-            and self.judged.prediction is not None
-        ):
-            return self.judged.prediction.label
+        judged = self.judged
+        if judged is not None and judged.status == Status.CLASSIFIED and judged.label is not None:
+            return judged.label
         return self.status
 
     @property
     def best_label(self) -> str | None:
-        prediction = self.judged.prediction if self.judged is not None else None
-        return prediction.label if prediction is not None else None
+        return self.judged.label if self.judged is not None else None
 
     @property
     def reason(self) -> str | None:
@@ -62,20 +59,18 @@ class FileResult:
         data: dict = {"file": utf8_safe(str(self.file)), "status": self.status, "label": self.label}
         if self.judged is None:
             return {**data, "error": utf8_safe(self.error or "")}
-        prediction = self.judged.prediction
-        data["reason"] = self.judged.reason
-        if self.judged.quality is not None:
-            data["quality"] = self.judged.quality.to_dict()
-        if prediction is not None:
+        judged = self.judged
+        data["reason"] = judged.reason
+        if judged.quality is not None:
+            data["quality"] = judged.quality
+        if judged.predicted:
             data.update(
-                best_label=prediction.label,
-                confidence=round(prediction.confidence, 6),
-                unfamiliarity=None
-                if prediction.unfamiliarity is None
-                else round(prediction.unfamiliarity, 4),
-                index=prediction.index,
+                best_label=judged.label,
+                confidence=round(judged.confidence, 6),
+                unfamiliarity=None if judged.unfamiliarity is None else round(judged.unfamiliarity, 4),
+                index=judged.index,
                 top_k=[{"label": label, "probability": round(p, 6)} for label, p in self.top_k],
-                inference_ms=round(prediction.inference_ms, 3),
+                inference_ms=round(judged.inference_ms, 3),
             )
         if self.heatmap is not None:
             data["heatmap"] = utf8_safe(str(self.heatmap))
@@ -86,7 +81,7 @@ def make_result(file: Path, field_result: FieldResult, labels: list[str], top_k:
     prediction = field_result.prediction
     return FileResult(
         file=file,
-        judged=field_result,
+        judged=JudgedField.of(field_result, labels),
         top_k=prediction.top_k(labels, top_k) if prediction is not None else [],
     )
 
@@ -101,19 +96,17 @@ def write_csv(path: Path, results: list[FileResult]) -> None:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for result in results:
-            prediction = result.judged.prediction if result.judged is not None else None
+            judged = result.judged if result.judged is not None and result.judged.predicted else None
             writer.writerow(
                 [
                     csv_safe(str(result.file)),
                     result.status,
                     csv_safe(result.label),
                     csv_safe(result.best_label or ""),
-                    f"{prediction.confidence:.4f}" if prediction else "",
-                    f"{prediction.unfamiliarity:.3f}"
-                    if prediction and prediction.unfamiliarity is not None
-                    else "",
+                    f"{judged.confidence:.4f}" if judged else "",
+                    f"{judged.unfamiliarity:.3f}" if judged and judged.unfamiliarity is not None else "",
                     csv_safe(";".join(f"{label}:{p:.4f}" for label, p in result.top_k)),
-                    f"{prediction.inference_ms:.3f}" if prediction else "",
+                    f"{judged.inference_ms:.3f}" if judged else "",
                     csv_safe(result.reason or ""),
                     csv_safe(str(result.heatmap)) if result.heatmap is not None else "",
                 ]
@@ -126,19 +119,17 @@ def format_table(results: list[FileResult]) -> str:
     for result in results:
         if result.judged is None:
             continue
-        prediction = result.judged.prediction
-        if prediction is None:  # rejected by the quality gate: the model did not run
+        judged = result.judged
+        if not judged.predicted:  # rejected by the quality gate: the model did not run
             row = (str(result.file), result.status, "-", result.reason or "")
         else:
             label = (
-                result.label
-                if result.status == Status.CLASSIFIED
-                else f"{result.status} ({prediction.label}?)"
+                result.label if result.status == Status.CLASSIFIED else f"{result.status} ({judged.label}?)"
             )
             detail = "; ".join(f"{name} {p:.2f}" for name, p in result.top_k[1:])
             if result.status != Status.CLASSIFIED:
                 detail = result.reason or detail
-            row = (str(result.file), label, f"{prediction.confidence:.3f}", detail)
+            row = (str(result.file), label, f"{judged.confidence:.3f}", detail)
         rows.append(tuple(printable(cell) for cell in row))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(

@@ -1,0 +1,69 @@
+"""A judged field of view as plain values: the one flattening of a FieldResult (edge_all.triage.decision).
+
+`classify` writes it as JSON and CSV (edge_all.results.batch), a capture records it in the database
+(edge_all.capture.session): both take the same values from the same place, so the same picture reads
+the same wherever it was judged. Outputs round or format them; the values here are as the model gave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from edge_all.triage.decision import FieldResult
+from edge_all.triage.status import Status
+
+PROBABILITY_DIGITS = 6  # probabilities are kept to a millionth
+
+
+@dataclass(frozen=True)
+class JudgedField:
+    status: Status
+    reason: str | None  # why it is not classified, in words
+    quality: dict[str, float] | None = None  # the quality measures; None: the gate was off
+    label: str | None = None  # the model's best guess (also when uncertain or referred); None: not run
+    index: int | None = None
+    confidence: float | None = None
+    probabilities: dict[str, float] | None = None  # label -> probability, in output order
+    inference_ms: float | None = None
+    unfamiliarity: float | None = None  # 1.0 is the referral threshold; None: no detector
+
+    @classmethod
+    def of(cls, field: FieldResult, labels: Sequence[str]) -> JudgedField:
+        quality = field.quality.to_dict() if field.quality is not None else None
+        prediction = field.prediction
+        if prediction is None:  # rejected before the model ran
+            return cls(field.status, field.reason, quality)
+        return cls(
+            status=field.status,
+            reason=field.reason,
+            quality=quality,
+            label=prediction.label,
+            index=prediction.index,
+            confidence=float(prediction.confidence),
+            probabilities={
+                label: round(float(p), PROBABILITY_DIGITS)
+                for label, p in zip(labels, prediction.probabilities, strict=True)
+            },
+            inference_ms=float(prediction.inference_ms),
+            unfamiliarity=prediction.unfamiliarity,
+        )
+
+    @property
+    def predicted(self) -> bool:
+        """Whether the model ran on it (not when the quality gate rejected it first)."""
+        return self.confidence is not None
+
+    def record_fields(self) -> dict[str, Any]:
+        """The values a CaptureRecord takes from it (edge_all.results.store)."""
+        fields: dict[str, Any] = {"status": self.status, "reason": self.reason, "quality": self.quality or {}}
+        if self.predicted:
+            fields.update(
+                label=self.label,
+                confidence=self.confidence,
+                probabilities=self.probabilities,
+                inference_ms=self.inference_ms,
+                unfamiliarity=self.unfamiliarity,
+            )
+        return fields
