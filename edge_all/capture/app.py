@@ -25,15 +25,9 @@ from edge_all.capture.sources import FrameRequest
 from edge_all.capture.spec import parse_source
 from edge_all.clock import now_iso
 from edge_all.digest import sha256_file
-from edge_all.results.store import (
-    CaptureRecord,
-    ResultsStore,
-    SessionInfo,
-    StorageFull,
-    StoreError,
-    default_db_path,
-)
-from edge_all.results.summary import SampleSummary, summarize
+from edge_all.results.errors import StorageFull, StoreError
+from edge_all.results.store import CaptureRecord, ResultsStore, SessionInfo, default_db_path
+from edge_all.results.summary import SampleSummary
 from edge_all.triage.decision import resolve_threshold
 from edge_all.triage.quality import ANALYSIS_SIDE
 from edge_all.triage.screening import ScreeningCall
@@ -138,14 +132,11 @@ def run_capture(
         # The frames are committed; at worst the end time is lost (a full disk, a damaged file).
         with contextlib.suppress(StorageFull, StoreError):
             store.end_session(session_id, now_iso(), outcome.reason)
-        # The whole slide: a sample's earlier sessions (a restart after a power cut) count too.
-        rows = (
-            store.captures(sample_id=options.sample_id)
-            if options.sample_id is not None
-            else store.captures(session_id=session_id)
-        )
+        # The whole slide: a sample's earlier sessions (a restart after a power cut) count too; the
+        # counts are the database's own (GROUP BY), not a second pass over every row.
+        whole = (None, session_id) if options.sample_id is None else (options.sample_id, None)
         try:
-            summaries = summarize(rows, classifier.labels, options.screening)
+            summaries = store.summaries(*whole, labels=classifier.labels, rule=options.screening)
         except StoreError as exc:
             on_notice(f"no summary: {exc}")
             summaries = []

@@ -22,15 +22,9 @@ from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnav
 from edge_all.clock import now_iso
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
+from edge_all.results.errors import DatabaseGone, StorageFull, StoreError
 from edge_all.results.judged import JudgedField
-from edge_all.results.store import (
-    CaptureRecord,
-    DatabaseGone,
-    ResultsStore,
-    StorageFull,
-    StoreError,
-    is_disk_full,
-)
+from edge_all.results.store import CaptureRecord, ResultsStore, is_disk_full
 from edge_all.runtime.classifier import Predictor
 from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
@@ -122,8 +116,9 @@ class CaptureSession:
                 continue
             next_capture = max(next_capture + interval, time.monotonic()) if interval else 0.0
             try:
-                self.on_record(self._process(frame))
-                self._report_call()
+                record, call = self._process(frame)
+                self.on_record(record)
+                self._report_call(call)
             except StorageFull as full:
                 return CaptureOutcome(frames, f"disk full, stopped: {full}", False)
             except DatabaseGone as gone:  # this frame was committed, and rescued with the others
@@ -164,7 +159,8 @@ class CaptureSession:
             return True
 
     # ---- one frame ----------------------------------------------------------------------------
-    def _process(self, frame: Frame) -> CaptureRecord:
+    def _process(self, frame: Frame) -> tuple[CaptureRecord, ScreeningCall]:
+        """Judge, keep and store one frame: its record as stored, and its sample's call."""
         opts = self.options
         self._heatmap = None
         captured_at = now_iso()
@@ -192,7 +188,8 @@ class CaptureSession:
             bundle_sha256=self.bundle_sha256,
             **fields,
         )
-        return self._stored(record)
+        stored = self.store.add(record)
+        return replace(record, id=stored.id), stored.call
 
     def _judge_and_classify(self, rgb: np.ndarray) -> dict:
         opts = self.options
@@ -229,13 +226,9 @@ class CaptureSession:
             return {"reason": f"image not kept: {where}{exc.strerror or exc}"}
         return {}
 
-    def _report_call(self) -> None:
-        """Tell the caller the sample's call (kept in the database with every frame) when it changes."""
-        sample = self.store.sample(self.options.sample_id)
-        call = ScreeningCall(sample["verdict"], sample["call"]) if sample else None
-        if call is not None and call != self._call:
+    def _report_call(self, call: ScreeningCall) -> None:
+        """Tell the caller the sample's call (the store keeps it up to date with every frame) when it
+        changes."""
+        if call != self._call:
             self._call = call
             self.on_call(call)
-
-    def _stored(self, record: CaptureRecord) -> CaptureRecord:
-        return replace(record, id=self.store.add(record))

@@ -39,7 +39,6 @@ def results_list(
     json_output: JsonOption = False,
 ) -> None:
     """Samples (or sessions) with their counts and screening call."""
-    from edge_all.results.summary import summarize
     from edge_all.safe_text import printable
 
     with _open_store(db) as store:
@@ -47,7 +46,7 @@ def results_list(
             items = []
             for info in store.sessions():
                 rule, labels = store.session_rule(info["id"])
-                (summary,) = summarize(store.captures(session_id=info["id"]), labels, rule) or [None]
+                (summary,) = store.summaries(session_id=info["id"], labels=labels, rule=rule) or [None]
                 counts = summary.to_dict() if summary else {"fields": 0, "call": "no fields recorded"}
                 items.append({**info, **counts})
         else:
@@ -81,7 +80,7 @@ def results_show(
     json_output: JsonOption = False,
 ) -> None:
     """The rows of one sample (or one row by its id), with the sample's summary."""
-    from edge_all.results.store import StoreError
+    from edge_all.results.errors import StoreError
     from edge_all.results.summary import summarize
     from edge_all.results.table import rows_table
 

@@ -27,142 +27,21 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edge_all.errors import EdgeAllError
+from edge_all.results.errors import DatabaseGone, StorageFull, StoreError
+from edge_all.results.schema import migrate
+from edge_all.results.summary import DEFAULT_RULE, SampleSummary
 from edge_all.safe_text import printable
-from edge_all.triage.screening import BENIGN_LABEL, FieldCounts, ScreeningRule, screening_call
+from edge_all.triage.screening import (
+    BENIGN_LABEL,
+    FieldCounts,
+    ScreeningCall,
+    ScreeningRule,
+    screening_call,
+)
 from edge_all.triage.status import FLAGGED, Status
-
-SCHEMA_VERSION = 2
-
-# Version 1 as it shipped; a new database is made by running every migration in order, so the
-# upgrade path of an existing clinic database is the path every test database takes.
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    end_reason TEXT,
-    source TEXT NOT NULL,
-    sample_id TEXT,
-    model TEXT NOT NULL,
-    bundle_sha256 TEXT NOT NULL,
-    labels TEXT NOT NULL,            -- JSON list, in output order
-    threshold REAL NOT NULL,
-    quality_thresholds TEXT,         -- JSON object, NULL when the gate was off
-    edge_all_version TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS captures (
-    id INTEGER PRIMARY KEY,
-    session_id INTEGER NOT NULL REFERENCES sessions(id),
-    captured_at TEXT NOT NULL,       -- ISO 8601, UTC
-    sample_id TEXT,
-    source TEXT NOT NULL,
-    frame_index INTEGER NOT NULL,
-    origin TEXT NOT NULL,            -- where the frame came from (file path, video#frame)
-    image_path TEXT,                 -- the saved frame (or the folder source's file)
-    image_sha256 TEXT,
-    status TEXT NOT NULL CHECK (status IN ('classified', 'uncertain', 'rejected', 'error')),
-    label TEXT,                      -- top label (also for uncertain frames)
-    confidence REAL,
-    probabilities TEXT,              -- JSON object label -> probability
-    brightness REAL,
-    contrast REAL,
-    clipped REAL,
-    stained REAL,
-    focus REAL,
-    reason TEXT,                     -- why rejected, or the error
-    bundle_sha256 TEXT NOT NULL,
-    inference_ms REAL
-);
-CREATE INDEX IF NOT EXISTS captures_by_sample ON captures(sample_id);
-CREATE INDEX IF NOT EXISTS captures_by_session ON captures(session_id);
-"""
-
-# Version 2: referral (a 'referred' status and the unfamiliarity score), heat maps, the screening
-# call per sample (kept up to date with every frame), the specialist's reviews beside the model's
-# results (append-only; captures can no longer be changed), the camera settings of a session, and
-# a session id that stays unique when the database is replaced (it names saved files).
-_CAPTURES_V2 = """
-CREATE TABLE captures_v2 (
-    id INTEGER PRIMARY KEY,
-    session_id INTEGER NOT NULL REFERENCES sessions(id),
-    captured_at TEXT NOT NULL,       -- ISO 8601, UTC
-    sample_id TEXT,
-    source TEXT NOT NULL,
-    frame_index INTEGER NOT NULL,
-    origin TEXT NOT NULL,            -- where the frame came from (file path, video#frame)
-    image_path TEXT,                 -- the saved frame (or the folder source's file)
-    image_sha256 TEXT,
-    status TEXT NOT NULL CHECK (status IN ('classified', 'uncertain', 'referred', 'rejected', 'error')),
-    label TEXT,                      -- top label (also for uncertain and referred frames)
-    confidence REAL,
-    probabilities TEXT,              -- JSON object label -> probability
-    brightness REAL,
-    contrast REAL,
-    clipped REAL,
-    stained REAL,
-    focus REAL,
-    reason TEXT,                     -- why referred or rejected, or the error
-    bundle_sha256 TEXT NOT NULL,
-    inference_ms REAL,
-    unfamiliarity REAL,              -- referral score: 1.0 is the bundle's threshold; NULL: no detector
-    heatmap_path TEXT                -- class activation map saved beside the frame, if asked for
-);
-INSERT INTO captures_v2 (id, session_id, captured_at, sample_id, source, frame_index, origin, image_path,
-    image_sha256, status, label, confidence, probabilities, brightness, contrast, clipped, stained,
-    focus, reason, bundle_sha256, inference_ms)
-SELECT id, session_id, captured_at, sample_id, source, frame_index, origin, image_path, image_sha256,
-    status, label, confidence, probabilities, brightness, contrast, clipped, stained, focus, reason,
-    bundle_sha256, inference_ms FROM captures;
-DROP TABLE captures;
-ALTER TABLE captures_v2 RENAME TO captures;
-CREATE INDEX captures_by_sample ON captures(sample_id, status, label, captured_at);  -- covers the call
-CREATE INDEX captures_by_session ON captures(session_id);
-CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures
-BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END;
-CREATE TRIGGER captures_never_deleted BEFORE DELETE ON captures
-BEGIN SELECT RAISE(ABORT, 'a recorded result is never deleted'); END;
-
-ALTER TABLE sessions ADD COLUMN uid TEXT;   -- random hex, unique for ever
-UPDATE sessions SET uid = lower(hex(randomblob(16)));
-CREATE UNIQUE INDEX sessions_by_uid ON sessions(uid);
-ALTER TABLE sessions ADD COLUMN unfamiliarity_threshold REAL;  -- NULL: the model has no detector
-ALTER TABLE sessions ADD COLUMN screening_rule TEXT;           -- JSON ScreeningRule
-ALTER TABLE sessions ADD COLUMN camera_settings TEXT;          -- JSON, what the camera was locked to
-
-CREATE TABLE samples (
-    sample_id TEXT PRIMARY KEY,      -- '' for frames recorded without a sample id
-    first_captured_at TEXT NOT NULL,
-    last_captured_at TEXT NOT NULL,
-    fields INTEGER NOT NULL,
-    good INTEGER NOT NULL,
-    all_like INTEGER NOT NULL,
-    uncertain INTEGER NOT NULL,
-    referred INTEGER NOT NULL,
-    rejected INTEGER NOT NULL,
-    errors INTEGER NOT NULL,
-    verdict TEXT NOT NULL,           -- edge_all.triage.screening: refer, no ALL-like cells, inconclusive
-    call TEXT NOT NULL               -- the call in words, with its counts
-);
-CREATE INDEX samples_by_last_capture ON samples(last_captured_at);
-
-CREATE TABLE reviews (
-    id INTEGER PRIMARY KEY,
-    sample_id TEXT NOT NULL,         -- '' for frames recorded without a sample id
-    capture_id INTEGER REFERENCES captures(id),  -- NULL: a review of the whole sample
-    reviewed_at TEXT NOT NULL,       -- ISO 8601, UTC
-    reviewer TEXT NOT NULL,
-    decision TEXT NOT NULL,          -- a field: the class the specialist sees; a sample: the verdict
-    comment TEXT
-);
-CREATE INDEX reviews_by_sample ON reviews(sample_id);
-CREATE TRIGGER reviews_never_change BEFORE UPDATE ON reviews
-BEGIN SELECT RAISE(ABORT, 'reviews are append-only: add a new review instead'); END;
-CREATE TRIGGER reviews_never_deleted BEFORE DELETE ON reviews
-BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
-"""
 
 CAPTURE_COLUMNS = (
     "id", "session_id", "captured_at", "sample_id", "source", "frame_index", "origin", "image_path",
@@ -175,18 +54,6 @@ SAMPLE_COLUMNS = (
     "referred", "rejected", "errors", "verdict", "call",
 )  # fmt: skip
 REVIEW_COLUMNS = ("id", "sample_id", "capture_id", "reviewed_at", "reviewer", "decision", "comment")
-
-
-class StoreError(EdgeAllError):
-    """The database cannot be opened, is from an unknown schema, or lacks what was asked for."""
-
-
-class StorageFull(EdgeAllError):
-    """The disk (or the database's size limit) is full: the capture must stop."""
-
-
-class DatabaseGone(StoreError):
-    """The database file was deleted or replaced while it was open; what it held was rescued."""
 
 
 SQLITE_MAX_INTEGER = 2**63 - 1
@@ -300,6 +167,17 @@ class Review:
     comment: str | None = None
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A frame just stored: its id, and its sample's screening call with it counted."""
+
+    id: int
+    call: ScreeningCall
+
+
+_Result = TypeVar("_Result")
+
+
 def default_db_path() -> Path:
     """$XDG_DATA_HOME/edge-all/results.db, else ~/.local/share/edge-all/results.db."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -342,54 +220,12 @@ class ResultsStore:
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             store = cls(connection, path)
-            store._migrate(create)
+            migrate(connection, path, create, store._refresh_sample)
             return store
         except sqlite3.DatabaseError as exc:
             raise database_failure(path, exc, "open") from None
         except OSError as exc:
             raise StoreError(f"{path}: cannot create results database ({exc.strerror or exc})") from None
-
-    def _migrate(self, create: bool) -> None:
-        tables = {
-            row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
-        if "schema_version" not in tables:
-            if tables:
-                raise StoreError(f"{self.path}: an SQLite file, but not an edge-all results database")
-            if not create:
-                raise StoreError(f"{self.path}: empty database (no edge-all results yet)")
-            # One transaction: a database never has tables without the version that describes them.
-            self.connection.executescript(
-                "BEGIN; CREATE TABLE schema_version (version INTEGER NOT NULL);"
-                f"{_SCHEMA_V1} INSERT INTO schema_version (version) VALUES (1); COMMIT;"
-            )
-        version = self.connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
-        if version == 1:
-            self._upgrade_to_v2()
-        elif version != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"
-            )
-
-    def _upgrade_to_v2(self) -> None:
-        """Version 1 -> 2 in one transaction; an interrupted upgrade leaves version 1 as it was."""
-        # Rebuilding `captures` (its status CHECK gains 'referred') needs foreign keys off, which
-        # SQLite only allows outside a transaction.
-        self.connection.execute("PRAGMA foreign_keys=OFF")
-        try:
-            self.connection.executescript(f"BEGIN; {_CAPTURES_V2}")
-            rule = json.dumps(ScreeningRule().to_dict())
-            self.connection.execute("UPDATE sessions SET screening_rule = ?", (rule,))
-            for (sample,) in self.connection.execute("SELECT DISTINCT sample_id FROM captures").fetchall():
-                self._refresh_sample(sample, ScreeningRule(), self._labels_of_sample(sample))
-            self.connection.execute("UPDATE schema_version SET version = 2")
-            self.connection.execute("COMMIT")
-        except BaseException:
-            if self.connection.in_transaction:
-                self.connection.execute("ROLLBACK")
-            raise
-        finally:
-            self.connection.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         self.connection.close()
@@ -426,8 +262,9 @@ class ResultsStore:
             "UPDATE sessions SET camera_settings = ? WHERE id = ?", (json.dumps(settings), session_id)
         )
 
-    def add(self, record: CaptureRecord) -> int:
-        """Store one frame and bring its sample's counts and screening call up to date, atomically."""
+    def add(self, record: CaptureRecord) -> Stored:
+        """Store one frame and bring its sample's counts and screening call up to date, atomically;
+        the frame's id and its sample's call, as the database now holds them."""
         quality = record.quality
         values = (
             record.session_id, record.captured_at, record.sample_id, record.source, record.frame_index,
@@ -441,10 +278,11 @@ class ResultsStore:
         marks = ", ".join("?" for _ in values)
         rule, labels = self.session_rule(record.session_id)
 
-        def insert() -> int:
+        def insert() -> Stored:
             cursor = self.connection.execute(f"INSERT INTO captures ({columns}) VALUES ({marks})", values)
-            self._refresh_sample(record.sample_id, rule, labels)
-            return int(cursor.lastrowid or 0)
+            call = self._refresh_sample(record.sample_id, rule, labels)
+            assert call is not None  # the sample has at least the field just inserted
+            return Stored(int(cursor.lastrowid or 0), call)
 
         return self._transaction(insert)
 
@@ -461,7 +299,7 @@ class ResultsStore:
              review.decision, review.comment),
         )  # fmt: skip
 
-    def _transaction(self, work: Callable[[], int]) -> int:
+    def _transaction(self, work: Callable[[], _Result]) -> _Result:
         with self.connection:
             result = work()
         self._check_in_place()
@@ -501,16 +339,11 @@ class ResultsStore:
             self._rules[session_id] = (rule, json.loads(row[1]))
         return self._rules[session_id]
 
-    def _labels_of_sample(self, sample_id: str | None) -> list[str]:
-        row = self.connection.execute(
-            "SELECT s.labels FROM captures c JOIN sessions s ON s.id = c.session_id "
-            "WHERE c.sample_id IS ? ORDER BY c.id DESC LIMIT 1",
-            (sample_id,),
-        ).fetchone()
-        return json.loads(row[0]) if row else []
-
-    def _refresh_sample(self, sample_id: str | None, rule: ScreeningRule, labels: list[str]) -> None:
-        """Recount one sample from its captures and store its call (inside the caller's transaction).
+    def _refresh_sample(
+        self, sample_id: str | None, rule: ScreeningRule, labels: list[str]
+    ) -> ScreeningCall | None:
+        """Recount one sample from its captures and store its call (inside the caller's transaction);
+        the call, or None when the sample has no fields.
 
         A recount rather than an increment: the row can never drift from the captures it sums.
         """
@@ -520,7 +353,7 @@ class ResultsStore:
             (sample_id,),
         ).fetchall()
         if not groups:
-            return
+            return None
         counts = FieldCounts.of((row[0], row[1], row[2]) for row in groups)
         call = screening_call(counts, rule, labels)
         first, last = min(row[3] for row in groups), max(row[4] for row in groups)
@@ -530,6 +363,7 @@ class ResultsStore:
             f"VALUES ({', '.join('?' for _ in SAMPLE_COLUMNS)})",
             values,
         )
+        return call
 
     # ---- reading ------------------------------------------------------------------------------
     def captures(
@@ -548,6 +382,40 @@ class ResultsStore:
             sql += " WHERE " + " AND ".join(where)
         for row in self.connection.execute(sql + " ORDER BY id", params):
             yield dict(row)
+
+    def summaries(
+        self,
+        sample_id: str | None = None,
+        session_id: int | None = None,
+        labels: Iterable[str] = (),
+        rule: ScreeningRule = DEFAULT_RULE,
+    ) -> list[SampleSummary]:
+        """One summary per sample (in order of first field) of the rows `captures(sample_id,
+        session_id)` would give, counted by the database (GROUP BY), not row by row."""
+        where, params = ["1"], []
+        if sample_id is not None:
+            where.append("sample_id IS ?")
+            params.append(sample_id)
+        if session_id is not None:
+            where.append("session_id = ?")
+            params.append(session_id)
+        # A rejected field is counted by its reason's code: the text before the first ':'.
+        code = (
+            "CASE WHEN status = ? THEN substr(coalesce(reason, ''), 1, "
+            "instr(coalesce(reason, '') || ':', ':') - 1) END"
+        )
+        groups = self.connection.execute(
+            f"SELECT sample_id, status, label, {code} AS code, COUNT(*) FROM captures "
+            f"WHERE {' AND '.join(where)} GROUP BY sample_id, status, label, code ORDER BY MIN(id)",
+            [Status.REJECTED, *params],
+        )
+        summaries: dict[str | None, SampleSummary] = {}
+        labels = tuple(labels)
+        for sample, status, label, reason_code, n in groups:
+            if sample not in summaries:
+                summaries[sample] = SampleSummary(sample, rule=rule, labels=labels)
+            summaries[sample].count(status, label, reason_code, n)
+        return list(summaries.values())
 
     def capture(self, row_id: int) -> dict[str, Any] | None:
         if not 0 <= row_id <= SQLITE_MAX_INTEGER:

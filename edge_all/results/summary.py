@@ -41,12 +41,16 @@ class SampleSummary:
         return screening_call(self.counts, self.rule, self.labels)
 
     def add(self, row: Mapping[str, Any]) -> None:
-        status = row["status"]
-        self.per_status[status] += 1
+        """Count one recorded field (a capture row)."""
+        self.count(row["status"], row["label"], str(row.get("reason") or "").split(":")[0])
+
+    def count(self, status: str, label: str | None, reject_code: str | None, n: int = 1) -> None:
+        """Count `n` fields of one status (and label, and for rejected fields, reason code)."""
+        self.per_status[status] += n
         if status == Status.CLASSIFIED:
-            self.per_class[row["label"]] += 1
+            self.per_class[label] += n
         elif status == Status.REJECTED:
-            self.reject_reasons[str(row.get("reason") or "").split(":")[0]] += 1
+            self.reject_reasons[reject_code or ""] += n
 
     def to_dict(self) -> dict[str, Any]:
         call = self.call

@@ -28,7 +28,8 @@ from starlette.templating import Jinja2Templates
 
 from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError
-from edge_all.results.store import ResultsStore, Review, StoreError
+from edge_all.results.errors import StoreError
+from edge_all.results.store import ResultsStore, Review
 from edge_all.results.summary import flagged_fields
 from edge_all.station import export
 from edge_all.station.config import StationConfig

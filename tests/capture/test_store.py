@@ -10,9 +10,8 @@ import pytest
 
 from edge_all.capture.frames import save_frame
 from edge_all.digest import sha256_file
+from edge_all.results.schema import _SCHEMA_V1, SCHEMA_VERSION
 from edge_all.results.store import (
-    _SCHEMA_V1,
-    SCHEMA_VERSION,
     CaptureRecord,
     ResultsStore,
     Review,
@@ -59,7 +58,7 @@ def test_rows_survive_closing_and_reopening(tmp_path):
     path = tmp_path / "deep" / "results.db"
     with ResultsStore.open(path) as store:
         session = store.start_session(INFO)
-        ids = [store.add(record(session, i)) for i in range(3)]
+        ids = [store.add(record(session, i)).id for i in range(3)]
         store.add(record(session, 3, "rejected", None, reason="out_of_focus: focus 3 < 40"))
         store.end_session(session, "2026-01-01T00:01:00+00:00", "3 frames captured")
     raw = sqlite3.connect(path)  # any SQLite reader sees the committed rows
@@ -201,7 +200,7 @@ def test_each_frame_brings_its_samples_call_up_to_date(tmp_path):
 def test_a_recorded_result_can_never_be_changed_or_deleted(tmp_path):
     with ResultsStore.open(tmp_path / "r.db") as store:
         session = store.start_session(INFO)
-        row = store.add(record(session, 0))
+        row = store.add(record(session, 0)).id
         for sql in ("UPDATE captures SET label = 'Benign' WHERE id = ?", "DELETE FROM captures WHERE id = ?"):
             with pytest.raises(sqlite3.IntegrityError, match="never"):
                 store.connection.execute(sql, (row,))
@@ -211,7 +210,7 @@ def test_a_recorded_result_can_never_be_changed_or_deleted(tmp_path):
 def test_reviews_sit_beside_the_result_and_are_append_only(tmp_path):
     with ResultsStore.open(tmp_path / "r.db") as store:
         session = store.start_session(INFO)
-        field = store.add(record(session, 0))
+        field = store.add(record(session, 0)).id
         store.add_review(
             Review("S1", "Dr A", "Early", "2026-01-02T09:00:00+00:00", field, "blast, not pre-B")
         )
@@ -269,5 +268,56 @@ def test_a_version_1_database_is_upgraded_in_place_keeping_every_row(tmp_path):
         assert store.sessions()[0]["uid"]
         session = store.start_session(INFO)
         store.add(record(session, 0, "referred", "Pre", unfamiliarity=2.0))  # the new status is allowed
-        old = store.add(record(1, 3, "classified", "Pre", sample_id="OLD"))  # the old session records on
+        old = store.add(record(1, 3, "classified", "Pre", sample_id="OLD")).id  # the old session records on
         assert store.capture(old)["sample_id"] == "OLD" and store.session_rule(1)[0] == ScreeningRule()
+
+
+def test_the_stores_own_counts_are_the_summary_of_its_rows(tmp_path):
+    """summaries() counts with GROUP BY what summarize() counts row by row, order of first appearance
+    included (per class, per reject reason, per sample)."""
+    rule = ScreeningRule(min_all_like=1, min_good_fields=2)
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        first = store.start_session(INFO)
+        plan = [
+            ("rejected", None, "too_dark: mean brightness 90 < 130"), ("classified", "Pro", None),
+            ("classified", "Benign", None), ("rejected", None, "no colon here"), ("uncertain", "Pre", "low"),
+            ("rejected", None, None), ("rejected", None, "too_dark: mean brightness 80 < 130"),
+            ("referred", "Early", "unlike"), ("error", None, "unreadable: x"), ("classified", "Pro", None),
+            ("rejected", None, ":starts with a colon"),
+        ]  # fmt: skip
+        for i, (status, label, reason) in enumerate(plan):
+            store.add(record(first, i, status, label, reason=reason))
+        other = store.start_session(dataclasses.replace(INFO, sample_id="S2"))
+        store.add(record(other, 0, "classified", "Benign", sample_id="S2"))
+        store.add(record(other, 1, "rejected", None, sample_id="S2", reason="out_of_focus: 3 < 40"))
+        later = store.start_session(INFO)  # S1 again, after a restart
+        store.add(record(later, 0, "classified", "Early"))
+        labels = INFO.labels
+        cases = [{}, {"sample_id": "S1"}, {"session_id": first}, {"session_id": later}, {"sample_id": "S2"}]
+        for where in cases:
+            counted = store.summaries(**where, labels=labels, rule=rule)
+            summed = summarize(store.captures(**where), labels, rule)
+            assert [s.sample_id for s in counted] == [s.sample_id for s in summed], where
+            for mine, theirs in zip(counted, summed, strict=True):
+                assert list(mine.per_status.items()) == list(theirs.per_status.items()), where
+                assert list(mine.per_class.items()) == list(theirs.per_class.items()), where
+                assert list(mine.reject_reasons.items()) == list(theirs.reject_reasons.items()), where
+                assert (mine.rule, mine.labels) == (rule, tuple(labels))
+                assert mine.to_dict() == theirs.to_dict() and mine.describe() == theirs.describe()
+        (whole,) = store.summaries(sample_id="S1", labels=labels, rule=rule)
+        assert dict(whole.reject_reasons) == {"too_dark": 2, "no colon here": 1, "": 2}
+        assert whole.counts.fields == 12 and whole.call.verdict == REFER
+        assert store.summaries(session_id=999) == [] and store.summaries(sample_id="none") == []
+
+
+def test_adding_a_field_gives_its_id_and_its_samples_call(tmp_path):
+    with ResultsStore.open(tmp_path / "r.db") as store:
+        session = store.start_session(INFO)
+        stored = store.add(record(session, 0, label="Benign"))
+        sample = store.sample("S1")
+        assert store.capture(stored.id)["frame_index"] == 0
+        assert (stored.call.verdict, stored.call.reason) == (sample["verdict"], sample["call"]) == (
+            INCONCLUSIVE, "inconclusive: 1 good field(s) of the 20 needed",
+        )  # fmt: skip
+        assert store.add(record(session, 1)).call.reason.startswith("inconclusive: ALL-like cells in 1 field")
+        assert store.add(record(session, 2)).call.verdict == REFER

@@ -201,7 +201,7 @@ def test_a_samples_first_and_last_frame_times_are_kept(tmp_path):
 def test_frames_without_a_sample_id_form_the_unnamed_sample(tmp_path):
     with ResultsStore.open(tmp_path / "r.db") as store:
         session = store.start_session(dataclasses.replace(INFO, sample_id=None))
-        field_id = store.add(record(session, 0, sample_id=None))
+        field_id = store.add(record(session, 0, sample_id=None)).id
         assert store.sample(None)["sample_id"] == "" and store.sample("")["sample_id"] == ""
         store.add_review(Review(None, "dr", "Pre", "2026-01-02", capture_id=field_id))
         assert store.reviewed_samples([None]) == set()  # a field's review is not the sample's

@@ -19,11 +19,11 @@ def fill(store: ResultsStore) -> dict[str, list[int]]:
     ids = {"S1": [], "S_2": []}
     for i, (status, label) in enumerate(plan):
         at = f"2026-01-0{1 + i // 4}T10:00:0{i % 4}.000+00:00"
-        ids["S1"].append(store.add(dataclasses.replace(record(s1, i, status, label), captured_at=at)))
+        ids["S1"].append(store.add(dataclasses.replace(record(s1, i, status, label), captured_at=at)).id)
     s2 = store.start_session(dataclasses.replace(INFO, sample_id="S_2"))
     for i in range(2):
         row = dataclasses.replace(record(s2, i, "classified", "Benign", sample_id="S_2"))
-        ids["S_2"].append(store.add(dataclasses.replace(row, captured_at="2026-01-03T09:00:00.000+00:00")))
+        ids["S_2"].append(store.add(dataclasses.replace(row, captured_at="2026-01-03T09:00:00.000+00:00")).id)
     return ids
 
 

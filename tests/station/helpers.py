@@ -149,7 +149,7 @@ def seed_slide(db: Path, frames: Path, sample_id: str, fields: list[SeededField]
                                  "focus": 300.0},
                         heatmap_path=str(heatmap) if spec.heatmap else None,
                     )
-                )
+                ).id
             )  # fmt: skip
         store.end_session(session, "2026-03-02T08:01:00.000+00:00", "seeded")
     return ids

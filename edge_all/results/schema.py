@@ -1,0 +1,202 @@
+"""The results database's schema, version by version, and the migrations that bring a file up to date.
+
+A new database is made by running every migration in order, so the upgrade path of an existing clinic
+database is the path every test database takes. A shipped version is never edited: a change is a new
+version with its migration. edge_all.results.store opens the file and calls `migrate`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from edge_all.results.errors import StoreError
+from edge_all.triage.screening import ScreeningRule
+
+# Recount one sample and store its call, inside the caller's transaction (ResultsStore._refresh_sample).
+RefreshSample = Callable[[str | None, ScreeningRule, list[str]], object]
+
+SCHEMA_VERSION = 2
+
+# Version 1 as it shipped; a new database is made by running every migration in order, so the
+# upgrade path of an existing clinic database is the path every test database takes.
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    end_reason TEXT,
+    source TEXT NOT NULL,
+    sample_id TEXT,
+    model TEXT NOT NULL,
+    bundle_sha256 TEXT NOT NULL,
+    labels TEXT NOT NULL,            -- JSON list, in output order
+    threshold REAL NOT NULL,
+    quality_thresholds TEXT,         -- JSON object, NULL when the gate was off
+    edge_all_version TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS captures (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    captured_at TEXT NOT NULL,       -- ISO 8601, UTC
+    sample_id TEXT,
+    source TEXT NOT NULL,
+    frame_index INTEGER NOT NULL,
+    origin TEXT NOT NULL,            -- where the frame came from (file path, video#frame)
+    image_path TEXT,                 -- the saved frame (or the folder source's file)
+    image_sha256 TEXT,
+    status TEXT NOT NULL CHECK (status IN ('classified', 'uncertain', 'rejected', 'error')),
+    label TEXT,                      -- top label (also for uncertain frames)
+    confidence REAL,
+    probabilities TEXT,              -- JSON object label -> probability
+    brightness REAL,
+    contrast REAL,
+    clipped REAL,
+    stained REAL,
+    focus REAL,
+    reason TEXT,                     -- why rejected, or the error
+    bundle_sha256 TEXT NOT NULL,
+    inference_ms REAL
+);
+CREATE INDEX IF NOT EXISTS captures_by_sample ON captures(sample_id);
+CREATE INDEX IF NOT EXISTS captures_by_session ON captures(session_id);
+"""
+
+# Version 2: referral (a 'referred' status and the unfamiliarity score), heat maps, the screening
+# call per sample (kept up to date with every frame), the specialist's reviews beside the model's
+# results (append-only; captures can no longer be changed), the camera settings of a session, and
+# a session id that stays unique when the database is replaced (it names saved files).
+_CAPTURES_V2 = """
+CREATE TABLE captures_v2 (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    captured_at TEXT NOT NULL,       -- ISO 8601, UTC
+    sample_id TEXT,
+    source TEXT NOT NULL,
+    frame_index INTEGER NOT NULL,
+    origin TEXT NOT NULL,            -- where the frame came from (file path, video#frame)
+    image_path TEXT,                 -- the saved frame (or the folder source's file)
+    image_sha256 TEXT,
+    status TEXT NOT NULL CHECK (status IN ('classified', 'uncertain', 'referred', 'rejected', 'error')),
+    label TEXT,                      -- top label (also for uncertain and referred frames)
+    confidence REAL,
+    probabilities TEXT,              -- JSON object label -> probability
+    brightness REAL,
+    contrast REAL,
+    clipped REAL,
+    stained REAL,
+    focus REAL,
+    reason TEXT,                     -- why referred or rejected, or the error
+    bundle_sha256 TEXT NOT NULL,
+    inference_ms REAL,
+    unfamiliarity REAL,              -- referral score: 1.0 is the bundle's threshold; NULL: no detector
+    heatmap_path TEXT                -- class activation map saved beside the frame, if asked for
+);
+INSERT INTO captures_v2 (id, session_id, captured_at, sample_id, source, frame_index, origin, image_path,
+    image_sha256, status, label, confidence, probabilities, brightness, contrast, clipped, stained,
+    focus, reason, bundle_sha256, inference_ms)
+SELECT id, session_id, captured_at, sample_id, source, frame_index, origin, image_path, image_sha256,
+    status, label, confidence, probabilities, brightness, contrast, clipped, stained, focus, reason,
+    bundle_sha256, inference_ms FROM captures;
+DROP TABLE captures;
+ALTER TABLE captures_v2 RENAME TO captures;
+CREATE INDEX captures_by_sample ON captures(sample_id, status, label, captured_at);  -- covers the call
+CREATE INDEX captures_by_session ON captures(session_id);
+CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures
+BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END;
+CREATE TRIGGER captures_never_deleted BEFORE DELETE ON captures
+BEGIN SELECT RAISE(ABORT, 'a recorded result is never deleted'); END;
+
+ALTER TABLE sessions ADD COLUMN uid TEXT;   -- random hex, unique for ever
+UPDATE sessions SET uid = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX sessions_by_uid ON sessions(uid);
+ALTER TABLE sessions ADD COLUMN unfamiliarity_threshold REAL;  -- NULL: the model has no detector
+ALTER TABLE sessions ADD COLUMN screening_rule TEXT;           -- JSON ScreeningRule
+ALTER TABLE sessions ADD COLUMN camera_settings TEXT;          -- JSON, what the camera was locked to
+
+CREATE TABLE samples (
+    sample_id TEXT PRIMARY KEY,      -- '' for frames recorded without a sample id
+    first_captured_at TEXT NOT NULL,
+    last_captured_at TEXT NOT NULL,
+    fields INTEGER NOT NULL,
+    good INTEGER NOT NULL,
+    all_like INTEGER NOT NULL,
+    uncertain INTEGER NOT NULL,
+    referred INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    verdict TEXT NOT NULL,           -- edge_all.triage.screening: refer, no ALL-like cells, inconclusive
+    call TEXT NOT NULL               -- the call in words, with its counts
+);
+CREATE INDEX samples_by_last_capture ON samples(last_captured_at);
+
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY,
+    sample_id TEXT NOT NULL,         -- '' for frames recorded without a sample id
+    capture_id INTEGER REFERENCES captures(id),  -- NULL: a review of the whole sample
+    reviewed_at TEXT NOT NULL,       -- ISO 8601, UTC
+    reviewer TEXT NOT NULL,
+    decision TEXT NOT NULL,          -- a field: the class the specialist sees; a sample: the verdict
+    comment TEXT
+);
+CREATE INDEX reviews_by_sample ON reviews(sample_id);
+CREATE TRIGGER reviews_never_change BEFORE UPDATE ON reviews
+BEGIN SELECT RAISE(ABORT, 'reviews are append-only: add a new review instead'); END;
+CREATE TRIGGER reviews_never_deleted BEFORE DELETE ON reviews
+BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+"""
+
+
+def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sample: RefreshSample) -> None:
+    """Bring the database at `path` to SCHEMA_VERSION, creating it when it is new and `create` allows."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "schema_version" not in tables:
+        if tables:
+            raise StoreError(f"{path}: an SQLite file, but not an edge-all results database")
+        if not create:
+            raise StoreError(f"{path}: empty database (no edge-all results yet)")
+        # One transaction: a database never has tables without the version that describes them.
+        connection.executescript(
+            "BEGIN; CREATE TABLE schema_version (version INTEGER NOT NULL);"
+            f"{_SCHEMA_V1} INSERT INTO schema_version (version) VALUES (1); COMMIT;"
+        )
+    version = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+    if version == 1:
+        _upgrade_to_v2(connection, refresh_sample)
+    elif version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"
+        )
+
+
+def _upgrade_to_v2(connection: sqlite3.Connection, refresh_sample: RefreshSample) -> None:
+    """Version 1 -> 2 in one transaction; an interrupted upgrade leaves version 1 as it was."""
+    # Rebuilding `captures` (its status CHECK gains 'referred') needs foreign keys off, which
+    # SQLite only allows outside a transaction.
+    connection.execute("PRAGMA foreign_keys=OFF")
+    try:
+        connection.executescript(f"BEGIN; {_CAPTURES_V2}")
+        rule = json.dumps(ScreeningRule().to_dict())
+        connection.execute("UPDATE sessions SET screening_rule = ?", (rule,))
+        for (sample,) in connection.execute("SELECT DISTINCT sample_id FROM captures").fetchall():
+            refresh_sample(sample, ScreeningRule(), _labels_of_sample(connection, sample))
+        connection.execute("UPDATE schema_version SET version = 2")
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _labels_of_sample(connection: sqlite3.Connection, sample_id: str | None) -> list[str]:
+    """The labels of the session that recorded a sample's latest field."""
+    row = connection.execute(
+        "SELECT s.labels FROM captures c JOIN sessions s ON s.id = c.session_id "
+        "WHERE c.sample_id IS ? ORDER BY c.id DESC LIMIT 1",
+        (sample_id,),
+    ).fetchone()
+    return json.loads(row[0]) if row else []
