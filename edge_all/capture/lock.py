@@ -25,7 +25,9 @@ from edge_all.errors import EdgeAllError
 
 
 class CaptureBusy(EdgeAllError):
-    """Another capture is recording the same source and sample into the same database."""
+    """Another capture is already recording: the same source and sample into the same database (this
+    lock), or, at a station, any slide (its one camera). Exit code 1, as `--help` and docs/capture.md
+    say; the station shows it on the New slide page."""
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_all.capture.app import CaptureResult, CaptureStarted, run_capture
+from edge_all.capture.lock import CaptureBusy
 from edge_all.capture.options import CaptureRequest
 from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError, UsageError
@@ -27,10 +28,6 @@ log = logging.getLogger("edge_all.station")
 RECENT_FIELDS = 12  # field ids the live view shows as a strip
 RECENT_NOTICES = 5
 MAX_SAMPLE_ID = 100
-
-
-class CaptureBusy(UsageError):
-    """A capture is already running: one camera, one slide at a time."""
 
 
 def clean_sample_id(text: str) -> str:
@@ -87,7 +84,8 @@ class CaptureRunner:
         return CaptureRequest(model=config.model, camera=config.camera, db=config.db, options=options)
 
     def start(self, sample_id: str, count: int | None = None) -> None:
-        """Start capturing a slide, or raise CaptureBusy; problems after this show in the state."""
+        """Start capturing a slide, or raise CaptureBusy (one camera, one slide at a time); problems
+        after this show in the state."""
         request = self.request_for(clean_sample_id(sample_id), count)
         with self._lock:
             if self._state.active:
