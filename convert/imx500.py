@@ -55,6 +55,17 @@ class Imx500Result:
     out: Path
     report: dict[str, Any]  # what imx500.json records
 
+    def summary(self) -> str:
+        """The line `edge-all convert --target imx500` prints: accuracy, and whether it fits the sensor."""
+        check = self.report["accuracy_check"]
+        memory = self.report["memory_report"] or {}
+        return (
+            f"IMX500: test accuracy {100 * check['float_accuracy']:.1f} % float, "
+            f"{100 * check['quantized_accuracy']:.1f} % quantized ({check['images']} images); "
+            f"fits in the sensor's memory: {memory.get('Fit In Chip', 'unknown')} "
+            f"({memory.get('Memory Utilization', '?')})"
+        )
+
 
 def converter_python() -> Path:
     """The converter environment's python, or a ConvertError saying how to make one."""
