@@ -370,17 +370,10 @@ class ResultsStore:
         self, sample_id: str | None = None, session_id: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Capture rows in insertion order, optionally for one sample or session."""
-        sql, params = f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures", []
-        where = []
-        if sample_id is not None:
-            where.append("sample_id IS ?")
-            params.append(sample_id)
-        if session_id is not None:
-            where.append("session_id = ?")
-            params.append(session_id)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        for row in self.connection.execute(sql + " ORDER BY id", params):
+        where, params = _rows_of(sample_id, session_id)
+        for row in self.connection.execute(
+            f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures{where} ORDER BY id", params
+        ):
             yield dict(row)
 
     def summaries(
@@ -392,21 +385,15 @@ class ResultsStore:
     ) -> list[SampleSummary]:
         """One summary per sample (in order of first field) of the rows `captures(sample_id,
         session_id)` would give, counted by the database (GROUP BY), not row by row."""
-        where, params = ["1"], []
-        if sample_id is not None:
-            where.append("sample_id IS ?")
-            params.append(sample_id)
-        if session_id is not None:
-            where.append("session_id = ?")
-            params.append(session_id)
+        where, params = _rows_of(sample_id, session_id)
         # A rejected field is counted by its reason's code: the text before the first ':'.
         code = (
             "CASE WHEN status = ? THEN substr(coalesce(reason, ''), 1, "
             "instr(coalesce(reason, '') || ':', ':') - 1) END"
         )
         groups = self.connection.execute(
-            f"SELECT sample_id, status, label, {code} AS code, COUNT(*) FROM captures "
-            f"WHERE {' AND '.join(where)} GROUP BY sample_id, status, label, code ORDER BY MIN(id)",
+            f"SELECT sample_id, status, label, {code} AS code, COUNT(*) FROM captures{where} "
+            "GROUP BY sample_id, status, label, code ORDER BY MIN(id)",
             [Status.REJECTED, *params],
         )
         summaries: dict[str | None, SampleSummary] = {}
@@ -537,6 +524,18 @@ class ResultsStore:
             "SELECT * FROM sessions WHERE sample_id IS ? ORDER BY id", (sample_id or None,)
         )
         return [dict(row) for row in rows]
+
+
+def _rows_of(sample_id: str | None, session_id: int | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (or none) that picks the capture rows of a sample, of a session, or both."""
+    where, params = [], []
+    if sample_id is not None:
+        where.append("sample_id IS ?")
+        params.append(sample_id)
+    if session_id is not None:
+        where.append("session_id = ?")
+        params.append(session_id)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
 
 
 def _search_clause(search: str | None) -> tuple[str, list[Any]]:
