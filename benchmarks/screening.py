@@ -2,7 +2,7 @@
 
     python -m benchmarks.screening --run runs/clinic-v1 --bundle BUNDLE [--condition blur1.0]
 
-Every test image of the run's split goes through the device's one decision (capture.triage: the
+Every test image of the run's split goes through the device's one decision (triage.decision: the
 quality gate, the model, referral, the confidence threshold), optionally under one condition of the
 robustness battery. Slides are then drawn from those outcomes: a benign slide's fields from benign
 images; an ALL slide's fields from malignant images with probability `share`, else benign ones. The

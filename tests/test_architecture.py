@@ -62,3 +62,16 @@ def test_a_new_top_level_module_must_be_given_a_room(tmp_path):
     done = lint_imports(copy, "--contract", ROOMS)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "edge_all.outbox" in done.stdout, done.stdout
+
+
+def test_the_picture_in_the_docs_is_the_house_as_it_stands():
+    """docs/img/architecture.svg is drawn from the code; redraw it when a room or module changes:
+    .venv/bin/python scripts/architecture_picture.py > docs/img/architecture.svg"""
+    drawn = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "architecture_picture.py")],
+        capture_output=True, text=True, cwd=REPO, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert drawn == (REPO / "docs" / "img" / "architecture.svg").read_text(encoding="utf-8"), (
+        "docs/img/architecture.svg is out of date: redraw it with scripts/architecture_picture.py"
+    )
+    assert "no room imports a room above it" in drawn
