@@ -19,6 +19,15 @@ DEFAULT_SETTLE_SECONDS = 1.0  # folder sources: how long a file must stay unchan
 DEFAULT_SETTLE_FRAMES = 30  # cameras: frames for exposure and white balance to settle before locking
 
 
+FRAME_FORMATS = ("png", "jpeg")  # how saved frames are written (edge_all.capture.frames.FORMATS)
+
+
+def check_frame_format(frame_format: str) -> None:
+    """Refuse a --frame-format that frames cannot be saved in."""
+    if frame_format not in FRAME_FORMATS:
+        raise UsageError(f"--frame-format must be {' or '.join(FRAME_FORMATS)}, not {frame_format!r}")
+
+
 def is_utf8_text(text: str) -> bool:
     """False for text holding undecodable bytes (a non-UTF-8 command-line argument), which SQLite refuses."""
     try:
@@ -52,6 +61,7 @@ class CaptureOptions:
         for name in ("interval", "duration", "reconnect_timeout", "poll_seconds"):
             if getattr(self, name) is not None:
                 require_number(name, getattr(self, name), 0.0)
+        check_frame_format(self.frame_format)
         if self.sample_id is not None and not is_utf8_text(self.sample_id):
             raise UsageError(f"sample id {self.sample_id!r} is not valid UTF-8 text")
 

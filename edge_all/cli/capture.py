@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from edge_all.capture.options import CaptureOptions, CaptureRequest, parse_size
+from edge_all.capture.options import CaptureOptions, CaptureRequest, check_frame_format, parse_size
 from edge_all.cli.options import (
     DbOption,
     EdgeTpuOption,
@@ -28,7 +28,6 @@ from edge_all.cli.options import (
     ThresholdOption,
     TtaOption,
 )
-from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
 from edge_all.runtime.choice import ModelChoice
 from edge_all.triage.screening import ScreeningRule
@@ -145,8 +144,7 @@ def capture_and_classify(
     from edge_all.capture.session import CaptureError
     from edge_all.triage.screening import ScreeningCall
 
-    if frame_format not in ("png", "jpeg"):
-        raise UsageError(f"--frame-format must be png or jpeg, not {frame_format!r}")
+    check_frame_format(frame_format)
     limits = QualityThresholds.from_file(quality_config) if quality_config else QualityThresholds()
     limits = limits.replace(
         min_focus=min_focus,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from edge_all.capture.options import CaptureOptions, CaptureRequest
+from edge_all.capture.options import CaptureOptions, CaptureRequest, check_frame_format
 from edge_all.cli.options import (
     DbOption,
     EdgeTpuOption,
@@ -23,7 +23,6 @@ from edge_all.cli.options import (
     ThreadsOption,
     ThresholdOption,
 )
-from edge_all.errors import UsageError
 from edge_all.exit_codes import EPILOG
 from edge_all.runtime.choice import ModelChoice
 from edge_all.station.config import DEFAULT_HOST, DEFAULT_PORT, PASSWORD_FILE
@@ -106,8 +105,7 @@ def serve(
         return
     # Said now, not at the first page: no --model and no reference bundle in this install.
     choice = ModelChoice(model, labels, threads, edgetpu).resolved()
-    if frame_format not in ("png", "jpeg"):
-        raise UsageError(f"--frame-format must be png or jpeg, not {frame_format!r}")
+    check_frame_format(frame_format)
     from edge_all.station.server import serve as run_server
 
     options = CaptureOptions(

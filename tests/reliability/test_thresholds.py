@@ -91,3 +91,13 @@ def test_the_dataclasses_refuse_what_a_station_form_could_send():
     with pytest.raises(UsageError, match="not valid UTF-8"):
         CaptureOptions(sample_id="slide-\udcff")
     assert QualityThresholds().replace(min_focus=0, max_clipped=1).min_focus == 0.0
+
+
+def test_frames_are_saved_in_the_formats_the_options_allow():
+    from edge_all.capture.frames import FORMATS
+    from edge_all.capture.options import FRAME_FORMATS
+    from edge_all.errors import UsageError
+
+    assert set(FORMATS) == set(FRAME_FORMATS)
+    with pytest.raises(UsageError, match="--frame-format must be png or jpeg, not 'tiff'"):
+        CaptureOptions(frame_format="tiff")
