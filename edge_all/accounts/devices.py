@@ -66,34 +66,46 @@ class Devices:
         return code
 
     def enrol(self, code: str, client: str) -> Enrolment:
-        """Trade a one-time code for a new device and its token; the code is then spent."""
+        """Trade a one-time code for a new device and its token; the code is then spent.
+
+        The code is claimed by a conditional UPDATE (used_at IS NULL), so two Pis racing with one
+        code get one device between them; a refusal is committed (audited) before it is raised.
+        """
         token = secrets.token_urlsafe(32)
         now = clock.now_iso()
+        code_sha256 = digest(code[:100])
         with self.engine.begin() as connection:
+            claimed = connection.execute(
+                update(enrol_codes)
+                .where(enrol_codes.c.code_sha256 == code_sha256, enrol_codes.c.used_at.is_(None),
+                       enrol_codes.c.expires_at >= now)
+                .values(used_at=now)
+            ).rowcount  # fmt: skip
             row = connection.execute(
-                select(enrol_codes).where(enrol_codes.c.code_sha256 == digest(code[:100])).with_for_update()
+                select(enrol_codes).where(enrol_codes.c.code_sha256 == code_sha256)
             ).first()
-            if row is None or row.used_at is not None or row.expires_at < now:
-                why = "unknown" if row is None else "already used" if row.used_at else "expired"
-                record(connection, Actor("device:?", "device"), "enrolment refused", "", client=client,
-                       clinic_id=row.clinic_id if row else None, detail={"why": why})  # fmt: skip
-                raise EnrolmentRefused(f"enrolment code {why}")
-            device_id = connection.execute(
-                insert(devices).values(
-                    clinic_id=row.clinic_id, name=row.device_name, token_sha256=digest(token),
-                    issued_by=row.issued_by, issued_at=now,
+            if claimed == 1:
+                device_id = connection.execute(
+                    insert(devices).values(
+                        clinic_id=row.clinic_id, name=row.device_name, token_sha256=digest(token),
+                        issued_by=row.issued_by, issued_at=now,
+                    )
+                ).inserted_primary_key[0]  # fmt: skip
+                connection.execute(
+                    update(enrol_codes)
+                    .where(enrol_codes.c.code_sha256 == code_sha256)
+                    .values(device_id=device_id)
                 )
-            ).inserted_primary_key[0]  # fmt: skip
-            connection.execute(
-                update(enrol_codes).where(enrol_codes.c.code_sha256 == row.code_sha256)
-                .values(used_at=now, device_id=device_id)
-            )  # fmt: skip
-            device = Device(int(device_id), row.clinic_id, row.device_name)
-            record(
-                connection, Actor.device(device.id), "enrol", f"device {device.id}",
-                clinic_id=device.clinic_id, client=client, detail={"name": device.name},
-            )  # fmt: skip
-        return Enrolment(device, token)
+                device = Device(int(device_id), row.clinic_id, row.device_name)
+                record(
+                    connection, Actor.device(device.id), "enrol", f"device {device.id}",
+                    clinic_id=device.clinic_id, client=client, detail={"name": device.name},
+                )  # fmt: skip
+                return Enrolment(device, token)
+            why = "unknown" if row is None else "already used" if row.used_at else "expired"
+            record(connection, Actor("device:?", "device"), "enrolment refused", "", client=client,
+                   clinic_id=row.clinic_id if row else None, detail={"why": why})  # fmt: skip
+        raise EnrolmentRefused(f"enrolment code {why}")
 
     def by_token(self, token: str) -> Device | None:
         """The device this token belongs to, if it is not revoked."""

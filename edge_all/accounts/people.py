@@ -196,6 +196,7 @@ class Accounts:
         locked = row is not None and row["locked_until"] is not None and row["locked_until"] > now
         matches = passwords.verify(row["password_hash"] if row else None, password)
         subject = f"person {username[:64]}"
+        refused: LoginRefused | None = None
         with self.engine.begin() as connection:
             if row is None or not row["active"] or locked or not matches:
                 if row is not None and not locked:
@@ -211,7 +212,10 @@ class Accounts:
                                client=client, detail={"failures": failures})  # fmt: skip
                 actor = Actor(f"person:{username[:64]}", row["role"] if row else "unknown")
                 record(connection, actor, "login refused", subject, client=client, detail={"locked": locked})
-                raise LoginRefused(locked)
+                refused = LoginRefused(locked)
+        if refused is not None:
+            raise refused  # after the commit: the count and the audit row must stay
+        with self.engine.begin() as connection:
             values = {"failed_logins": 0, "locked_until": None}
             if passwords.needs_rehash(row["password_hash"]):
                 values["password_hash"] = passwords.hash_password(password)
