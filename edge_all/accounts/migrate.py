@@ -52,10 +52,16 @@ def pending(engine: Engine, extra_versions: Sequence[Path] = ()) -> list[str]:
     script = ScriptDirectory.from_config(_config(extra_versions))
     with engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
-    heads = set(script.get_heads())
-    unknown = current - {revision.revision for revision in script.walk_revisions()}
+    known = {revision.revision for revision in script.walk_revisions()}
+    unknown = current - known
     if unknown:
         raise MigrationError(
             f"the database is at revision {sorted(unknown)}, newer than this edge-all: upgrade edge-all"
         )
-    return sorted(heads - current) if not current >= heads else []
+    # What the current heads stand on, dependencies (the hub branch needs the accounts one) included.
+    applied = set(current)
+    for revision in script.revision_map._get_ancestor_nodes(
+        script.revision_map.get_revisions(tuple(current)), include_dependencies=True
+    ):
+        applied.add(revision.revision)
+    return sorted(set(script.get_heads()) - applied)
