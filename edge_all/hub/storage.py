@@ -19,7 +19,7 @@ from edge_all.accounts import clock
 from edge_all.accounts.audit import Actor, record
 from edge_all.accounts.people import Person
 from edge_all.hub.schema import blobs, fields, reviews, slide_calls, slides
-from edge_all.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
+from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 from edge_all.sync.protocol import body_sha256
 
 SIGNOFF_DECISIONS = (REFER, NO_ALL, INCONCLUSIVE)
@@ -251,6 +251,7 @@ class HubStore:
             payload = json.loads(row.pop("payload"))
             row["quality"], row["cells"] = payload["quality"], payload["cells"]
             row["probabilities"], row["capture_id"] = payload["probabilities"], payload["capture_id"]
+            row["labels"] = payload["session"]["labels"]
         return rows
 
     def count_fields(self, slide_id: int) -> int:
