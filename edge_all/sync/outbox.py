@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.sync.protocol import record, record_id
 
@@ -286,10 +287,12 @@ class Outbox:
 def field_body(row: sqlite3.Row, clinic: str, base: Path) -> tuple[dict[str, Any], str | None]:
     """A capture row as the hub's field record; the picture's path when one was kept."""
     image_path = row["image_path"]
-    image = None
+    image, image_sha256 = None, row["image_sha256"]
     if image_path:
         path = Path(image_path) if Path(image_path).is_absolute() else base / image_path
-        image = str(path) if path.is_file() and row["image_sha256"] else None
+        if path.is_file():
+            image = str(path)
+            image_sha256 = image_sha256 or sha256_file(path)  # rows recorded without one
     quality = {
         key: row[key]
         for key in ("brightness", "contrast", "clipped", "stained", "focus")
@@ -314,14 +317,14 @@ def field_body(row: sqlite3.Row, clinic: str, base: Path) -> tuple[dict[str, Any
         "quality": quality,
         "reason": row["reason"],
         "unfamiliarity": row["unfamiliarity"],
-        "image_sha256": row["image_sha256"] if image else None,
+        "image_sha256": image_sha256 if image else None,
         "cells": _cells(row),
     }  # fmt: skip
     return body, image
 
 
 def _optional(row: sqlite3.Row, key: str) -> Any:
-    return row[key] if key in row.keys()  # noqa: SIM118 - sqlite3.Row has no __contains__ for names else None
+    return row[key] if key in row.keys() else None  # noqa: SIM118 - a Row's `in` tests values, not names
 
 
 def _cells(row: sqlite3.Row) -> list[dict[str, Any]] | None:
