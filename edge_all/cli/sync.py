@@ -56,8 +56,8 @@ def sync(
         raise EdgeAllError(f"{stored.url}: the hub could not be reached; everything stays in the outbox")
     summary = {"enqueued": result.enqueued, "sent": result.sent, "refused": result.refused,
                "signoffs": result.signoffs, "pending": result.pending}  # fmt: skip
-    typer.echo(json.dumps(summary) if as_json else
-               f"sent {result.sent}, {result.pending} waiting, {result.signoffs} sign-offs received")  # fmt: skip
+    words = f"sent {result.sent}, {result.pending} waiting, {result.signoffs} sign-offs received"
+    typer.echo(json.dumps(summary) if as_json else words)
 
 
 def register(app: typer.Typer) -> None:

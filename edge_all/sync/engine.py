@@ -89,14 +89,12 @@ class Syncer:
         records = []
         for item in batch:
             body, sha = item.body, item.sha256
-            if item.kind == "field" and body["image_sha256"] and item.image_path:
-                if not self._upload(body["image_sha256"], item.image_path):
-                    body = {**body, "image_sha256": None}
-                    sha = body_sha256(body)
-                    self.outbox.replace_body(item.seq, body, sha)
-                    log.warning(
-                        "field %s: its picture is gone from this card; sent without it", item.record_id
-                    )
+            picture = item.kind == "field" and body["image_sha256"] and item.image_path
+            if picture and not self._upload(body["image_sha256"], item.image_path):
+                body = {**body, "image_sha256": None}
+                sha = body_sha256(body)
+                self.outbox.replace_body(item.seq, body, sha)
+                log.warning("field %s: its picture is gone from this card; sent without it", item.record_id)
             records.append({"id": item.record_id, "kind": item.kind, "sha256": sha, "body": body})
         answer = self.link.post_json("/records", {"records": records})
         if answer.status != 200:  # the whole batch was refused (400, 413): keep it, say why

@@ -4,6 +4,7 @@ middle of a picture). A thread runs it; the tests and the benchmark steer it whi
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import threading
@@ -80,8 +81,6 @@ class Proxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
