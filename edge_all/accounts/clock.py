@@ -1,25 +1,16 @@
-"""Instants as the accounts and the hub store them: ISO 8601 UTC text with milliseconds.
-
-Text rather than a database timestamp type: it reads the same from SQLite and PostgreSQL, sorts in
-time order, and matches what the clinic's results database records.
-"""
+"""Instants as accounts and the hub store them: edge_all.clock's ISO 8601 UTC text with milliseconds
+(it reads the same from SQLite and PostgreSQL and sorts in time order), and instants some seconds away
+(lock-outs, expiry) in the same form."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from edge_all.clock import now_iso
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-
-
-def now_iso() -> str:
-    return iso(now())
+__all__ = ["later_iso", "now_iso"]
 
 
 def later_iso(seconds: float) -> str:
-    return iso(now() + timedelta(seconds=seconds))
+    """The instant `seconds` from now (negative: ago), formatted as now_iso formats."""
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
