@@ -158,7 +158,12 @@ class DeviceApi:
         error = next(iter(sorted(VALIDATOR.iter_errors(payload), key=lambda e: list(e.absolute_path))), None)
         if error is not None:
             where = "/".join(str(part) for part in error.absolute_path) or "the body"
-            raise Refused(400, f"{where}: {error.message[:300]}")
+            message = (
+                error.message
+                if len(error.message) <= 200
+                else f"fails {error.validator} {error.validator_value}"
+            )
+            raise Refused(400, f"{where}: {message[:300]}")
 
         def ingest() -> list[dict[str, Any]]:
             outcomes = [self.store.ingest(device.id, device.clinic_id, item) for item in payload["records"]]

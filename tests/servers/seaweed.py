@@ -46,6 +46,7 @@ def start_seaweed() -> Seaweed:
     command = [
         weed, "server", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={master}",
         f"-volume.port={volume}", "-filer", f"-filer.port={filer}", "-s3", f"-s3.port={s3}", "-volume.max=5",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
     ]  # fmt: skip
     log = open(folder / "weed.log", "wb")  # noqa: SIM115 - the server writes to it for its whole life
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
