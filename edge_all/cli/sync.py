@@ -36,8 +36,8 @@ def sync(
     Without --watch: repeat until the outbox is empty or --max-seconds passes (a dropped link is
     retried with backoff); exits 1 if the hub could not be reached at all.
     """
-    from edge_all.results.store import default_db_path
     from edge_all.errors import EdgeAllError
+    from edge_all.results.store import default_db_path
     from edge_all.sync import credentials
     from edge_all.sync.engine import Syncer
     from edge_all.sync.engine import watch as run_watch

@@ -19,8 +19,8 @@ from edge_all.accounts import clock
 from edge_all.accounts.audit import Actor, record
 from edge_all.accounts.people import Person
 from edge_all.hub.schema import blobs, fields, reviews, slide_calls, slides
-from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 from edge_all.sync.protocol import body_sha256
+from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 
 SIGNOFF_DECISIONS = (REFER, NO_ALL, INCONCLUSIVE)
 TABLES = {"field": fields, "slide_call": slide_calls, "review": reviews}

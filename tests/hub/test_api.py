@@ -59,15 +59,31 @@ def enrolled(hub, clinic="kisumu-1") -> str:
 
 def field(clinic="kisumu-1", sample="PBS-1", image=None, index=0) -> dict:
     body = {
-        "clinic": clinic, "sample_id": sample,
-        "session": {"uid": "ab" * 16, "model": "bundles/x", "bundle_sha256": "5e" * 32, "labels": ["Benign", "Pre"],
-                    "site_profile_sha256": None, "edge_all_version": "test", "started_at": "2026-03-02T08:00:00.000+00:00",
-                    "source": "video:x.avi"},
-        "capture_id": index + 1, "frame_index": index, "captured_at": f"2026-03-02T08:00:{index:02d}.000+00:00",
-        "status": "classified", "label": "Pre", "confidence": 0.9, "probabilities": {"Benign": 0.1, "Pre": 0.9},
-        "quality": {"focus": 300.0}, "reason": None, "unfamiliarity": 0.3, "image_sha256": image,
+        "clinic": clinic,
+        "sample_id": sample,
+        "session": {
+            "uid": "ab" * 16,
+            "model": "bundles/x",
+            "bundle_sha256": "5e" * 32,
+            "labels": ["Benign", "Pre"],
+            "site_profile_sha256": None,
+            "edge_all_version": "test",
+            "started_at": "2026-03-02T08:00:00.000+00:00",
+            "source": "video:x.avi",
+        },
+        "capture_id": index + 1,
+        "frame_index": index,
+        "captured_at": f"2026-03-02T08:00:{index:02d}.000+00:00",
+        "status": "classified",
+        "label": "Pre",
+        "confidence": 0.9,
+        "probabilities": {"Benign": 0.1, "Pre": 0.9},
+        "quality": {"focus": 300.0},
+        "reason": None,
+        "unfamiliarity": 0.3,
+        "image_sha256": image,
         "cells": [{"box": [10, 12, 40, 40], "label": "Pre", "confidence": 0.9}],
-    }  # fmt: skip
+    }
     return record("field", str(uuid.uuid4()), body)
 
 
@@ -119,11 +135,14 @@ def test_a_field_waits_for_its_picture_and_a_picture_must_hash_to_its_name(hub):
     [
         (b"{not json", 400, "not JSON"),
         (json.dumps({"records": []}).encode(), 400, "should be non-empty"),
-        (json.dumps({"records": [{"id": "x", "kind": "field", "sha256": "0" * 64, "body": {}}]}).encode(), 400,
-         "records/0"),
+        (
+            json.dumps({"records": [{"id": "x", "kind": "field", "sha256": "0" * 64, "body": {}}]}).encode(),
+            400,
+            "records/0",
+        ),
         (json.dumps({"records": [field()] * 101}).encode(), 400, "records: fails maxItems 100"),
     ],
-)  # fmt: skip
+)
 def test_malformed_batches_are_refused_whole_with_where_and_why(hub, body, status, words):
     got, data = call(hub, "POST", "/records", body, enrolled(hub))
     assert got == status and words in json.loads(data)["error"]
