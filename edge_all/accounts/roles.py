@@ -18,11 +18,8 @@ from edge_all.errors import UsageError
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-def grant_app_role(
-    engine: Engine, role: str, append_only: Sequence[str], delete_guarded: Sequence[str] = ()
-) -> None:
-    """Give `role` SELECT/INSERT/UPDATE/DELETE on every table, less UPDATE/DELETE on `append_only`
-    (and less UPDATE on `delete_guarded`, whose triggers decide when a row may go)."""
+def grant_app_role(engine: Engine, role: str, append_only: Sequence[str]) -> None:
+    """Give `role` SELECT, INSERT, UPDATE, DELETE on every table; only SELECT, INSERT on `append_only`."""
     if engine.dialect.name != "postgresql":
         raise UsageError("roles exist only on PostgreSQL (SQLite files are guarded by their triggers alone)")
     if not ROLE_NAME.match(role):
@@ -36,5 +33,3 @@ def grant_app_role(
         connection.execute(text(f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}"))
         for table in append_only:
             connection.execute(text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {role}"))
-        for table in delete_guarded:
-            connection.execute(text(f"REVOKE UPDATE, TRUNCATE ON {table} FROM {role}"))

@@ -23,5 +23,6 @@ def pending(engine: Engine) -> list[str]:
 
 
 def grant(engine: Engine, role: str) -> None:
-    """PostgreSQL: what the application's role may do (docs/hub.md, "Two roles")."""
-    grant_app_role(engine, role, append_only=["audit"], delete_guarded=APPEND_ONLY)
+    """PostgreSQL: what the application's role may do (docs/hub.md, "Two roles"): records, reviews and
+    the audit only SELECT and INSERT; retention (`edge-all hub purge`) runs as the owner."""
+    grant_app_role(engine, role, append_only=["audit", *APPEND_ONLY])

@@ -31,8 +31,11 @@ def world(tmp_path_factory):
     """A hub with two enrolled, synced clinics, and the Kisumu clinic's station."""
     tmp = tmp_path_factory.mktemp("world")
     database = f"sqlite:///{tmp / 'hub.db'}"
-    prepare(database, {"kisumu-1": "Kisumu clinic", "eldoret-2": "Eldoret clinic"},
-            [("ada", "specialist", ("kisumu-1", "eldoret-2")), ("tom", "technician", ("eldoret-2",))])  # fmt: skip
+    prepare(
+        database,
+        {"kisumu-1": "Kisumu clinic", "eldoret-2": "Eldoret clinic"},
+        [("ada", "specialist", ("kisumu-1", "eldoret-2")), ("tom", "technician", ("eldoret-2",))],
+    )
     hub = start_hub(tmp / "hub", database, None, "--name", "County Hospital")
     clinics = {}
     for clinic, sample in (("kisumu-1", "KSM-0001"), ("eldoret-2", "ELD-0001")):
@@ -48,10 +51,21 @@ def world(tmp_path_factory):
     port = free_port()
     db = clinics["kisumu-1"][0]
     station = subprocess.Popen(
-        [sys.executable, "-m", "edge_all", "serve", "--db", str(db), "--camera", "folder:" + str(db.parent),
-         "--port", str(port)],
-        stdout=open(tmp / "station.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "edge_all",
+            "serve",
+            "--db",
+            str(db),
+            "--camera",
+            "folder:" + str(db.parent),
+            "--port",
+            str(port),
+        ],
+        stdout=open(tmp / "station.log", "wb"),  # noqa: SIM115 - the station writes to it for its whole life
+        stderr=subprocess.STDOUT,
+    )
     assert wait_port(port, 60, alive=lambda: station.poll() is None), (tmp / "station.log").read_text()
     yield {"hub": hub, "clinics": clinics, "station": f"http://127.0.0.1:{port}"}
     station.terminate()

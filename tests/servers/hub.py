@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -29,10 +30,11 @@ class HubProcess:
     port: int
     log: Path
     process: subprocess.Popen | None = None
+    cafile: str | None = None  # https, trusting this certificate
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.cafile else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> HubProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -43,7 +45,8 @@ class HubProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"the hub exited with {self.process.returncode}:\n{self.output()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as answer:
+                context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2, context=context) as answer:
                     if json.load(answer)["ok"]:
                         return self
             except OSError:
