@@ -20,7 +20,10 @@ from edge_all.exit_codes import EPILOG
 def sync(
     db: DbOption = None,
     credential: Annotated[
-        Path | None, typer.Option("--credential", help="The device credential (from edge-all hub enrol).")
+        Path | None,
+        typer.Option(
+            "--credential", help="The device credential (from edge-all hub enrol; default: beside --db)."
+        ),
     ] = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="Keep going: send each field as it is recorded.")
@@ -44,8 +47,9 @@ def sync(
     from edge_all.sync.link import HubRefused
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(name)s: %(message)s")
-    stored = credentials.read(credential or credentials.default_path())
-    syncer = Syncer((db or default_db_path()).absolute(), stored)
+    db = (db or default_db_path()).absolute()
+    stored = credentials.read(credential or db.parent / credentials.FILE)
+    syncer = Syncer(db, stored)
     try:
         result = run_watch(syncer, until_idle=not watch, max_seconds=max_seconds if max_seconds else None)
     except HubRefused as refused:
