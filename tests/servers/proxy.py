@@ -50,7 +50,7 @@ class Proxy:
                 down = self.down
                 limit = self.cut_after_bytes
                 if limit is None and self._random.random() < self.cut_fraction:
-                    limit = self._random.randint(1, 64 * 1024)
+                    limit = self._random.randint(1, 400)  # inside the request: headers or body
             if down:
                 client.close()
                 continue
