@@ -31,6 +31,13 @@ def serve(config: HubConfig, host: str, port: int, tls_cert: Path | None, tls_ke
     for path in (tls_cert, tls_key):
         if path is not None and not path.is_file():
             raise UsageError(f"{path}: no such file")
+    from edge_all.extras import require_extra
+
+    require_extra("hub", ["jsonschema"], "edge-all hub")
+    if config.database.startswith("postgres"):
+        require_extra("hub", ["psycopg"], "edge-all hub --database postgresql://...")
+    if config.pictures.startswith("s3://"):
+        require_extra("hub", ["boto3"], "edge-all hub --pictures s3://...")
     import uvicorn
 
     from edge_all.hub.app import build_app
