@@ -7,7 +7,8 @@ half-way is simply sent again: the hub stores a record once (its id) and a pictu
 The loop (`edge-all sync --watch`): while the link is up it looks for new rows every POLL seconds, so
 a recorded field reaches the hub within about a second; on a failure it backs off, doubling from
 BACKOFF_START to BACKOFF_CAP (a few seconds, so the first field after the link returns still goes
-within the 5-second target), and resets the moment the hub answers again.
+within the 5-second target), and resets the moment the hub answers again (a pass cut off after
+the hub answered part of it is retried at once, so a flaky link still makes progress).
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ def watch(syncer: Syncer, *, until_idle: bool = False, max_seconds: float | None
     while not stop.requested:
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break
+        answered = syncer.link.answers
         try:
             last = syncer.run_pass()
             delay = BACKOFF_START
@@ -162,6 +164,8 @@ def watch(syncer: Syncer, *, until_idle: bool = False, max_seconds: float | None
             stop.sleep(POLL)
         except LinkDown as down:
             syncer.outbox.link(ok=False, error=str(down))
+            if syncer.link.answers > answered:  # cut mid-pass, but the hub answers: go on at once
+                delay = BACKOFF_START
             log.info("hub not reachable (%s); next try in %.1f s", down, delay)
             stop.sleep(delay)
             delay = min(BACKOFF_CAP, delay * 2)

@@ -75,6 +75,7 @@ class Link:
         self.token = token
         self.context = tls_context(trust, certificate) if parsed.scheme == "https" else None
         self._connection: http.client.HTTPConnection | None = None
+        self.answers = 0  # responses received: the hub answering at all resets the caller's backoff
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
@@ -114,6 +115,7 @@ class Link:
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise LinkDown(f"{self.host}:{self.port}: {exc or type(exc).__name__}") from None
+        self.answers += 1
         if response.status >= 500 or response.status in (408, 429):
             raise LinkDown(f"the hub answered {response.status}")
         if response.status == 401:  # revoked, or never enrolled: retrying cannot help

@@ -29,7 +29,16 @@ class Proxy:
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", self.port), backlog=256)
         self._stopped = False
+        self._open: set[socket.socket] = set()
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut_link(self) -> None:
+        """The link goes down: refuse new connections and cut every open one."""
+        with self._lock:
+            self.down = True
+            for sock in list(self._open):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     @property
     def url(self) -> str:
@@ -60,6 +69,8 @@ class Proxy:
                 client.close()
                 continue
             upstream.settimeout(None)
+            with self._lock:
+                self._open.update((client, upstream))
             threading.Thread(target=self._pipe, args=(client, upstream, limit), daemon=True).start()
             threading.Thread(target=self._pipe, args=(upstream, client, None), daemon=True).start()
 
@@ -84,3 +95,5 @@ class Proxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+                with self._lock:
+                    self._open.discard(sock)
