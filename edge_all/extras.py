@@ -16,7 +16,7 @@ from types import ModuleType
 from edge_all.errors import EdgeAllError
 
 # pip extra -> what the message calls it
-EXTRAS = {"train": "training", "camera": "camera"}
+EXTRAS = {"train": "training", "camera": "camera", "hub": "hospital hub"}
 
 
 class MissingExtra(EdgeAllError):

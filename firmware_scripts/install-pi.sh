@@ -153,7 +153,8 @@ PY
 # can be run again from there, since its unit and settings templates come along.
 install_scripts() {
     local name dest mode
-    for name in lib.sh install-pi.sh install-coral.sh update-bundle.sh edge-all.service edge-all-station.service edge-all.env; do
+    for name in lib.sh install-pi.sh install-coral.sh update-bundle.sh edge-all.service edge-all-station.service \
+        edge-all-sync.service edge-all-sync.timer edge-all.env; do
         dest=$(rootpath "$EA_SCRIPTS_DIR/$name")
         mode=0755
         [[ $name == *.sh ]] || mode=0644
@@ -223,6 +224,10 @@ service_files() {
     write_file "$EA_UNIT_FILE" 0644 "$unit"
     unit=$(sed "s|$EA_VENV_DEFAULT/|$VENV/|g" "$HERE/edge-all-station.service")
     write_file "$EA_STATION_UNIT_FILE" 0644 "$unit"
+    # The hospital link (docs/hub.md): idle until the Pi is enrolled, then it syncs as fields come.
+    unit=$(sed "s|$EA_VENV_DEFAULT/|$VENV/|g" "$HERE/edge-all-sync.service")
+    write_file "$EA_SYNC_UNIT_FILE" 0644 "$unit"
+    write_file "$EA_SYNC_TIMER_FILE" 0644 "$(cat "$HERE/edge-all-sync.timer")"
     # One of the two starts at boot: they share the camera (the station's unit says Conflicts=).
     local on=$EA_UNIT_NAME off=$EA_STATION_UNIT_NAME systemctl=(systemctl)
     if [[ $STATION == 1 ]]; then
@@ -237,6 +242,7 @@ service_files() {
         run "${systemctl[@]}" disable "$off"
     fi
     run "${systemctl[@]}" enable "$on"
+    run "${systemctl[@]}" enable "$EA_SYNC_TIMER_NAME"
 }
 
 install_bundle() {

@@ -48,18 +48,24 @@ def job(path: Path) -> str:
 def describe_rooms(layers: list[list[str]]) -> list[dict]:
     rooms = []
     for layer in layers:
-        if len(layer) == 1 and (REPO / PACKAGE / layer[0]).is_dir():
-            folder = REPO / PACKAGE / layer[0]
-            files = sorted(folder.rglob("*.py"))
-            modules = [str(p.relative_to(folder).with_suffix("")).replace("/__init__", "/") for p in files]
-            rooms.append(
-                {
-                    "name": f"{layer[0]}/",
-                    "tails": layer,
-                    "job": job(folder / "__init__.py"),
-                    "modules": [m for m in modules if m != "__init__"],
-                }
-            )
+        if all((REPO / PACKAGE / tail).is_dir() for tail in layer):
+            # Rooms side by side in one layer (`a | b`) are drawn one under the other, each saying so.
+            for tail in layer:
+                folder = REPO / PACKAGE / tail
+                files = sorted(folder.rglob("*.py"))
+                modules = [
+                    str(p.relative_to(folder).with_suffix("")).replace("/__init__", "/") for p in files
+                ]
+                beside = [f"{other}/" for other in layer if other != tail]
+                rooms.append(
+                    {
+                        "name": f"{tail}/",
+                        "tails": [tail],
+                        "job": job(folder / "__init__.py")
+                        + (f" (beside {', '.join(beside)})" if beside else ""),
+                        "modules": [m for m in modules if m != "__init__" and "migrations" not in m],
+                    }
+                )
         else:
             rooms.append(
                 {

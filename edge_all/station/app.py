@@ -34,6 +34,7 @@ from edge_all.results.summary import flagged_fields
 from edge_all.station import export
 from edge_all.station.config import StationConfig
 from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
+from edge_all.station.hospital import hospital_reviews, link_warning
 from edge_all.station.images import KINDS, Thumbnails, allowed_roots, servable_file
 from edge_all.station.passwords import verify_password
 from edge_all.station.runner import CaptureRunner
@@ -113,6 +114,7 @@ class Station:
             "path": request.url.path,
             "benign": BENIGN_LABEL,
             "Status": Status,  # the status words, for the templates
+            "link_warning": link_warning(self.config.db),
         }
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
@@ -177,7 +179,15 @@ def build_app(config: StationConfig) -> Starlette:
         return station.render(
             request,
             "slides.html",
-            {"items": items, "reviewed": reviewed, "q": search, "page": page, "pages": pages, "total": total},
+            {
+                "items": items,
+                "reviewed": reviewed,
+                "q": search,
+                "page": page,
+                "pages": pages,
+                "total": total,
+                "hospital": hospital_reviews(config.db, [item["sample_id"] for item in items]),
+            },  # fmt: skip
         )
 
     def slide(request: Request) -> Response:
@@ -204,6 +214,7 @@ def build_app(config: StationConfig) -> Starlette:
             {
                 "sample": sample, "fields": fields, "by_field": by_field, "labels": labels,
                 "sample_reviews": [r for r in reviews if r["capture_id"] is None],
+                "hospital": hospital_reviews(config.db, [sample_id]).get(sample_id, []),
                 "decisions": SAMPLE_DECISIONS, "not_assessable": NOT_ASSESSABLE, "flagged": flagged,
                 "page": page, "pages": max(1, math.ceil(shown / PAGE_FIELDS)),
             },

@@ -1,0 +1,122 @@
+"""The hub's tables (created by migrations/versions/h001_hub.py; this is the code's view of them).
+
+- `slides`: one per (clinic, sample id), with the clinic's latest screening call and its counts.
+- `fields`, `slide_calls`, `reviews`: what the clinics sent (and the hub's own reviews and sign-offs),
+  each row named by its client-made `record_id` with the sha256 of what was sent, and the body as
+  sent (`payload`) so later exports (DICOM, FHIR) read exactly what the clinic recorded. All three are
+  append-only in the database; a row may be deleted only once its slide is marked for purging
+  (retention), which is itself audited.
+- `blobs`: the pictures the store holds, by sha256 (the bytes are in the blob store).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from edge_all.accounts.schema import NAMING, clinics
+
+INSTANT = String(32)
+metadata = MetaData(naming_convention=NAMING)
+APPEND_ONLY = ("fields", "slide_calls", "reviews")
+PURGE_GUARD = "(SELECT purge_started_at FROM slides WHERE slides.id = OLD.slide_id) IS NOT NULL"
+
+slides = Table(
+    "slides",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("clinic_id", String(64), ForeignKey(clinics.c.id), nullable=False),
+    Column("sample_id", String(200), nullable=False),
+    Column("first_received_at", INSTANT, nullable=False),
+    Column("last_received_at", INSTANT, nullable=False),  # the latest field, call or clinic review
+    Column("last_field_at", INSTANT),  # when the latest field arrived (after a sign-off: changed)
+    Column("first_captured_at", INSTANT),
+    Column("last_captured_at", INSTANT),
+    Column("verdict", String(100)),  # the clinic's latest call (None until one arrives)
+    Column("call", Text),
+    Column("counts", Text),  # JSON, the call's counts
+    Column("flagged", Boolean, nullable=False, default=False),  # refer, or ALL-like/referred fields
+    Column("model", String(500)),
+    Column("bundle_sha256", String(64)),
+    Column("site_profile_sha256", String(64)),
+    Column("signed_off_at", INSTANT),  # the latest sign-off
+    Column("purge_started_at", INSTANT),  # retention: set (and audited) before rows go
+    UniqueConstraint("clinic_id", "sample_id"),
+    Index("ix_slides_worklist", "flagged", "first_received_at"),
+)
+
+fields = Table(
+    "fields",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_id", String(36), nullable=False, unique=True),
+    Column("record_sha256", String(64), nullable=False),
+    Column("slide_id", Integer, ForeignKey(slides.c.id), nullable=False),
+    Column("device_id", Integer, nullable=False),
+    Column("received_at", INSTANT, nullable=False),
+    Column("captured_at", INSTANT, nullable=False),
+    Column("frame_index", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("label", String(100)),
+    Column("confidence", Float),
+    Column("unfamiliarity", Float),
+    Column("reason", Text),
+    Column("image_sha256", String(64)),
+    Column("model", String(500), nullable=False),
+    Column("bundle_sha256", String(64), nullable=False),
+    Column("site_profile_sha256", String(64)),
+    Column("payload", Text, nullable=False),  # the body as sent (JSON)
+    Index("ix_fields_slide", "slide_id", "captured_at"),
+)
+
+slide_calls = Table(
+    "slide_calls",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_id", String(36), nullable=False, unique=True),
+    Column("record_sha256", String(64), nullable=False),
+    Column("slide_id", Integer, ForeignKey(slides.c.id), nullable=False),
+    Column("received_at", INSTANT, nullable=False),
+    Column("verdict", String(100), nullable=False),
+    Column("call", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("record_id", String(36), nullable=False, unique=True),
+    Column("record_sha256", String(64), nullable=False),
+    Column("slide_id", Integer, ForeignKey(slides.c.id), nullable=False),
+    Column("field_id", Integer, ForeignKey(fields.c.id)),  # None: of the whole slide
+    Column("origin", String(8), nullable=False),  # 'clinic' (sent up) or 'hub'
+    Column("signoff", Boolean, nullable=False, default=False),  # a specialist's sign-off of the slide
+    Column("reviewer", String(200), nullable=False),  # the name as shown
+    Column("person_id", Integer),  # a hub account; None for a clinic's review
+    Column("decision", String(200), nullable=False),
+    Column("comment", Text),
+    Column("reviewed_at", INSTANT, nullable=False),
+    Column("received_at", INSTANT, nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_reviews_slide", "slide_id"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("stored_at", INSTANT, nullable=False),
+)

@@ -1,0 +1,77 @@
+"""A clinic and the hub, as real processes: enrol, sync, resend, sign off, the sign-off comes down."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from sqlalchemy import func, select
+
+from edge_all.accounts.database import open_engine
+from edge_all.accounts.people import Accounts
+from edge_all.hub.schema import blobs, fields, slide_calls
+from edge_all.hub.storage import HubStore
+from edge_all.sync.outbox import Outbox, outbox_path
+from tests.servers.hub import enrol_code, prepare, start_hub
+
+from .conftest import edge_all, record_slide, sync
+
+
+def counts(database: str) -> dict[str, int]:
+    engine = open_engine(database)
+    with engine.connect() as connection:
+        result = {
+            name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in (("fields", fields), ("calls", slide_calls), ("blobs", blobs))
+        }
+    engine.dispose()
+    return result
+
+
+def test_a_clinic_enrols_syncs_and_gets_its_signoff_back(tmp_path):
+    database = f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"
+    (tmp_path / "hub").mkdir()
+    prepare(database, {"kisumu-1": "Kisumu"}, [("ada", "specialist", ("kisumu-1",))])
+    hub = start_hub(tmp_path / "hub", database)
+    try:
+        clinic = tmp_path / "clinic"
+        clinic.mkdir()
+        credential = clinic / "hub-credential.json"
+        edge_all(
+            "hub",
+            "enrol",
+            hub.url,
+            "--code",
+            enrol_code(database, "kisumu-1"),
+            "--credentials",
+            str(credential),
+        )
+        assert stat.S_IMODE(os.stat(credential).st_mode) == 0o600
+        db = clinic / "results.db"
+        record_slide(db, "PBS-0001", 4)
+
+        first = sync(db, credential)
+        assert first["sent"] == 4 + 1 and first["pending"] == 0  # four fields and the slide's call
+        assert counts(database) == {"fields": 4, "calls": 1, "blobs": 4}
+        again = sync(db, credential)
+        assert again["sent"] == 0 and counts(database) == {"fields": 4, "calls": 1, "blobs": 4}
+
+        engine = open_engine(database)
+        store, ada = HubStore(engine), Accounts(engine).person("ada")
+        (slide,) = store.worklist(ada)
+        assert slide["sample_id"] == "PBS-0001" and slide["flagged"] and slide["received"] == 4
+        assert slide["verdict"] and slide["counts"]["fields"] == 4
+        store.add_review(slide["id"], ada, "refer", "blasts seen", field_id=None, signoff=True, client="test")
+        down = sync(db, credential)
+        assert down["signoffs"] == 1
+        with Outbox(outbox_path(db)) as outbox:
+            (review,) = outbox.hub_reviews("PBS-0001")
+        assert review["decision"] == "refer" and review["signoff"] == 1 and review["reviewer"] == "Ada"
+
+        record_slide(db, "PBS-0001", 2, flagged=False)  # more fields after the sign-off
+        sync(db, credential)
+        (slide,) = store.worklist(ada)
+        assert slide["changed"] and slide["received"] == 6
+        engine.dispose()
+    finally:
+        hub.stop()
