@@ -16,7 +16,7 @@ DCIODVFY = "dciodvfy"
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Report:
     iod: str  # the IOD dciodvfy recognised, e.g. "VLMicroscopicImage"
     errors: tuple[str, ...]
     warnings: tuple[str, ...]
@@ -26,7 +26,7 @@ def available() -> bool:
     return shutil.which(DCIODVFY) is not None
 
 
-def verify(part10_bytes: bytes, timeout_s: float = 60.0) -> Verdict:
+def verify(part10_bytes: bytes, timeout_s: float = 60.0) -> Report:
     """dciodvfy's verdict on one Part 10 file's bytes."""
     if not available():
         raise ExportError("dciodvfy is not installed (apt-get install dicom3tools)")
@@ -40,4 +40,4 @@ def verify(part10_bytes: bytes, timeout_s: float = 60.0) -> Verdict:
     errors = tuple(line for line in lines if line.startswith("Error"))
     warnings = tuple(line for line in lines if line.startswith("Warning"))
     iods = [line for line in lines if not line.startswith(("Error", "Warning"))]
-    return Verdict(iod=iods[0] if iods else "", errors=errors, warnings=warnings)
+    return Report(iod=iods[0] if iods else "", errors=errors, warnings=warnings)

@@ -210,6 +210,8 @@ class Patient:
 
     def __post_init__(self) -> None:
         _text(self.id, "patient id")
+        if self.name:
+            _text(self.name, "patient name")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.standards.servers import REQUIRE, start_fhir_engine, start_orthanc, stop, unavailable
+from tests.standards.servers import start_fhir_engine, start_orthanc, stop, unavailable
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,3 @@ def dciodvfy():
     if shutil.which("dciodvfy") is None:
         unavailable("dciodvfy is not installed (apt-get install dicom3tools)")
     return True
-
-
-__all__ = ["REQUIRE"]
