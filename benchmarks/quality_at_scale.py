@@ -59,7 +59,7 @@ def run_source(files: list[Path]) -> list[str]:
     known = [e.um_per_px for e in estimates if e.um_per_px is not None]
     site = float(np.median(known)) if known else None
     old, new, blurred, sources = Counter(), Counter(), Counter(), Counter()
-    for rgb, estimate in zip(images, estimates):
+    for rgb, estimate in zip(images, estimates, strict=True):
         old[before(rgb)] += 1
         scale = estimate.um_per_px if estimate.um_per_px is not None else site
         sources["estimated" if estimate.um_per_px is not None else ("site" if site else "none")] += 1

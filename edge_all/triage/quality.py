@@ -173,7 +173,10 @@ def judge(metrics: QualityMetrics, limits: QualityThresholds) -> str | None:
             "turn the lamp down or shorten the exposure, and take it again"
         )
     if m.clipped > t.max_clipped:
-        return f"clipped: {m.clipped:.1%} of pixels clipped > {t.max_clipped:.0%}: set the exposure and take it again"
+        return (
+            f"clipped: {m.clipped:.1%} of pixels clipped > {t.max_clipped:.0%}: "
+            "set the exposure and take it again"
+        )
     if m.contrast < t.min_contrast:
         return f"empty_field: contrast {m.contrast:.1f} < {t.min_contrast:g}: move to a field with cells"
     if m.focus < t.min_focus:
