@@ -152,7 +152,9 @@ def _peak(radii: np.ndarray, spectrum: np.ndarray) -> _Peak | None:
     k = int(np.argmax(smooth[1:])) + 1  # radius 1 is noise and thin edges
     band = (radii > radii[k] / 1.25) & (radii < radii[k] * 1.25)
     weight = spectrum[band]
-    radius = float((radii[band] * weight).sum() / max(weight.sum(), 1e-9))
+    if float(weight.sum()) <= 0.0:  # nothing at the peak's size: no red cells to speak of
+        return None
+    radius = float((radii[band] * weight).sum() / weight.sum())
     cum = np.cumsum(weight) / max(weight.sum(), 1e-9)
     q1, q3 = np.interp([0.25, 0.75], cum, radii[band])
     return _Peak(
