@@ -40,6 +40,7 @@ def test_a_capture_records_its_cameras_scale_and_judges_quality_at_the_reference
 
 def test_a_bad_scale_is_a_usage_error(tmp_path, int8_bundle):
     result = edge_all(
-        "capture-and-classify", "--model", str(int8_bundle), "--camera", f"folder:{tmp_path}", "--um-per-px", "0"
+        "capture-and-classify", "--model", str(int8_bundle), "--camera", f"folder:{tmp_path}",
+        "--um-per-px", "0",
     )  # fmt: skip
     assert result.returncode == 2 and "--um-per-px" in result.stderr
