@@ -19,6 +19,7 @@ import numpy as np
 from edge_all.capture.frames import save_frame
 from edge_all.capture.options import CaptureOptions
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
+from edge_all.cells.scale import ScaleEstimate, scale_of
 from edge_all.clock import now_iso
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
@@ -28,7 +29,7 @@ from edge_all.results.store import CaptureRecord, ResultsStore, is_disk_full
 from edge_all.runtime.classifier import Predictor
 from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
-from edge_all.triage.decision import assess_field
+from edge_all.triage.decision import assess_field, reads_cells
 from edge_all.triage.screening import ScreeningCall
 from edge_all.triage.status import Status
 
@@ -71,6 +72,10 @@ class CaptureSession:
         self.on_call = on_call  # the sample's screening call, whenever a frame changes it
         self._call: ScreeningCall | None = None
         self._heatmap: np.ndarray | None = None  # the current frame's overlay, when asked for
+        # A camera's scale, estimated from the first frame whose red cells gave one, in the pixels the
+        # camera delivers: the same microscope and objective for the whole slide, so later frames
+        # reuse it rather than pay the estimate again (files in a folder are estimated one by one).
+        self._camera_um_per_px: float | None = None
         self.on_notice = on_notice
         session = store.session(session_id)
         # The one confidence threshold, as the session recorded it (run_capture resolved it once:
@@ -169,7 +174,7 @@ class CaptureSession:
             fields.update(status=Status.ERROR, reason=frame.error or "frame could not be read")
         else:
             try:
-                fields.update(self._judge_and_classify(frame.rgb))
+                fields.update(self._judge_and_classify(frame, self._site_scale(frame)))
             except Exception as exc:
                 # Recorded and skipped, never fatal: a restarted service must not stop on it again.
                 reason = f"could not be processed ({type(exc).__name__}: {exc})"
@@ -191,12 +196,28 @@ class CaptureSession:
         stored = self.store.add(record)
         return replace(record, id=stored.id), stored.call
 
-    def _judge_and_classify(self, rgb: np.ndarray) -> dict:
+    def _site_scale(self, frame: Frame) -> ScaleEstimate | None:
+        """The session's scale for its camera, at the pixels of the frame as the loop reads it."""
+        um = self.options.um_per_px
+        if um is not None and frame.rgb is not None:
+            return ScaleEstimate.given(um * _shrink_of(frame), "site")
+        if self._camera_um_per_px is not None and frame.rgb is not None:
+            return ScaleEstimate(self._camera_um_per_px * _shrink_of(frame), "estimated")
+        return None
+
+    def _judge_and_classify(self, frame: Frame, site: ScaleEstimate | None = None) -> dict:
         opts = self.options
+        rgb = frame.rgb
+        assert rgb is not None
         try:
+            cells = reads_cells(self.predictor)
+            scale = scale_of(rgb, site, cells)
+            if site is None and scale.um_per_px is not None and frame.file is None:
+                self._camera_um_per_px = scale.um_per_px / _shrink_of(frame)  # reused for the slide
             field = assess_field(
-                rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps
-            )
+                rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps,
+                scale=scale, reads_cells=cells,
+            )  # fmt: skip
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}
         prediction = field.prediction
@@ -232,3 +253,9 @@ class CaptureSession:
         if call != self._call:
             self._call = call
             self.on_call(call)
+
+
+def _shrink_of(frame: Frame) -> float:
+    """How many of the source's pixels one pixel of the frame as the loop reads it spans (>= 1)."""
+    assert frame.rgb is not None
+    return (frame.native_width or frame.rgb.shape[1]) / frame.rgb.shape[1]

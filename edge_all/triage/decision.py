@@ -3,7 +3,10 @@
 The same rules for `classify`, `capture-and-classify` and the station, so the same image is never
 refused by one and classified at 0.99 by another:
 
+0. referred, "scale unknown": a model that reads cells at a physical scale, on an image whose scale
+   was neither given nor estimated from its red cells (the quality gate cannot be read truly either);
 1. rejected: the picture fails the quality gate (too dark, blurred, empty...): the model is not run;
+   it is measured at the reference scale when the image's scale is known (edge_all.triage.quality);
 2. referred: the model ran, but the image is unlike the images it was trained on (the bundle's
    referral detector scores it at or above 1.0): its class and confidence mean little;
 3. uncertain: familiar, but the (calibrated) confidence is below the threshold;
@@ -16,12 +19,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_all.cells.scale import ScaleEstimate
 from edge_all.runtime.classifier import Prediction, Predictor
 from edge_all.triage.quality import QualityMetrics, assess
 from edge_all.triage.status import Status
 from edge_all.triage.thresholds import QualityThresholds
 
 REFERRED_REASON = "unlike the images this model was trained on"
+SCALE_UNKNOWN = "scale_unknown"
+
+
+def scale_unknown_reason(scale: ScaleEstimate) -> str:
+    """Why an image was referred for want of a scale, and how to give one."""
+    why = scale.reason or "no scale"
+    return (
+        f"{SCALE_UNKNOWN}: {why}; give the microscope's scale with --um-per-px "
+        "(micrometres per pixel of this camera and objective)"
+    )
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,14 @@ class FieldResult:
     prediction: Prediction | None  # None when rejected before the model ran
     quality: QualityMetrics | None  # None when the gate is off
     pixels: np.ndarray | None  # what the model saw (prepared), for heat-map overlays
+    scale: ScaleEstimate | None = None  # the scale used and its source; None: not looked for
+
+
+def reads_cells(predictor: Predictor) -> bool:
+    """Whether the model reads cells at a physical scale (a format-3 bundle with `"reads": "cells"`):
+    then an image of unknown scale is referred. Whole-field models (format 1/2, plain .tflite) do not."""
+    manifest = getattr(predictor, "manifest", None)
+    return getattr(manifest, "reads", "field") == "cells"
 
 
 def resolve_threshold(option: float | None, predictor: Predictor) -> float:
@@ -58,18 +80,25 @@ def assess_field(
     threshold: float,
     tta: bool = False,
     heatmap: bool = False,
+    scale: ScaleEstimate | None = None,
+    reads_cells: bool = False,
 ) -> FieldResult:
     """Check the picture, then (if it passed) classify it and decide; raises the classifier's errors.
 
-    `heatmap` adds a class activation map when the bundle can draw one.
+    `scale` is the image's own (edge_all.cells.scale.scale_of): the quality gate measures at the
+    reference scale when it is known. `reads_cells` (a model that reads cells at a physical scale)
+    refers an image of unknown scale. `heatmap` adds a class activation map when the bundle can draw one.
     """
+    if reads_cells and (scale is None or not scale.known):
+        unknown = scale or ScaleEstimate(None, "estimated", reason="no scale given or estimated")
+        return FieldResult(Status.REFERRED, scale_unknown_reason(unknown), None, None, None, unknown)
     metrics = None
     if quality is not None:
-        report = assess(rgb, quality)
+        report = assess(rgb, quality, scale.um_per_px if scale is not None else None)
         metrics = report.metrics
         if not report.passed:
-            return FieldResult(Status.REJECTED, report.reason, None, metrics, None)
+            return FieldResult(Status.REJECTED, report.reason, None, metrics, None, scale)
     pixels = classifier.prepare(rgb)
     prediction = classifier.predict_pixels(pixels, tta=tta, heatmap=heatmap and classifier.can_draw_heatmaps)
     status, reason = decide(prediction, threshold)
-    return FieldResult(status, reason, prediction, metrics, pixels)
+    return FieldResult(status, reason, prediction, metrics, pixels, scale)
