@@ -1,7 +1,7 @@
 """Synthetic smear fields with every cell at a known place and size, at any physical scale.
 
 Glass, red cells (7.5 um pink discs with a pale centre), white cells (a violet nucleus of 6.5-9 um,
-round or in 2-4 lobes, in a pale lilac cytoplasm of 10-14 um) and platelets (2-3 um violet dots, alone
+round or in 3-5 lobes, in a pale lilac cytoplasm of 10-14 um) and platelets (2-3 um violet dots, alone
 or in small clumps), drawn with soft edges and sensor noise at `um_per_px`. The tests and
 benchmarks/cells_finder.py use them; nothing here reads a file.
 """
@@ -81,14 +81,14 @@ def synthetic_field(
     cells = []
     for (x, y), cell_um, nucleus_um in whites:
         _paint(image, _disc(yy, xx, px(x), px(y), px(cell_um / 2)), CYTOPLASM)
-        lobes = int(rng.integers(2, 5)) if (lobed if lobed is not None else rng.random() < 0.4) else 1
+        lobes = int(rng.integers(3, 6)) if (lobed if lobed is not None else rng.random() < 0.4) else 1
         if lobes == 1:
             _paint(image, _disc(yy, xx, px(x), px(y), px(nucleus_um / 2)), NUCLEUS)
         else:  # a neutrophil: lobes of about 3 um joined by thin strands, around the centre
             angles = rng.uniform(0, 2 * np.pi) + np.arange(lobes) * 2 * np.pi / lobes
             for a in angles:
                 lx, ly = x + 2.0 * np.cos(a), y + 2.0 * np.sin(a)
-                _paint(image, _disc(yy, xx, px(lx), px(ly), px(1.9)), NUCLEUS)
+                _paint(image, _disc(yy, xx, px(lx), px(ly), px(2.0)), NUCLEUS)
         cells.append((px(x), px(y), px(cell_um / 2)))
     clumps = []
     for x, y in plates:
