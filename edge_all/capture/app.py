@@ -119,6 +119,7 @@ def run_capture(
                     screening_rule=options.screening,
                     unfamiliarity_threshold=classifier.referral.threshold if classifier.referral else None,
                     camera_settings=camera_settings,
+                    um_per_px=options.um_per_px,
                 )
             )
         except StorageFull as exc:

@@ -68,9 +68,11 @@ class FolderSource(FrameSource):
             return None
         self._pending.pop(name, None)
         path = self.folder / name
+        native_width = None
         try:
             # A large file is shrunk once, here; the file itself stays the record of the field.
-            rgb, error = shrink(load_rgb(path), self.request.min_size), None
+            whole = load_rgb(path)
+            rgb, error, native_width = shrink(whole, self.request.min_size), None, whole.shape[1]
         except ImageError as exc:
             if self._still_in_grace(name, path):
                 return None  # looked at again when it changes, or when the grace time is over
@@ -80,7 +82,8 @@ class FolderSource(FrameSource):
         self._unreadable.pop(name, None)
         index, self._count = self._count, self._count + 1
         # A name that is not UTF-8 is recorded with \xNN escapes (edge_all.safe_text).
-        return Frame(index=index, origin=utf8_safe(str(path)), rgb=rgb, file=path, error=error)
+        origin = utf8_safe(str(path))
+        return Frame(index=index, origin=origin, rgb=rgb, file=path, error=error, native_width=native_width)
 
     def skip(self, paths: Iterable[str | Path]) -> int:
         """Never hand out these files (e.g. recorded before a restart); returns how many are here."""

@@ -85,7 +85,8 @@ class OpenCVCamera(FrameSource):
             raise SourceUnavailable(f"camera {self.spec}: stopped delivering frames (unplugged?)")
         index, self._count = self._count, self._count + 1
         rgb, full = from_bgr(frame, self.request)
-        return Frame(index=index, origin=f"{self.spec}#{index}", rgb=rgb, full=full)
+        width = frame.shape[1]
+        return Frame(index=index, origin=f"{self.spec}#{index}", rgb=rgb, full=full, native_width=width)
 
     def settings(self) -> dict[str, Any] | None:
         return self._settings
@@ -221,7 +222,8 @@ class VideoFile(FrameSource):
         index, self._next = self._next, self._next + 1
         self._damaged_in_a_row = 0
         rgb, full = from_bgr(frame, self.request)  # an HD video is shrunk here, once
-        return Frame(index=index, origin=f"{self.spec}#{index}", rgb=rgb, full=full)
+        width = frame.shape[1]
+        return Frame(index=index, origin=f"{self.spec}#{index}", rgb=rgb, full=full, native_width=width)
 
     def _damaged(self) -> Frame:
         if self._damaged_in_a_row >= MAX_DAMAGED_IN_A_ROW:

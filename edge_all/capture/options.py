@@ -54,6 +54,9 @@ class CaptureOptions:
     reconnect_timeout: float = 30.0
     poll_seconds: float = 0.2  # how often a folder source is looked at when idle
     screening: ScreeningRule = ScreeningRule()  # how many fields the sample's call needs
+    # The scale of the camera's frames as the source delivers them (before the loop shrinks them),
+    # stored with the session for this camera and objective; None: estimated from each frame's red cells.
+    um_per_px: float | None = None
 
     def __post_init__(self) -> None:
         if self.threshold is not None:  # None: the bundle's own
@@ -62,6 +65,8 @@ class CaptureOptions:
             if getattr(self, name) is not None:
                 require_number(name, getattr(self, name), 0.0)
         check_frame_format(self.frame_format)
+        if self.um_per_px is not None:
+            require_number("um per px", self.um_per_px, 0.01, 10.0)
         if self.sample_id is not None and not is_utf8_text(self.sample_id):
             raise UsageError(f"sample id {self.sample_id!r} is not valid UTF-8 text")
 

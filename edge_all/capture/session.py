@@ -19,6 +19,7 @@ import numpy as np
 from edge_all.capture.frames import save_frame
 from edge_all.capture.options import CaptureOptions
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
+from edge_all.cells.scale import ScaleEstimate, scale_of
 from edge_all.clock import now_iso
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
@@ -28,7 +29,7 @@ from edge_all.results.store import CaptureRecord, ResultsStore, is_disk_full
 from edge_all.runtime.classifier import Predictor
 from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
-from edge_all.triage.decision import assess_field
+from edge_all.triage.decision import assess_field, reads_cells
 from edge_all.triage.screening import ScreeningCall
 from edge_all.triage.status import Status
 
@@ -169,7 +170,7 @@ class CaptureSession:
             fields.update(status=Status.ERROR, reason=frame.error or "frame could not be read")
         else:
             try:
-                fields.update(self._judge_and_classify(frame.rgb))
+                fields.update(self._judge_and_classify(frame.rgb, self._site_scale(frame)))
             except Exception as exc:
                 # Recorded and skipped, never fatal: a restarted service must not stop on it again.
                 reason = f"could not be processed ({type(exc).__name__}: {exc})"
@@ -191,12 +192,22 @@ class CaptureSession:
         stored = self.store.add(record)
         return replace(record, id=stored.id), stored.call
 
-    def _judge_and_classify(self, rgb: np.ndarray) -> dict:
+    def _site_scale(self, frame: Frame) -> ScaleEstimate | None:
+        """The session's scale for its camera, at the pixels of the frame as the loop reads it."""
+        um = self.options.um_per_px
+        if um is None or frame.rgb is None:
+            return None
+        width = frame.native_width or frame.rgb.shape[1]
+        return ScaleEstimate.given(um * width / frame.rgb.shape[1], "site")
+
+    def _judge_and_classify(self, rgb: np.ndarray, site: ScaleEstimate | None = None) -> dict:
         opts = self.options
         try:
+            cells = reads_cells(self.predictor)
             field = assess_field(
-                rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps
-            )
+                rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps,
+                scale=scale_of(rgb, site, cells), reads_cells=cells,
+            )  # fmt: skip
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}
         prediction = field.prediction

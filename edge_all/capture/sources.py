@@ -37,6 +37,9 @@ class Frame:
     file: Path | None = None  # the image file the frame is (folder sources)
     error: str | None = None
     full: np.ndarray | None = None  # the full-resolution RGB frame, when FrameRequest.full_resolution
+    # The width the source delivered before it shrank the frame to `rgb` (a scale given for the camera
+    # is of those pixels); None: `rgb` is as the source delivered it.
+    native_width: int | None = None
 
     @property
     def to_save(self) -> np.ndarray | None:

@@ -33,7 +33,7 @@ class Glass:
     @property
     def luma(self) -> float:
         """The lamp's level through bare glass, as luma (0-255)."""
-        return float(sum(w * c for w, c in zip(_LUMA, self.median_rgb)))
+        return float(sum(w * c for w, c in zip(_LUMA, self.median_rgb, strict=True)))
 
 
 def _block_percentiles(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,7 +82,7 @@ def estimate_glass(rgb: np.ndarray) -> Glass:
             coef = np.linalg.lstsq(design[keep], target[keep], rcond=None)[0]
             resid = target - design @ coef
             keep = resid > -max(4.0, 2.5 * float(np.median(np.abs(resid[keep]))))
-        surface[..., c] = np.clip(sum(k * t for k, t in zip(coef, terms)), 1.0, 255.0)
+        surface[..., c] = np.clip(sum(k * t for k, t in zip(coef, terms, strict=True)), 1.0, 255.0)
     medians = tuple(float(np.median(surface[..., c])) for c in range(3))
     return Glass(rgb=surface, median_rgb=(medians[0], medians[1], medians[2]))
 

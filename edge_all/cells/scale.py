@@ -64,7 +64,7 @@ class ScaleEstimate:
     def __post_init__(self) -> None:
         if self.source not in SCALE_SOURCES:
             raise ValueError(f"unknown scale source {self.source!r}; known: {', '.join(SCALE_SOURCES)}")
-        if (self.um_per_px is None) == (self.reason is None) and self.source != "bundle-free":
+        if (self.um_per_px is None) == (self.reason is None):
             raise ValueError("a scale has either um_per_px or the reason it is unknown, not both")
 
     @property
@@ -152,7 +152,9 @@ def _peak(radii: np.ndarray, spectrum: np.ndarray) -> _Peak | None:
     k = int(np.argmax(smooth[1:])) + 1  # radius 1 is noise and thin edges
     band = (radii > radii[k] / 1.25) & (radii < radii[k] * 1.25)
     weight = spectrum[band]
-    radius = float((radii[band] * weight).sum() / max(weight.sum(), 1e-9))
+    if float(weight.sum()) <= 0.0:  # nothing at the peak's size: no red cells to speak of
+        return None
+    radius = float((radii[band] * weight).sum() / weight.sum())
     cum = np.cumsum(weight) / max(weight.sum(), 1e-9)
     q1, q3 = np.interp([0.25, 0.75], cum, radii[band])
     return _Peak(
@@ -199,7 +201,24 @@ def estimate_scale(rgb: np.ndarray, red_cell_um: float = RED_CELL_DIAMETER_UM) -
         return _unknown(f"too few red cells ({peak.cells:.0f} measured, {MIN_RED_CELLS} needed)", peak)
     if peak.spread > MAX_SPREAD or peak.share < MIN_PEAK_SHARE:
         return _unknown(
-            f"red cell sizes disagree (spread {peak.spread:.2f}, {peak.share:.0%} of the area at one size)", peak
+            f"red cell sizes disagree (spread {peak.spread:.2f}, {peak.share:.0%} of the area at one size)",
+            peak,
         )
     diameter = peak.diameter / factor
     return ScaleEstimate(red_cell_um / diameter, "estimated", peak.spread, int(round(peak.cells)), None)
+
+
+def scale_of(rgb: np.ndarray, given: ScaleEstimate | None = None, reads_cells: bool = False) -> ScaleEstimate:
+    """The scale an image is read at: the one given (option or site), else the red cells' estimate.
+
+    A whole-field model (format 1/2 bundle, plain .tflite) reads the image at no scale; where the
+    estimate fails for one, the result is "bundle-free", carrying the estimate's reason (its quality
+    is then measured the old way). A model that reads cells (`reads_cells`) gets the failed estimate
+    itself, which triage refers as "scale unknown".
+    """
+    if given is not None and given.known:
+        return given
+    estimate = estimate_scale(rgb)
+    if estimate.known or reads_cells:
+        return estimate
+    return ScaleEstimate(None, "bundle-free", estimate.spread, estimate.red_cells, estimate.reason)

@@ -27,6 +27,7 @@ from edge_all.cli.options import (
     ThreadsOption,
     ThresholdOption,
     TtaOption,
+    UmPerPxOption,
 )
 from edge_all.exit_codes import EPILOG
 from edge_all.runtime.choice import ModelChoice
@@ -61,6 +62,7 @@ def capture_and_classify(
     ] = None,
     threshold: ThresholdOption = CaptureOptions.threshold,
     tta: TtaOption = CaptureOptions.tta,
+    um_per_px: UmPerPxOption = None,
     save_heatmaps: Annotated[
         bool,
         typer.Option(
@@ -172,6 +174,7 @@ def capture_and_classify(
             save_frames=save_frames,
             save_heatmaps=save_heatmaps,
             tta=tta,
+            um_per_px=um_per_px,
             frame_format=frame_format,
             reconnect_timeout=reconnect_timeout,
             screening=ScreeningRule(min_all_like, min_good_fields),

@@ -24,6 +24,7 @@ from edge_all.cli.options import (
     ThreadsOption,
     ThresholdOption,
     TtaOption,
+    UmPerPxOption,
     load_model,
 )
 from edge_all.errors import FileError, UsageError
@@ -56,6 +57,7 @@ def classify(
     ] = False,
     quality_config: QualityConfigOption = None,
     tta: TtaOption = False,
+    um_per_px: UmPerPxOption = None,
     heatmaps: Annotated[
         Path | None,
         typer.Option(
@@ -77,6 +79,7 @@ def classify(
     Each file is classified, uncertain, referred (unlike the training images), rejected (poor quality)
     or, when unreadable, reported in one line on stderr while the batch goes on (exit code 3).
     """
+    from edge_all.cells.scale import ScaleEstimate, scale_of
     from edge_all.results.batch import (
         FileResult,
         format_summary,
@@ -87,7 +90,7 @@ def classify(
     )
     from edge_all.runtime.images import ImageError, load_rgb
     from edge_all.runtime.inputs import expand_inputs
-    from edge_all.triage.decision import assess_field, resolve_threshold
+    from edge_all.triage.decision import assess_field, reads_cells, resolve_threshold
     from edge_all.triage.thresholds import QualityThresholds
 
     classifier = load_model(ModelChoice(model, labels, threads, edgetpu))
@@ -99,6 +102,8 @@ def classify(
     if classifier.manifest is not None and not no_quality_gate:  # plain models document no such images
         quality = QualityThresholds.from_file(quality_config) if quality_config else QualityThresholds()
     threshold = resolve_threshold(threshold, classifier)
+    given = ScaleEstimate.given(um_per_px) if um_per_px is not None else None
+    cells = reads_cells(classifier)
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
         raise FileError(f"no images found in {' '.join(paths)}")
@@ -124,9 +129,11 @@ def classify(
     ) as files:
         for path in files:
             try:
+                rgb = load_rgb(path)
                 assessed = assess_field(
-                    load_rgb(path), classifier, quality, threshold, tta, names is not None
-                )
+                    rgb, classifier, quality, threshold, tta, names is not None,
+                    scale=scale_of(rgb, given, cells), reads_cells=cells,
+                )  # fmt: skip
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))
                 continue

@@ -48,6 +48,18 @@ QualityConfigOption = Annotated[
     Path | None,
     typer.Option("--quality-config", help="JSON object of quality thresholds (see docs/capture.md)."),
 ]
+UmPerPxOption = Annotated[
+    float | None,
+    typer.Option(
+        "--um-per-px",
+        min=0.01,
+        max=10.0,
+        help="The images' physical scale in micrometres per pixel (of this camera and objective, at the "
+        "size the images are given). Default: estimated from each image's red cells; an image with too few "
+        "(a single-cell crop) then has no scale. See docs/scale.md.",
+        show_default=False,
+    ),
+]
 TtaOption = Annotated[
     bool, typer.Option("--tta", help="Average the 8 rotations and flips of each image (8x the time).")
 ]

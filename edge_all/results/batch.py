@@ -21,7 +21,7 @@ from edge_all.triage.status import Status
 
 CSV_COLUMNS = (
     "file", "status", "label", "best_label", "confidence", "unfamiliarity", "top_k", "inference_ms",
-    "reason", "heatmap",
+    "reason", "heatmap", "um_per_px", "scale_source",
 )  # fmt: skip
 
 
@@ -63,6 +63,8 @@ class FileResult:
         data["reason"] = judged.reason
         if judged.quality is not None:
             data["quality"] = judged.quality
+        if judged.scale is not None:
+            data["scale"] = judged.scale
         if judged.predicted:
             data.update(
                 best_label=judged.label,
@@ -109,8 +111,16 @@ def write_csv(path: Path, results: list[FileResult]) -> None:
                     f"{judged.inference_ms:.3f}" if judged else "",
                     csv_safe(result.reason or ""),
                     csv_safe(str(result.heatmap)) if result.heatmap is not None else "",
+                    *_scale_cells(result),
                 ]
             )
+
+
+def _scale_cells(result: FileResult) -> list[str]:
+    scale = result.judged.scale if result.judged is not None else None
+    if scale is None:
+        return ["", ""]
+    return ["" if scale["um_per_px"] is None else f"{scale['um_per_px']:.4f}", str(scale["source"])]
 
 
 def format_table(results: list[FileResult]) -> str:

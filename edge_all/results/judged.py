@@ -28,14 +28,21 @@ class JudgedField:
     probabilities: dict[str, float] | None = None  # label -> probability, in output order
     inference_ms: float | None = None
     unfamiliarity: float | None = None  # 1.0 is the referral threshold; None: no detector
+    # The scale the image was read at and where it came from: {"um_per_px", "source"} (um_per_px None
+    # when unknown); None when no scale was looked for.
+    scale: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, field: FieldResult, labels: Sequence[str]) -> JudgedField:
         quality = field.quality.to_dict() if field.quality is not None else None
+        scale = None
+        if field.scale is not None:
+            scale = {"um_per_px": field.scale.to_dict()["um_per_px"], "source": field.scale.source}
         prediction = field.prediction
-        if prediction is None:  # rejected before the model ran
-            return cls(field.status, field.reason, quality)
+        if prediction is None:  # rejected (or referred for its scale) before the model ran
+            return cls(field.status, field.reason, quality, scale=scale)
         return cls(
+            scale=scale,
             status=field.status,
             reason=field.reason,
             quality=quality,
@@ -58,6 +65,8 @@ class JudgedField:
     def record_fields(self) -> dict[str, Any]:
         """The values a CaptureRecord takes from it (edge_all.results.store)."""
         fields: dict[str, Any] = {"status": self.status, "reason": self.reason, "quality": self.quality or {}}
+        if self.scale is not None:
+            fields.update(um_per_px=self.scale["um_per_px"], scale_source=self.scale["source"])
         if self.predicted:
             fields.update(
                 label=self.label,

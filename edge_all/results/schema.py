@@ -18,7 +18,7 @@ from edge_all.triage.screening import ScreeningRule
 # Recount one sample and store its call, inside the caller's transaction (ResultsStore._refresh_sample).
 RefreshSample = Callable[[str | None, ScreeningRule, list[str]], object]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Version 1 as it shipped; a new database is made by running every migration in order, so the
 # upgrade path of an existing clinic database is the path every test database takes.
@@ -148,6 +148,16 @@ CREATE TRIGGER reviews_never_deleted BEFORE DELETE ON reviews
 BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
 """
 
+# Version 3: the physical scale each field was read at and where it came from (issue 22), the glass
+# level the exposure is judged on, and the scale a session was given for its camera and objective.
+# Only columns added, so a version 2 database keeps every row; its fields read NULL (no scale).
+_MIGRATION_V3 = """
+ALTER TABLE captures ADD COLUMN um_per_px REAL;      -- the scale used; NULL: unknown or not looked for
+ALTER TABLE captures ADD COLUMN scale_source TEXT;   -- given, site, estimated, bundle-free; NULL: none
+ALTER TABLE captures ADD COLUMN glass REAL;          -- luma of the bare glass (the lamp's level)
+ALTER TABLE sessions ADD COLUMN um_per_px REAL;      -- the scale given for the camera and objective
+"""
+
 
 def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sample: RefreshSample) -> None:
     """Bring the database at `path` to SCHEMA_VERSION, creating it when it is new and `create` allows."""
@@ -165,6 +175,9 @@ def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sa
     version = connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
     if version == 1:
         _upgrade_to_v2(connection, refresh_sample)
+        version = 2
+    if version == 2:
+        _upgrade_to_v3(connection)
     elif version != SCHEMA_VERSION:
         raise StoreError(
             f"{path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"
@@ -190,6 +203,16 @@ def _upgrade_to_v2(connection: sqlite3.Connection, refresh_sample: RefreshSample
         raise
     finally:
         connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _upgrade_to_v3(connection: sqlite3.Connection) -> None:
+    """Version 2 -> 3 in one transaction: new columns only, every row kept as it was."""
+    try:
+        connection.executescript(f"BEGIN; {_MIGRATION_V3} UPDATE schema_version SET version = 3; COMMIT;")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
 
 def _labels_of_sample(connection: sqlite3.Connection, sample_id: str | None) -> list[str]:

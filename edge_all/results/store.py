@@ -47,7 +47,7 @@ CAPTURE_COLUMNS = (
     "id", "session_id", "captured_at", "sample_id", "source", "frame_index", "origin", "image_path",
     "image_sha256", "status", "label", "confidence", "probabilities", "brightness", "contrast",
     "clipped", "stained", "focus", "reason", "bundle_sha256", "inference_ms", "unfamiliarity",
-    "heatmap_path",
+    "heatmap_path", "um_per_px", "scale_source", "glass",
 )  # fmt: skip
 SAMPLE_COLUMNS = (
     "sample_id", "first_captured_at", "last_captured_at", "fields", "good", "all_like", "uncertain",
@@ -125,6 +125,7 @@ class SessionInfo:
     unfamiliarity_threshold: float | None = None  # None: the model carries no referral detector
     screening_rule: ScreeningRule = ScreeningRule()
     camera_settings: dict[str, Any] | None = None
+    um_per_px: float | None = None  # the scale given for the camera and objective (--um-per-px)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ class CaptureRecord:
     inference_ms: float | None = None
     unfamiliarity: float | None = None  # None: the model carries no referral detector
     heatmap_path: str | None = None
+    um_per_px: float | None = None  # the scale the field was read at; None: unknown or not looked for
+    scale_source: str | None = None  # given, site, estimated or bundle-free (edge_all.cells.scale)
     id: int | None = None  # set once stored
 
 
@@ -272,7 +275,8 @@ class ResultsStore:
             record.confidence, json.dumps(record.probabilities) if record.probabilities is not None else None,
             quality.get("brightness"), quality.get("contrast"), quality.get("clipped"),
             quality.get("stained"), quality.get("focus"), record.reason, record.bundle_sha256,
-            record.inference_ms, record.unfamiliarity, record.heatmap_path,
+            record.inference_ms, record.unfamiliarity, record.heatmap_path, record.um_per_px,
+            record.scale_source, quality.get("glass"),
         )  # fmt: skip
         columns = ", ".join(CAPTURE_COLUMNS[1:])
         marks = ", ".join("?" for _ in values)

@@ -1,10 +1,11 @@
 """A field read cell by cell (a format-3 bundle, "reads": "cells"): each white cell found, cropped at
 the bundle's scale, classified, and judged by its label's role; the field is its most serious cell.
 
-image -> scale (given, else estimated from the red cells; unknown: referred "scale unknown") ->
-resample to the bundle's scale -> quality -> stain normalise -> find white cells (none: rejected
-"no white cell in this field") -> crops of cell_crop.size_px centred on each (reflect padding) ->
-one batched call where the backend allows -> each cell's status by its label's role:
+image -> scale (given, else estimated from the red cells: edge_all.cells.scale.scale_of; unknown:
+edge_all.triage.decision refers the field "scale unknown" before it gets here) -> resample to the
+bundle's scale -> quality -> stain normalise -> find white cells (none: rejected "no white cell in
+this field") -> crops of cell_crop.size_px centred on each (reflect padding) -> one batched call
+where the backend allows -> each cell's status by its label's role:
 
 - unfamiliar or below the confidence threshold: referred (as a whole-field prediction would be);
 - role `refer`: referred; `all_like`: ALL-like; `not_all_like`: cleared; `not_a_white_cell`: dropped
@@ -24,9 +25,8 @@ import numpy as np
 
 from edge_all.cells.finder import CellBox, find_white_cells
 from edge_all.cells.resample import to_scale
-from edge_all.cells.scale import ScaleEstimate, estimate_scale
+from edge_all.cells.scale import ScaleEstimate
 from edge_all.cells.stain import StainNormaliser
-from edge_all.runtime.bundle import BundleManifest
 from edge_all.runtime.classifier import Classifier, Prediction
 from edge_all.triage.quality import QualityMetrics, assess
 from edge_all.triage.rules import decide
@@ -34,8 +34,6 @@ from edge_all.triage.status import Status
 from edge_all.triage.thresholds import QualityThresholds
 
 NO_WHITE_CELL = "no_white_cell: no white cell in this field (move to a field with white cells)"
-SCALE_UNKNOWN = "scale unknown"
-GIVE_SCALE = "give it with --um-per-px (micrometres per pixel of this camera and objective)"
 
 
 class CellStatus(str, Enum):
@@ -89,12 +87,6 @@ class CellsOutcome:
     scale: ScaleEstimate
 
 
-def reads_cells(classifier: object) -> bool:
-    """Whether a predictor is a format-3 cell model (a Classifier whose bundle reads cells)."""
-    manifest = getattr(classifier, "manifest", None)
-    return isinstance(manifest, BundleManifest) and manifest.reads_cells
-
-
 def crop_at(rgb: np.ndarray, cx: float, cy: float, size: int) -> np.ndarray:
     """A size x size crop centred on (cx, cy), reflect-padded where it leaves the image."""
     half = size / 2.0
@@ -136,9 +128,6 @@ class CellReader:
         self.roles = manifest.label_roles
         self.stain = StainNormaliser(manifest.stain)
 
-    def scale_of(self, rgb: np.ndarray, given: ScaleEstimate | None) -> ScaleEstimate:
-        return given if given is not None and given.known else estimate_scale(rgb)
-
     def crops(self, rgb: np.ndarray, cells: tuple[CellBox, ...]) -> np.ndarray:
         """The model-sized crop of every cell, as one (k, h, w, 3) batch."""
         prepared = [self.classifier.prepare(crop_at(rgb, c.cx, c.cy, self.crop_px)) for c in cells]
@@ -150,18 +139,17 @@ class CellReader:
         rgb: np.ndarray,
         quality: QualityThresholds | None,
         threshold: float,
-        scale: ScaleEstimate | None = None,
+        scale: ScaleEstimate,
         batched: bool = True,
     ) -> CellsOutcome:
-        """Judge one field cell by cell (see the module docstring); raises the classifier's errors."""
-        scale = self.scale_of(rgb, scale)
-        if not scale.known:
-            reason = f"{SCALE_UNKNOWN}: {scale.reason}; {GIVE_SCALE}"
-            return CellsOutcome(Status.REFERRED, reason, None, None, (), scale)
-        at = to_scale(rgb, float(scale.um_per_px), self.um_per_px)
+        """Judge one field, of known `scale`, cell by cell (see the module docstring); raises the
+        classifier's errors."""
+        if scale.um_per_px is None:
+            raise ValueError("a field is read cell by cell only at a known scale")
+        at = to_scale(rgb, scale.um_per_px, self.um_per_px)
         metrics = None
         if quality is not None:
-            report = assess(at.rgb, quality)
+            report = assess(at.rgb, quality, at.um_per_px)
             metrics = report.metrics
             if not report.passed:
                 return CellsOutcome(Status.REJECTED, report.reason, None, metrics, (), scale)

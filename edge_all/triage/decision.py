@@ -3,7 +3,10 @@
 The same rules for `classify`, `capture-and-classify` and the station, so the same image is never
 refused by one and classified at 0.99 by another:
 
+0. referred, "scale unknown": a model that reads cells at a physical scale, on an image whose scale
+   was neither given nor estimated from its red cells (the quality gate cannot be read truly either);
 1. rejected: the picture fails the quality gate (too dark, blurred, empty...): the model is not run;
+   it is measured at the reference scale when the image's scale is known (edge_all.triage.quality);
 2. referred: the model ran, but the image is unlike the images it was trained on (the bundle's
    referral detector scores it at or above 1.0): its class and confidence mean little;
 3. uncertain: familiar, but the (calibrated) confidence is below the threshold;
@@ -20,14 +23,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_all.cells.scale import ScaleEstimate
-from edge_all.runtime.classifier import Prediction as Prediction
-from edge_all.runtime.classifier import Predictor
-from edge_all.triage.cells import CellReader, CellResult, reads_cells
+from edge_all.runtime.classifier import Classifier, Prediction, Predictor
+from edge_all.triage.cells import CellReader, CellResult
 from edge_all.triage.quality import QualityMetrics, assess
 from edge_all.triage.rules import REFERRED_REASON as REFERRED_REASON
 from edge_all.triage.rules import decide
 from edge_all.triage.status import Status
 from edge_all.triage.thresholds import QualityThresholds
+
+SCALE_UNKNOWN = "scale_unknown"
+
+
+def scale_unknown_reason(scale: ScaleEstimate) -> str:
+    """Why an image was referred for want of a scale, and how to give one."""
+    why = scale.reason or "no scale"
+    return (
+        f"{SCALE_UNKNOWN}: {why}; give the microscope's scale with --um-per-px "
+        "(micrometres per pixel of this camera and objective)"
+    )
 
 
 @dataclass(frozen=True)
@@ -37,8 +50,15 @@ class FieldResult:
     prediction: Prediction | None  # None when rejected before the model ran
     quality: QualityMetrics | None  # None when the gate is off
     pixels: np.ndarray | None  # what the model saw (prepared), for heat-map overlays
+    scale: ScaleEstimate | None = None  # the scale used and its source; None: not looked for
     cells: tuple[CellResult, ...] = ()  # a cell model's white cells, boxes in the image's pixels
-    scale: ScaleEstimate | None = None  # a cell model's scale of the image (None: a whole-field model)
+
+
+def reads_cells(predictor: Predictor) -> bool:
+    """Whether the model reads cells at a physical scale (a format-3 bundle with `"reads": "cells"`):
+    then an image of unknown scale is referred. Whole-field models (format 1/2, plain .tflite) do not."""
+    manifest = getattr(predictor, "manifest", None)
+    return getattr(manifest, "reads", "field") == "cells"
 
 
 def resolve_threshold(option: float | None, predictor: Predictor) -> float:
@@ -55,32 +75,33 @@ def assess_field(
     tta: bool = False,
     heatmap: bool = False,
     scale: ScaleEstimate | None = None,
+    reads_cells: bool = False,
     cell_reader: CellReader | None = None,
 ) -> FieldResult:
     """Check the picture, then (if it passed) classify it and decide; raises the classifier's errors.
 
-    `heatmap` adds a class activation map when the bundle can draw one. A cell model reads the field
-    cell by cell, at `scale` when given (else estimated); pass a `cell_reader` made once per command.
+    `scale` is the image's own (edge_all.cells.scale.scale_of): the quality gate measures at the
+    reference scale when it is known. `reads_cells` (a model that reads cells at a physical scale)
+    refers an image of unknown scale, and reads the field cell by cell (edge_all.triage.cells; pass a
+    `cell_reader` made once per command, or one is made here). `heatmap` adds a class activation map
+    when the bundle can draw one.
     """
-    if cell_reader is not None or reads_cells(classifier):
+    if reads_cells and (scale is None or not scale.known):
+        unknown = scale or ScaleEstimate(None, "estimated", reason="no scale given or estimated")
+        return FieldResult(Status.REFERRED, scale_unknown_reason(unknown), None, None, None, unknown)
+    if reads_cells and (cell_reader is not None or isinstance(classifier, Classifier)):
         reader = cell_reader or CellReader(classifier)  # type: ignore[arg-type]
-        outcome = reader.read(rgb, quality, threshold, scale)
+        read = reader.read(rgb, quality, threshold, scale)
         return FieldResult(
-            outcome.status,
-            outcome.reason,
-            outcome.prediction,
-            outcome.quality,
-            None,
-            outcome.cells,
-            outcome.scale,
+            read.status, read.reason, read.prediction, read.quality, None, read.scale, read.cells
         )
     metrics = None
     if quality is not None:
-        report = assess(rgb, quality)
+        report = assess(rgb, quality, scale.um_per_px if scale is not None else None)
         metrics = report.metrics
         if not report.passed:
-            return FieldResult(Status.REJECTED, report.reason, None, metrics, None)
+            return FieldResult(Status.REJECTED, report.reason, None, metrics, None, scale)
     pixels = classifier.prepare(rgb)
     prediction = classifier.predict_pixels(pixels, tta=tta, heatmap=heatmap and classifier.can_draw_heatmaps)
     status, reason = decide(prediction, threshold)
-    return FieldResult(status, reason, prediction, metrics, pixels)
+    return FieldResult(status, reason, prediction, metrics, pixels, scale)

@@ -4,10 +4,17 @@ A blurred, dark, washed-out or empty field of view still produces a confident-lo
 These checks run before the model, need only numpy (no OpenCV on the device), and say in words
 why a frame was refused so the operator can refocus, fix the light or move the slide.
 
-Metrics are measured on a copy scaled so its short side is ANALYSIS_SIDE pixels (the size of the
-public ALL dataset's images), so one set of thresholds holds for a 224x224 file and a 5-megapixel
-camera frame alike. The thresholds (edge_all.triage.thresholds.QualityThresholds) were tuned with
-benchmarks/quality_thresholds.py (docs/capture.md).
+Where the image's physical scale is known (given, stored for the site, or estimated from its red
+cells: edge_all.cells.scale), the metrics are measured on a copy resampled by area averaging to the
+reference scale (REFERENCE_UM_PER_PX, 0.55 um per pixel), so a sharp image at five times the home
+lab's magnification is as sharp as the home lab's: focus means the same on every microscope. Where
+the scale is unknown, they are measured as before, on a copy scaled so its short side is
+ANALYSIS_SIDE pixels (the size of the public ALL dataset's images), and a sharp image at another
+magnification can read as out of focus: the metrics record which (`um_per_px`, None for the old way).
+The exposure is judged against the glass: "too dark" is a dim lamp (the bare glass is dark), not a
+field crowded with cells under a lamp set as another lab sets it. The thresholds
+(edge_all.triage.thresholds.QualityThresholds) were tuned with benchmarks/quality_thresholds.py
+(docs/capture.md) and checked on other labs' images with benchmarks/quality_at_scale.py (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from edge_all.cells.resample import to_scale
+from edge_all.cells.scale import REFERENCE_UM_PER_PX
 from edge_all.triage.thresholds import QualityThresholds
 
 ANALYSIS_SIDE = 224
@@ -25,6 +34,9 @@ ANALYSIS_SIDE = 224
 MAX_ASPECT_RATIO = 10.0
 # ITU-R BT.601 luma weights: what "brightness" means for 8-bit RGB.
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# The glass (the lamp's level) is the luma this share of the pixels reach: in a smear even a packed
+# field shows this much bare glass between its cells, and a few hot pixels are above it.
+GLASS_PERCENTILE = 98.0
 
 
 @dataclass(frozen=True)
@@ -34,9 +46,11 @@ class QualityMetrics:
     clipped: float
     stained: float
     focus: float
+    glass: float | None = None  # the luma of the bare glass (the lamp's level); None: not measured
+    um_per_px: float | None = None  # the scale measured at; None: the old 224-px copy (scale unknown)
 
     def to_dict(self) -> dict[str, float]:
-        return {name: round(value, 5) for name, value in asdict(self).items()}
+        return {name: round(value, 5) for name, value in asdict(self).items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -95,16 +109,43 @@ def stained_fraction(rgb: np.ndarray) -> float:
     return float(np.mean((deficit > STAIN_GREEN_DEFICIT) & (red_blue >= 20.0)))
 
 
-def measure(rgb: np.ndarray) -> QualityMetrics:
-    """All quality metrics of an (H, W, 3) uint8 RGB frame."""
-    small = analysis_copy(rgb)
+def at_reference_scale(rgb: np.ndarray, um_per_px: float) -> tuple[np.ndarray, float]:
+    """The frame resampled by area averaging to REFERENCE_UM_PER_PX (never upsampled), and its scale.
+
+    Its long side is capped as analysis_copy caps it, so a strip costs little whatever it claims.
+    """
+    resampled = to_scale(rgb, um_per_px, REFERENCE_UM_PER_PX)
+    small, scale = resampled.rgb, resampled.um_per_px
+    h, w = small.shape[:2]
+    cap = ANALYSIS_SIDE * MAX_ASPECT_RATIO * 4
+    if max(h, w) > cap:
+        shrink = cap / max(h, w)
+        small = np.asarray(Image.fromarray(small).resize(
+            (max(1, round(w * shrink)), max(1, round(h * shrink))), Image.Resampling.BOX
+        ))  # fmt: skip
+        scale = scale / shrink
+    return small, scale
+
+
+def measure(rgb: np.ndarray, um_per_px: float | None = None) -> QualityMetrics:
+    """All quality metrics of an (H, W, 3) uint8 RGB frame, at the reference scale when its scale is known."""
+    if um_per_px is None:
+        small, scale = analysis_copy(rgb), None
+    else:
+        small, scale = at_reference_scale(rgb, um_per_px)
     gray = luma(small)
+    glass = float(np.percentile(gray, GLASS_PERCENTILE)) if gray.size else 0.0
+    # At a known scale, focus is read on luma relative to the glass (as if the lamp gave 255 through
+    # bare glass), so a dimmer lamp, which lowers every edge's step, does not read as blur.
+    relative = gray if scale is None else gray * (255.0 / max(glass, 1.0))
     return QualityMetrics(
         brightness=float(gray.mean()),
         contrast=float(gray.std()),
         clipped=float(np.mean((gray < 2.0) | (gray > 253.0))),
         stained=stained_fraction(small),
-        focus=laplacian_variance(gray),
+        focus=laplacian_variance(relative),
+        glass=glass,
+        um_per_px=scale,
     )
 
 
@@ -112,21 +153,39 @@ def judge(metrics: QualityMetrics, limits: QualityThresholds) -> str | None:
     """The first failed check as "code: explanation", or None.
 
     Order matters for the message: exposure first (a black frame is also "blurred"), then blank
-    glass (no edges either), then focus (blur also fades the stain), then stained cells.
+    glass (no edges either), then focus (blur also fades the stain), then stained cells. Each reason
+    says what was measured, against which limit, and what to do. "too_dark" reads the glass (the
+    lamp's level) when it was measured, so a field crowded with cells under a lamp set lower than the
+    home lab's is not "too dark"; a record measured before the glass was reads its mean brightness.
     """
     m, t = metrics, limits
-    if m.brightness < t.min_brightness:
-        return f"too_dark: mean brightness {m.brightness:.1f} < {t.min_brightness:g}"
+    at = "" if m.um_per_px is None else f" at {m.um_per_px:.2g} um/px"
+    if m.glass is not None and m.glass < t.min_brightness:
+        return (
+            f"too_dark: the glass reads brightness {m.glass:.1f} < {t.min_brightness:g}: "
+            "turn the lamp up or open the diaphragm, and take it again"
+        )
+    if m.glass is None and m.brightness < t.min_brightness:
+        return f"too_dark: mean brightness {m.brightness:.1f} < {t.min_brightness:g}: turn the lamp up"
     if m.brightness > t.max_brightness:
-        return f"too_bright: mean brightness {m.brightness:.1f} > {t.max_brightness:g}"
+        return (
+            f"too_bright: mean brightness {m.brightness:.1f} > {t.max_brightness:g}: "
+            "turn the lamp down or shorten the exposure, and take it again"
+        )
     if m.clipped > t.max_clipped:
-        return f"clipped: {m.clipped:.1%} of pixels clipped > {t.max_clipped:.0%}"
+        return (
+            f"clipped: {m.clipped:.1%} of pixels clipped > {t.max_clipped:.0%}: "
+            "set the exposure and take it again"
+        )
     if m.contrast < t.min_contrast:
-        return f"empty_field: contrast {m.contrast:.1f} < {t.min_contrast:g}"
+        return f"empty_field: contrast {m.contrast:.1f} < {t.min_contrast:g}: move to a field with cells"
     if m.focus < t.min_focus:
-        return f"out_of_focus: focus {m.focus:.1f} < {t.min_focus:g}"
+        return f"out_of_focus: focus {m.focus:.1f} < {t.min_focus:g}{at}: refocus and take it again"
     if m.stained < t.min_stained:
-        return f"no_stained_cells: stained area {m.stained:.2%} < {t.min_stained:.2%}"
+        return (
+            f"no_stained_cells: stained area {m.stained:.2%} < {t.min_stained:.2%}: "
+            "check the stain, or move to a field with stained cells"
+        )
     return None
 
 
@@ -138,7 +197,8 @@ def odd_shape(rgb: np.ndarray) -> str | None:
     return None
 
 
-def assess(rgb: np.ndarray, limits: QualityThresholds) -> QualityReport:
-    """Measure a frame (in bounded time and memory, whatever its size) and judge it."""
-    metrics = measure(rgb)
+def assess(rgb: np.ndarray, limits: QualityThresholds, um_per_px: float | None = None) -> QualityReport:
+    """Measure a frame (in bounded time and memory, whatever its size) and judge it; at the reference
+    scale when `um_per_px`, the frame's own scale, is known."""
+    metrics = measure(rgb, um_per_px)
     return QualityReport(metrics=metrics, reason=odd_shape(rgb) or judge(metrics, limits))

@@ -43,7 +43,7 @@ _THRESHOLD_RANGES = {
 class QualityThresholds:
     """Limits a frame must meet to be classified; see docs/capture.md for how each was chosen."""
 
-    min_brightness: float = 130.0  # mean luma (0-255): below this the field is too dark
+    min_brightness: float = 110.0  # luma (0-255) of the bare glass (the lamp): below this, too dark
     max_brightness: float = 250.0  # above this the field is washed out
     max_clipped: float = 0.50  # fraction of pixels at luma < 2 or > 253 (sensor clipping)
     min_contrast: float = 8.0  # standard deviation of luma: below this the field is blank

@@ -67,7 +67,14 @@ def test_a_metric_exactly_at_its_limit_passes():
     assert judge(at_limits, limits) is None
     assert judge(dataclasses.replace(at_limits, brightness=limits.max_brightness), limits) is None
     assert judge(dataclasses.replace(at_limits, brightness=limits.max_brightness + 0.1), limits) == (
-        "too_bright: mean brightness 250.1 > 250"
+        "too_bright: mean brightness 250.1 > 250: "
+        "turn the lamp down or shorten the exposure, and take it again"
+    )
+    # Measured with its glass, the exposure is judged on the glass, not on the mean brightness.
+    with_glass = dataclasses.replace(at_limits, brightness=60.0, glass=limits.min_brightness)
+    assert judge(with_glass, limits) is None
+    assert judge(dataclasses.replace(with_glass, glass=limits.min_brightness - 0.1), limits).startswith(
+        "too_dark: the glass reads brightness"
     )
 
 

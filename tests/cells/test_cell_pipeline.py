@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_all.cells.scale import ScaleEstimate
+from edge_all.cells.scale import ScaleEstimate, scale_of
 from edge_all.runtime.classifier import Classifier, Prediction
 from edge_all.triage.cells import NO_WHITE_CELL, CellReader, CellStatus, cell_status, crop_at
 from edge_all.triage.decision import assess_field
@@ -15,6 +15,11 @@ from tests.cells.conftest import ROLES, cells_bundle
 from tests.cells.fields import GLASS, NUCLEUS, synthetic_field
 
 UM_PER_PX = 0.25
+
+
+def judge(rgb, model, threshold=0.5, given=None, quality=None):
+    """As classify judges a file: the scale given, else estimated, then the field."""
+    return assess_field(rgb, model, quality, threshold, scale=scale_of(rgb, given, True), reads_cells=True)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +33,7 @@ def classifier(cell_bundle):
 
 
 def test_each_white_cell_gets_a_box_in_the_pixels_as_given(classifier, field):
-    result = assess_field(field.rgb, classifier, None, 0.5, scale=ScaleEstimate.given(UM_PER_PX))
+    result = judge(field.rgb, classifier, given=ScaleEstimate.given(UM_PER_PX))
     assert len(result.cells) == len(field.white_cells)
     for x, y, _ in field.white_cells:
         (cell,) = [c for c in result.cells if c.box[0] <= x <= c.box[2] and c.box[1] <= y <= c.box[3]]
@@ -39,7 +44,7 @@ def test_each_white_cell_gets_a_box_in_the_pixels_as_given(classifier, field):
 
 
 def test_the_scale_is_estimated_when_not_given(classifier, field):
-    result = assess_field(field.rgb, classifier, None, 0.5)
+    result = judge(field.rgb, classifier)
     assert result.scale.source == "estimated"
     assert result.scale.um_per_px == pytest.approx(UM_PER_PX, rel=0.1)
     assert len(result.cells) == len(field.white_cells)
@@ -90,9 +95,7 @@ def test_the_label_roles_decide_each_cell_and_the_field(
     tmp_path, colour_models, field, blue_role, cell, field_status
 ):
     bundle = cells_bundle(colour_models["float32"], tmp_path / "bundle", {**ROLES, "blue": blue_role})
-    result = assess_field(
-        field.rgb, Classifier.load(bundle, threads=1), None, 0.5, scale=ScaleEstimate.given(UM_PER_PX)
-    )
+    result = judge(field.rgb, Classifier.load(bundle, threads=1), given=ScaleEstimate.given(UM_PER_PX))
     assert {c.status for c in result.cells} == {cell}
     assert result.status is field_status
     if field_status is Status.REJECTED:  # only platelets and debris: no white cell
@@ -101,7 +104,7 @@ def test_the_label_roles_decide_each_cell_and_the_field(
 
 def test_a_field_without_white_cells_is_rejected_saying_so(classifier):
     empty = synthetic_field(4, um_per_px=UM_PER_PX, white_cells=0, platelet_clumps=4, size_um=(60.0, 80.0))
-    result = assess_field(empty.rgb, classifier, None, 0.5, scale=ScaleEstimate.given(UM_PER_PX))
+    result = judge(empty.rgb, classifier, given=ScaleEstimate.given(UM_PER_PX))
     assert result.status is Status.REJECTED and result.reason.startswith(
         "no_white_cell: no white cell in this field"
     )
@@ -111,9 +114,9 @@ def test_a_field_without_white_cells_is_rejected_saying_so(classifier):
 def test_an_image_whose_scale_cannot_be_measured_is_referred_saying_how_to_give_it(classifier):
     glass = np.broadcast_to(GLASS.astype(np.uint8), (200, 200, 3)).copy()
     glass[90:110, 90:110] = NUCLEUS.astype(np.uint8)  # one cell-like blot, no red cells
-    result = assess_field(glass, classifier, None, 0.5)
+    result = judge(glass, classifier)
     assert result.status is Status.REFERRED
-    assert result.reason.startswith("scale unknown:") and "--um-per-px" in result.reason
+    assert result.reason.startswith("scale_unknown:") and "--um-per-px" in result.reason
     assert result.scale is not None and not result.scale.known
 
 

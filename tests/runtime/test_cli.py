@@ -141,7 +141,13 @@ def test_the_quality_gate_guards_classify_for_bundles(tiny_bundle, tmp_path):
     record = json.loads(gated.stdout)
     assert record["status"] == record["label"] == "rejected" and "best_label" not in record
     assert record["reason"].split(":")[0] in ("too_dark", "clipped", "no_stained_cells")
-    assert set(record["quality"]) == {"brightness", "contrast", "clipped", "stained", "focus"}
+    # No red cells, no scale given: measured the old way (no um_per_px), the scale recorded as unknown.
+    assert set(record["quality"]) == {"brightness", "contrast", "clipped", "stained", "focus", "glass"}
+    assert record["scale"] == {"um_per_px": None, "source": "bundle-free"}
+    given = edge_all("classify", "-m", tiny_bundle, "--json", "--um-per-px", "0.25", tmp_path / "red.png")
+    record = json.loads(given.stdout)
+    assert record["scale"] == {"um_per_px": 0.25, "source": "given"}
+    assert record["quality"]["um_per_px"] == pytest.approx(0.55, rel=0.05)  # measured at the reference scale
     ungated = edge_all("classify", "-m", tiny_bundle, "--no-quality-gate", "--json", tmp_path / "red.png")
     assert json.loads(ungated.stdout)["label"] == "red"
 
