@@ -52,6 +52,7 @@ class FieldResult:
     pixels: np.ndarray | None  # what the model saw (prepared), for heat-map overlays
     scale: ScaleEstimate | None = None  # the scale used and its source; None: not looked for
     cells: tuple[CellResult, ...] = ()  # a cell model's white cells, boxes in the image's pixels
+    read_by_cells: bool = False  # a cell model judged it (its `cells` are the answer, even when empty)
 
 
 def reads_cells(predictor: Predictor) -> bool:
@@ -88,12 +89,14 @@ def assess_field(
     """
     if reads_cells and (scale is None or not scale.known):
         unknown = scale or ScaleEstimate(None, "estimated", reason="no scale given or estimated")
-        return FieldResult(Status.REFERRED, scale_unknown_reason(unknown), None, None, None, unknown)
+        return FieldResult(
+            Status.REFERRED, scale_unknown_reason(unknown), None, None, None, unknown, read_by_cells=True
+        )
     if reads_cells and (cell_reader is not None or isinstance(classifier, Classifier)):
         reader = cell_reader or CellReader(classifier)  # type: ignore[arg-type]
         read = reader.read(rgb, quality, threshold, scale)
         return FieldResult(
-            read.status, read.reason, read.prediction, read.quality, None, read.scale, read.cells
+            read.status, read.reason, read.prediction, read.quality, None, read.scale, read.cells, True
         )
     metrics = None
     if quality is not None:
