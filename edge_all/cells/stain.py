@@ -27,13 +27,21 @@ class StainNormaliser:
         self._norm: Any = None
         if self.method == "none":
             return
-        if self.method != "reinhard" or stain is None or stain.target_means is None or stain.target_stds is None:
-            raise StainError(f"stain method {self.method!r} cannot be applied (this edge-all applies reinhard)")
+        if (
+            self.method != "reinhard"
+            or stain is None
+            or stain.target_means is None
+            or stain.target_stds is None
+        ):
+            raise StainError(
+                f"stain method {self.method!r} cannot be applied (this edge-all applies reinhard)"
+            )
         try:
             from torchstain.numpy.normalizers import NumpyReinhardNormalizer
         except ImportError:
             raise StainError(
-                "stain normalisation needs torchstain (pip install torchstain; its numpy backend needs no torch)"
+                "stain normalisation needs torchstain "
+                "(pip install torchstain; its numpy backend needs no torch)"
             ) from None
         self._norm = NumpyReinhardNormalizer()
         self._norm.target_means = np.asarray(stain.target_means, np.float32)

@@ -115,6 +115,8 @@ class JudgedField:
         fields: dict[str, Any] = {"status": self.status, "reason": self.reason, "quality": self.quality or {}}
         if self.scale is not None:
             fields.update(um_per_px=self.scale["um_per_px"], scale_source=self.scale["source"])
+        if self.cells:
+            fields["cells"] = self.cells
         if self.predicted:
             fields.update(
                 label=self.label,
