@@ -91,9 +91,12 @@ def nucleus_mask(
     labels, n = ndi.label(mask)
     if n == 0:
         return mask
-    depth = ndi.maximum(ndi.distance_transform_edt(mask), labels, np.arange(1, n + 1))
+    # A piece is kept when any of its pixels lies min_thickness_um inside it (np.unique of the labels
+    # under those pixels: far cheaper than a per-label maximum, which sorts the whole image).
+    core = ndi.distance_transform_edt(mask) * um_per_px >= settings.min_thickness_um
     keep = np.zeros(n + 1, bool)
-    keep[1:] = np.asarray(depth) * um_per_px >= settings.min_thickness_um
+    keep[np.unique(labels[core])] = True
+    keep[0] = False
     return keep[labels]
 
 
