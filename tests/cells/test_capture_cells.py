@@ -29,6 +29,8 @@ def test_a_capture_records_each_fields_cells_and_the_slide_counts_them(tmp_path,
         "--no-quality-gate",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    printed = [line for line in (done.stdout + done.stderr).splitlines() if line.strip().startswith("cell [")]
+    assert len(printed) == 5 and all(" blue " in line and "all-like" in line for line in printed)
     with ResultsStore.open(db, create=False) as store:
         rows = {Path(row["origin"]).name: row for row in store.captures()}
         for name, smear in smears.items():
