@@ -121,8 +121,8 @@ class CellCrop:
 class Stain:
     """Stain normalisation applied to the resampled image before the crops, as in training.
 
-    `method` "none", or "reinhard" with torchstain's numpy backend statistics (its LAB: L*2.55,
-    a+128, b+128), the mean and spread of each LAB channel of the training images' target.
+    `method` "none", or "reinhard" with torchstain's numpy backend statistics: the mean and spread of
+    each CIE L*a*b* channel (L 0-100, a and b about 0) of the training images' target.
     """
 
     method: str

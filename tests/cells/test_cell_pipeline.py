@@ -146,3 +146,28 @@ def test_a_whole_field_bundle_reads_as_before(square_bundle_path):
     model = Classifier.load(square_bundle_path, threads=1)
     result = assess_field(np.full((64, 64, 3), (200, 30, 30), np.uint8), model, None, 0.5)
     assert result.cells == () and result.scale is None and result.prediction.label == "red"
+
+
+def test_a_reinhard_bundle_normalises_the_field_before_the_crops(tmp_path, colour_models, field):
+    pytest.importorskip("torchstain")
+    from torchstain.numpy.utils.rgb2lab import rgb2lab
+    from torchstain.numpy.utils.split import lab_split
+
+    from edge_all.cells.stain import StainNormaliser
+    from edge_all.runtime.bundle import Stain
+
+    target = Stain("reinhard", "torchstain", (80.0, 5.0, -8.0), (12.0, 6.0, 8.0))  # CIE L*a*b*
+    normalised = StainNormaliser(target)(field.rgb)
+    lab = lab_split(rgb2lab(normalised.astype(np.float32) / 255))
+    np.testing.assert_allclose([channel.mean() for channel in lab], target.target_means, atol=3.0)
+    stain = {"method": "reinhard", "library": "torchstain", "target_means": list(target.target_means),
+             "target_stds": list(target.target_stds)}  # fmt: skip
+    bundle = cells_bundle(colour_models["float32"], tmp_path / "bundle", stain=stain)
+    result = judge(field.rgb, Classifier.load(bundle, threads=1), given=ScaleEstimate.given(UM_PER_PX))
+    assert len(result.cells) == len(field.white_cells)  # found on the field as given, cropped normalised
+
+
+def test_a_batch_of_the_wrong_shape_is_refused(classifier):
+    with pytest.raises(ValueError, match="uint8 pixels"):
+        classifier.predict_batch(np.zeros((2, 8, 8, 3), np.uint8))
+    assert classifier.predict_batch(np.zeros((0, 32, 32, 3), np.uint8)) == []
