@@ -168,7 +168,8 @@ def test_an_unknown_format_version_is_refused(tmp_path, version):
     with pytest.raises(BundleError) as raised:
         read_manifest(bundle)
     assert str(raised.value) == (
-        f"{bundle / MANIFEST_FILE}: format_version: {version!r} is not supported (this edge-all reads 1, 2, 3)"
+        f"{bundle / MANIFEST_FILE}: format_version: {version!r} is not supported "
+        "(this edge-all reads 1, 2, 3)"
     )
 
 
