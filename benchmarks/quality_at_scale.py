@@ -58,12 +58,13 @@ def run_source(files: list[Path]) -> list[str]:
     estimates = [estimate_scale(rgb) for rgb in images]
     known = [e.um_per_px for e in estimates if e.um_per_px is not None]
     site = float(np.median(known)) if known else None
-    old, new, blurred, sources = Counter(), Counter(), Counter(), Counter()
+    old, new, alone, blurred, sources = Counter(), Counter(), Counter(), Counter(), Counter()
     for rgb, estimate in zip(images, estimates, strict=True):
         old[before(rgb)] += 1
         scale = estimate.um_per_px if estimate.um_per_px is not None else site
         sources["estimated" if estimate.um_per_px is not None else ("site" if site else "none")] += 1
         new[code(assess(rgb, LIMITS, scale).reason)] += 1
+        alone[code(assess(rgb, LIMITS, estimate.um_per_px).reason)] += 1  # no site scale stored
         sigma = BLUR_SIGMA_AT_REFERENCE * (REFERENCE_UM_PER_PX / scale if scale else 1.0)
         soft = np.asarray(Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(sigma)))
         blurred[code(assess(soft, LIMITS, scale).reason)] += 1
@@ -74,7 +75,7 @@ def run_source(files: list[Path]) -> list[str]:
         share(old, n), share(old, n, "out_of_focus"), share(old, n, "too_dark"),
         share(new, n), share(new, n, "out_of_focus"), share(new, n, "too_dark"),
         ", ".join(f"{k} {v}" for k, v in new.most_common() if k != "passed") or "-",
-        share(blurred, n),
+        share(alone, n, "out_of_focus"), share(blurred, n),
     ]  # fmt: skip
 
 
@@ -86,8 +87,8 @@ def main() -> None:
     lines = [
         "| source | images | scale used | site scale (um/px) | before: rejected | before: out of focus "
         "| before: too dark | after: rejected | after: out of focus | after: too dark | after: reasons "
-        "| blurred copies rejected |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| after, no site scale: out of focus | blurred copies rejected |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for name, pattern in SOURCES.items():
         files = sorted(p for p in args.data.glob(pattern) if p.is_file())

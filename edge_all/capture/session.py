@@ -72,6 +72,10 @@ class CaptureSession:
         self.on_call = on_call  # the sample's screening call, whenever a frame changes it
         self._call: ScreeningCall | None = None
         self._heatmap: np.ndarray | None = None  # the current frame's overlay, when asked for
+        # A camera's scale, estimated from the first frame whose red cells gave one, in the pixels the
+        # camera delivers: the same microscope and objective for the whole slide, so later frames
+        # reuse it rather than pay the estimate again (files in a folder are estimated one by one).
+        self._camera_um_per_px: float | None = None
         self.on_notice = on_notice
         session = store.session(session_id)
         # The one confidence threshold, as the session recorded it (run_capture resolved it once:
@@ -170,7 +174,7 @@ class CaptureSession:
             fields.update(status=Status.ERROR, reason=frame.error or "frame could not be read")
         else:
             try:
-                fields.update(self._judge_and_classify(frame.rgb, self._site_scale(frame)))
+                fields.update(self._judge_and_classify(frame, self._site_scale(frame)))
             except Exception as exc:
                 # Recorded and skipped, never fatal: a restarted service must not stop on it again.
                 reason = f"could not be processed ({type(exc).__name__}: {exc})"
@@ -195,18 +199,24 @@ class CaptureSession:
     def _site_scale(self, frame: Frame) -> ScaleEstimate | None:
         """The session's scale for its camera, at the pixels of the frame as the loop reads it."""
         um = self.options.um_per_px
-        if um is None or frame.rgb is None:
-            return None
-        width = frame.native_width or frame.rgb.shape[1]
-        return ScaleEstimate.given(um * width / frame.rgb.shape[1], "site")
+        if um is not None and frame.rgb is not None:
+            return ScaleEstimate.given(um * _shrink_of(frame), "site")
+        if self._camera_um_per_px is not None and frame.rgb is not None:
+            return ScaleEstimate(self._camera_um_per_px * _shrink_of(frame), "estimated")
+        return None
 
-    def _judge_and_classify(self, rgb: np.ndarray, site: ScaleEstimate | None = None) -> dict:
+    def _judge_and_classify(self, frame: Frame, site: ScaleEstimate | None = None) -> dict:
         opts = self.options
+        rgb = frame.rgb
+        assert rgb is not None
         try:
             cells = reads_cells(self.predictor)
+            scale = scale_of(rgb, site, cells)
+            if site is None and scale.um_per_px is not None and frame.file is None:
+                self._camera_um_per_px = scale.um_per_px / _shrink_of(frame)  # reused for the slide
             field = assess_field(
                 rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps,
-                scale=scale_of(rgb, site, cells), reads_cells=cells,
+                scale=scale, reads_cells=cells,
             )  # fmt: skip
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}
@@ -243,3 +253,9 @@ class CaptureSession:
         if call != self._call:
             self._call = call
             self.on_call(call)
+
+
+def _shrink_of(frame: Frame) -> float:
+    """How many of the source's pixels one pixel of the frame as the loop reads it spans (>= 1)."""
+    assert frame.rgb is not None
+    return (frame.native_width or frame.rgb.shape[1]) / frame.rgb.shape[1]

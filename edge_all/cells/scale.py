@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage as ndi
 
 from edge_all.cells.optics import estimate_glass, optical_density
@@ -37,6 +38,7 @@ MIN_UM_PER_PX, MAX_UM_PER_PX = 0.01, 10.0
 # be fast and to average out JPEG and sensor noise.
 ANALYSIS_DIAMETER_PX = 20.0
 FIRST_PASS_SIDE = 256  # long side of the first, rough look
+MAX_ENLARGE = 2.0  # smaller red cells are measured on a copy at most this much larger
 MIN_DIAMETER_PX = 5.0  # below this a red cell is too few pixels to measure
 MIN_RED_CELLS = 8  # red cells (area at the peak over one cell's area) needed for an estimate
 MAX_SPREAD = 0.35  # interquartile range of the size spectrum's peak, relative to the peak
@@ -165,8 +167,20 @@ def _peak(radii: np.ndarray, spectrum: np.ndarray) -> _Peak | None:
     )
 
 
+def _analysis_copy(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """The copy the red cells are measured on: area-averaged down, or (small red cells) bicubic up,
+    which only gives the disks of the granulometry finer steps than whole pixels; never the product's
+    resampling (edge_all.cells.resample never upsamples)."""
+    if factor <= 1.0:
+        return shrink_by(rgb, factor)
+    h, w = rgb.shape[:2]
+    return np.asarray(
+        Image.fromarray(rgb).resize((round(w * factor), round(h * factor)), Image.Resampling.BICUBIC)
+    )
+
+
 def _measure(rgb: np.ndarray, factor: float, max_radius: float | None = None) -> _Peak | None:
-    mask = red_cell_mask(shrink_by(rgb, factor))
+    mask = red_cell_mask(_analysis_copy(rgb, factor))
     return _peak(*size_spectrum(mask, max_radius)) if mask.any() else None
 
 
@@ -188,14 +202,18 @@ def estimate_scale(rgb: np.ndarray, red_cell_um: float = RED_CELL_DIAMETER_UM) -
     rough = _measure(rgb, first)
     if rough is None or rough.cells < 1.0:
         return _unknown("no red cells", rough)
-    factor = min(1.0, ANALYSIS_DIAMETER_PX / (rough.diameter / first))
+    native = rough.diameter / first
+    if native < MIN_DIAMETER_PX:
+        return _unknown(f"red cells too small to measure ({native:.1f} px)", rough)
+    # Red cells smaller than the analysis size are measured on a copy up to MAX_ENLARGE times larger.
+    factor = min(MAX_ENLARGE, ANALYSIS_DIAMETER_PX / native)
     peak = rough
     if abs(factor - first) > 0.15 * first:
         fine = _measure(rgb, factor, max_radius=2.0 * ANALYSIS_DIAMETER_PX)
         peak, factor = (fine, factor) if fine is not None else (rough, first)
     else:
         factor = first
-    if peak.diameter < MIN_DIAMETER_PX:
+    if peak.diameter / factor < MIN_DIAMETER_PX:
         return _unknown(f"red cells too small to measure ({peak.diameter / factor:.1f} px)", peak)
     if peak.cells < MIN_RED_CELLS:
         return _unknown(f"too few red cells ({peak.cells:.0f} measured, {MIN_RED_CELLS} needed)", peak)

@@ -13,6 +13,8 @@ from edge_all.results.store import ResultsStore
 from tests.cells.smears import blurred, draw_field
 from tests.cli_runner import run_edge_all as edge_all
 
+from .helpers import write_video
+
 
 def test_a_capture_records_its_cameras_scale_and_judges_quality_at_the_reference_scale(tmp_path, int8_bundle):
     folder, db = tmp_path / "drop", tmp_path / "r.db"
@@ -44,3 +46,20 @@ def test_a_bad_scale_is_a_usage_error(tmp_path, int8_bundle):
         "--um-per-px", "0",
     )  # fmt: skip
     assert result.returncode == 2 and "--um-per-px" in result.stderr
+
+
+def test_a_cameras_scale_is_estimated_once_and_reused_for_the_slide(tmp_path, int8_bundle):
+    frames = [draw_field(0.25, (480, 360), seed=seed) for seed in (1, 2, 3)]
+    video = write_video(tmp_path / "v.avi", frames)
+    db = tmp_path / "r.db"
+    result = edge_all(
+        "capture-and-classify", "--model", str(int8_bundle), "--camera", f"video:{video}", "--db", db,
+        "--count", "3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with ResultsStore.open(db, create=False) as store:
+        rows = list(store.captures())
+    assert [row["scale_source"] for row in rows] == ["estimated"] * 3
+    # In the loop's pixels (the 480-px frames shrunk to cover the model's 224): 0.25 x 480 / 299.
+    assert rows[0]["um_per_px"] == pytest.approx(0.25 * 480 / 299, rel=0.10)
+    assert len({row["um_per_px"] for row in rows}) == 1  # the first frame's estimate, reused
