@@ -82,7 +82,8 @@ def run_capture(
         raise CaptureError("--save-heatmaps writes beside the saved frames: give --save-frames DIR too")
     model = request.model.path
     classifier = request.model.load(warn=lambda warning: on_notice(f"warning: {warning}"))
-    source.configure(frame_request(request, classifier.input_size))
+    cell_model = classifier.manifest is not None and classifier.manifest.reads_cells
+    source.configure(frame_request(request, classifier.input_size, cell_model))
     manifest = classifier.manifest
     digest = manifest.model_sha256 if manifest is not None else sha256_file(classifier.model_path)
     threshold = resolve_threshold(options.threshold, classifier)  # recorded; the session judges by it
@@ -120,6 +121,9 @@ def run_capture(
                     unfamiliarity_threshold=classifier.referral.threshold if classifier.referral else None,
                     camera_settings=camera_settings,
                     um_per_px=options.um_per_px,
+                    label_roles=dict(classifier.manifest.label_roles)
+                    if classifier.manifest is not None and classifier.manifest.reads_cells
+                    else None,
                 )
             )
         except StorageFull as exc:
@@ -152,13 +156,17 @@ def run_capture(
     )
 
 
-def frame_request(request: CaptureRequest, input_size: tuple[int, int]) -> FrameRequest:
+def frame_request(
+    request: CaptureRequest, input_size: tuple[int, int], reads_cells: bool = False
+) -> FrameRequest:
     """What the source must deliver for this capture: frames that cover the model's input (and,
-    with the quality gate on, its 224-pixel analysis copy), full size only to save them."""
+    with the quality gate on, its 224-pixel analysis copy), full size only to save them. A cell model
+    reads white cells at its own scale, which a frame shrunk to the model's input would lose: its
+    frames come as the camera delivers them (the pipeline shrinks them to the bundle's scale)."""
     height, width = input_size
     side = ANALYSIS_SIDE if request.options.quality is not None else 0
     return FrameRequest(
-        min_size=(max(width, side), max(height, side)),
+        min_size=None if reads_cells else (max(width, side), max(height, side)),
         capture_size=request.capture_size,
         full_resolution=request.options.save_frames is not None,
         lock_exposure=request.lock_exposure,

@@ -26,14 +26,22 @@ def live_line(record: CaptureRecord) -> str:
         verdict = f"{record.label} {record.confidence:.2f}"
     elif record.status == Status.UNCERTAIN:
         verdict = f"{UNCERTAIN_TEXT} (best {record.label} {record.confidence:.2f})"
-    elif record.status == Status.REFERRED:
+    elif record.status == Status.REFERRED and record.unfamiliarity is not None:
         verdict = f"{REFERRED_TEXT} (unfamiliarity {record.unfamiliarity:.2f}; best {record.label})"
+    elif record.status == Status.REFERRED:  # a cell model's referred cells, or scale unknown
+        verdict = f"referred: {record.reason}"
     elif record.status == Status.REJECTED:
         verdict = f"rejected: {record.reason}"
     else:
         verdict = f"error: {record.reason}"
     latency = f"{record.inference_ms:.1f} ms" if record.inference_ms is not None else "-"
-    return printable(f"#{record.frame_index:<4d} {verdict}  [{quality_text}]  {latency}  {record.origin}")
+    line = f"#{record.frame_index:<4d} {verdict}  [{quality_text}]  {latency}  {record.origin}"
+    # A cell model's white cells, one line each: box (the frame's pixels), class, status.
+    cells = [
+        f"      cell [{', '.join(map(str, c.box))}] {c.label} {c.confidence:.2f} {c.status}"
+        for c in record.cells
+    ]
+    return "\n".join(printable(text) for text in (line, *cells))
 
 
 def record_json(record: CaptureRecord) -> str:

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_all.results.judged import JudgedField
+from edge_all.results.judged import JudgedCell, JudgedField
 from edge_all.safe_text import csv_safe, printable, utf8_safe
 from edge_all.triage.decision import FieldResult
 from edge_all.triage.status import Status
@@ -65,6 +65,8 @@ class FileResult:
             data["quality"] = judged.quality
         if judged.scale is not None:
             data["scale"] = judged.scale
+        if judged.cells is not None:  # a cell model: every white cell, its box in the image's pixels
+            data["cells"] = [cell.to_dict() for cell in judged.cells]
         if judged.predicted:
             data.update(
                 best_label=judged.label,
@@ -126,9 +128,12 @@ def _scale_cells(result: FileResult) -> list[str]:
 def format_table(results: list[FileResult]) -> str:
     """Aligned plain-text table of the judged files (unreadable ones are reported on stderr instead)."""
     rows = [("FILE", "RESULT", "CONFIDENCE", "ALTERNATIVES / REASON")]
+    cell_lines: dict[int, list[str]] = {}  # under a row: each white cell's box and class
     for result in results:
         if result.judged is None:
             continue
+        if result.judged.cells:
+            cell_lines[len(rows)] = [printable(cell_line(cell)) for cell in result.judged.cells]
         judged = result.judged
         if not judged.predicted:  # rejected by the quality gate: the model did not run
             row = (str(result.file), result.status, "-", result.reason or "")
@@ -142,10 +147,20 @@ def format_table(results: list[FileResult]) -> str:
             row = (str(result.file), label, f"{judged.confidence:.3f}", detail)
         rows.append(tuple(printable(cell) for cell in row))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
-        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
-        for row in rows
-    )
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append(
+            f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}".rstrip()
+        )
+        lines.extend(cell_lines.get(n, ()))
+    return "\n".join(lines)
+
+
+def cell_line(cell: JudgedCell) -> str:
+    """One white cell under its file's row: `  cell [x0, y0, x1, y1] label 0.97 all-like (reason)`."""
+    box = ", ".join(map(str, cell.box))
+    why = f" ({cell.reason})" if cell.reason else ""
+    return f"  cell [{box}] {cell.label} {cell.confidence:.3f} {cell.status}{why}"
 
 
 def format_summary(results: list[FileResult], labels: list[str], threshold: float) -> str:
@@ -171,5 +186,13 @@ def format_summary(results: list[FileResult], labels: list[str], threshold: floa
     for name, count, note in rows:
         share = 100.0 * count / judged if judged else 0.0
         lines.append(f"  {name:<{width}}  {count:>6}  {share:5.1f}%" + (f"  ({note})" if note else ""))
+    cells: Counter[str] = Counter()
+    for result in results:
+        if result.judged is not None:
+            cells.update(result.judged.cell_counts)
+    if any(result.judged is not None and result.judged.cells is not None for result in results):
+        counted = sum(n for status, n in cells.items() if status != "dropped")
+        parts = ", ".join(f"{status} {cells[status]}" for status in ("all-like", "referred", "cleared"))
+        lines.append(f"  white cells {counted} ({parts}; {cells['dropped']} not white cells)")
     lines.append("A screening aid, not a diagnosis: a specialist reviews every slide.")
     return "\n".join(lines)

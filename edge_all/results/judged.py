@@ -11,10 +11,47 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from edge_all.triage.cells import CellResult
 from edge_all.triage.decision import FieldResult
 from edge_all.triage.status import Status
 
 PROBABILITY_DIGITS = 6  # probabilities are kept to a millionth
+
+
+@dataclass(frozen=True)
+class JudgedCell:
+    """One white cell of a field read cell by cell, as plain values (classify's JSON, the cells table)."""
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the image's own pixels (x1, y1 exclusive)
+    label: str
+    confidence: float
+    status: str  # edge_all.triage.cells.CellStatus: all-like, referred, cleared, dropped
+    reason: str | None = None
+    unfamiliarity: float | None = None
+
+    @classmethod
+    def of(cls, cell: CellResult) -> JudgedCell:
+        return cls(
+            tuple(int(v) for v in cell.box),  # type: ignore[arg-type]
+            cell.label,
+            float(cell.confidence),
+            str(cell.status),
+            cell.reason,
+            cell.prediction.unfamiliarity,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "box": list(self.box),
+            "label": self.label,
+            "confidence": round(self.confidence, PROBABILITY_DIGITS),
+            "status": self.status,
+        }
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.unfamiliarity is not None:
+            data["unfamiliarity"] = round(self.unfamiliarity, 4)
+        return data
 
 
 @dataclass(frozen=True)
@@ -31,6 +68,7 @@ class JudgedField:
     # The scale the image was read at and where it came from: {"um_per_px", "source"} (um_per_px None
     # when unknown); None when no scale was looked for.
     scale: dict[str, Any] | None = None
+    cells: tuple[JudgedCell, ...] | None = None  # a cell model's white cells; None: a whole-field model
 
     @classmethod
     def of(cls, field: FieldResult, labels: Sequence[str]) -> JudgedField:
@@ -38,11 +76,13 @@ class JudgedField:
         scale = None
         if field.scale is not None:
             scale = {"um_per_px": field.scale.to_dict()["um_per_px"], "source": field.scale.source}
+        cells = tuple(JudgedCell.of(cell) for cell in field.cells) if field.read_by_cells else None
         prediction = field.prediction
         if prediction is None:  # rejected (or referred for its scale) before the model ran
-            return cls(field.status, field.reason, quality, scale=scale)
+            return cls(field.status, field.reason, quality, scale=scale, cells=cells)
         return cls(
             scale=scale,
+            cells=cells,
             status=field.status,
             reason=field.reason,
             quality=quality,
@@ -58,6 +98,14 @@ class JudgedField:
         )
 
     @property
+    def cell_counts(self) -> dict[str, int]:
+        """How many of its cells had each status (an empty dict for a whole-field model)."""
+        counts: dict[str, int] = {}
+        for cell in self.cells or ():
+            counts[cell.status] = counts.get(cell.status, 0) + 1
+        return counts
+
+    @property
     def predicted(self) -> bool:
         """Whether the model ran on it (not when the quality gate rejected it first)."""
         return self.confidence is not None
@@ -67,6 +115,8 @@ class JudgedField:
         fields: dict[str, Any] = {"status": self.status, "reason": self.reason, "quality": self.quality or {}}
         if self.scale is not None:
             fields.update(um_per_px=self.scale["um_per_px"], scale_source=self.scale["source"])
+        if self.cells:
+            fields["cells"] = self.cells
         if self.predicted:
             fields.update(
                 label=self.label,

@@ -18,7 +18,7 @@ from edge_all.triage.screening import ScreeningRule
 # Recount one sample and store its call, inside the caller's transaction (ResultsStore._refresh_sample).
 RefreshSample = Callable[[str | None, ScreeningRule, list[str]], object]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Version 1 as it shipped; a new database is made by running every migration in order, so the
 # upgrade path of an existing clinic database is the path every test database takes.
@@ -159,6 +159,38 @@ ALTER TABLE sessions ADD COLUMN um_per_px REAL;      -- the scale given for the 
 """
 
 
+# Version 4: the white cells of fields read cell by cell (a format-3 bundle, issue 22): one row per
+# cell with its box in the frame's pixels; a session's label roles (which labels are ALL-like); a
+# sample's cell counts. New tables and columns only: every version 3 row is kept, a whole-field
+# session's roles read NULL (its labels other than Benign are ALL-like, as before).
+_MIGRATION_V4 = """
+CREATE TABLE cells (
+    id INTEGER PRIMARY KEY,
+    capture_id INTEGER NOT NULL REFERENCES captures(id),
+    x0 INTEGER NOT NULL,             -- the box in the pixels of the frame as stored (x1, y1 exclusive)
+    y0 INTEGER NOT NULL,
+    x1 INTEGER NOT NULL,
+    y1 INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('all-like', 'referred', 'cleared', 'dropped')),
+    reason TEXT,
+    unfamiliarity REAL
+);
+CREATE INDEX cells_by_capture ON cells(capture_id);
+CREATE TRIGGER cells_never_change BEFORE UPDATE ON cells
+BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END;
+CREATE TRIGGER cells_never_deleted BEFORE DELETE ON cells
+BEGIN SELECT RAISE(ABORT, 'a recorded result is never deleted'); END;
+ALTER TABLE sessions ADD COLUMN label_roles TEXT;   -- JSON label -> role; NULL: a whole-field model
+ALTER TABLE samples ADD COLUMN fields_with_cells INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE samples ADD COLUMN cells_all_like INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE samples ADD COLUMN cells_referred INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE samples ADD COLUMN cells_cleared INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE samples ADD COLUMN cells_dropped INTEGER NOT NULL DEFAULT 0;
+"""
+
+
 def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sample: RefreshSample) -> None:
     """Bring the database at `path` to SCHEMA_VERSION, creating it when it is new and `create` allows."""
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -178,6 +210,9 @@ def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sa
         version = 2
     if version == 2:
         _upgrade_to_v3(connection)
+        version = 3
+    if version == 3:
+        _upgrade_to_v4(connection)
     elif version != SCHEMA_VERSION:
         raise StoreError(
             f"{path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"
@@ -209,6 +244,16 @@ def _upgrade_to_v3(connection: sqlite3.Connection) -> None:
     """Version 2 -> 3 in one transaction: new columns only, every row kept as it was."""
     try:
         connection.executescript(f"BEGIN; {_MIGRATION_V3} UPDATE schema_version SET version = 3; COMMIT;")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _upgrade_to_v4(connection: sqlite3.Connection) -> None:
+    """Version 3 -> 4 in one transaction: a new table and columns only, every row kept as it was."""
+    try:
+        connection.executescript(f"BEGIN; {_MIGRATION_V4} UPDATE schema_version SET version = 4; COMMIT;")
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")

@@ -31,14 +31,17 @@ from typing import Any, TypeVar
 
 from edge_all.errors import EdgeAllError
 from edge_all.results.errors import DatabaseGone, StorageFull, StoreError
+from edge_all.results.judged import JudgedCell
 from edge_all.results.schema import migrate
 from edge_all.results.summary import DEFAULT_RULE, SampleSummary
 from edge_all.safe_text import printable
 from edge_all.triage.screening import (
     BENIGN_LABEL,
+    CellCounts,
     FieldCounts,
     ScreeningCall,
     ScreeningRule,
+    not_all_like_labels,
     screening_call,
 )
 from edge_all.triage.status import FLAGGED, Status
@@ -52,7 +55,21 @@ CAPTURE_COLUMNS = (
 SAMPLE_COLUMNS = (
     "sample_id", "first_captured_at", "last_captured_at", "fields", "good", "all_like", "uncertain",
     "referred", "rejected", "errors", "verdict", "call",
+    "fields_with_cells", "cells_all_like", "cells_referred", "cells_cleared", "cells_dropped",
 )  # fmt: skip
+CELL_COLUMNS = (
+    "id",
+    "capture_id",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "label",
+    "confidence",
+    "status",
+    "reason",
+    "unfamiliarity",
+)
 REVIEW_COLUMNS = ("id", "sample_id", "capture_id", "reviewed_at", "reviewer", "decision", "comment")
 
 
@@ -126,6 +143,7 @@ class SessionInfo:
     screening_rule: ScreeningRule = ScreeningRule()
     camera_settings: dict[str, Any] | None = None
     um_per_px: float | None = None  # the scale given for the camera and objective (--um-per-px)
+    label_roles: dict[str, str] | None = None  # a cell model's roles (bundle format 3); None: whole-field
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,7 @@ class CaptureRecord:
     heatmap_path: str | None = None
     um_per_px: float | None = None  # the scale the field was read at; None: unknown or not looked for
     scale_source: str | None = None  # given, site, estimated or bundle-free (edge_all.cells.scale)
+    cells: tuple[JudgedCell, ...] = ()  # a cell model's white cells, boxes in the frame's pixels
     id: int | None = None  # set once stored
 
 
@@ -205,6 +224,7 @@ class ResultsStore:
         self.connection = connection
         self.path = path
         self._rules: dict[int, tuple[ScreeningRule, list[str]]] = {}
+        self._has_cells = False  # the version 4 cells table (found once, see _cells_ready)
         self._identity = _identity(path)  # the file this connection writes (see _check_in_place)
 
     @classmethod
@@ -250,6 +270,7 @@ class ResultsStore:
         data["quality_thresholds"] = json.dumps(info.quality_thresholds) if info.quality_thresholds else None
         data["screening_rule"] = json.dumps(info.screening_rule.to_dict())
         data["camera_settings"] = json.dumps(info.camera_settings) if info.camera_settings else None
+        data["label_roles"] = json.dumps(info.label_roles) if info.label_roles else None
         columns = ", ".join(data)
         marks = ", ".join("?" for _ in data)
         return self._write(f"INSERT INTO sessions ({columns}) VALUES ({marks})", tuple(data.values()))
@@ -284,6 +305,13 @@ class ResultsStore:
 
         def insert() -> Stored:
             cursor = self.connection.execute(f"INSERT INTO captures ({columns}) VALUES ({marks})", values)
+            if record.cells:
+                capture_id = int(cursor.lastrowid or 0)
+                self.connection.executemany(
+                    f"INSERT INTO cells ({', '.join(CELL_COLUMNS[1:])}) VALUES ({', '.join('?' * 10)})",
+                    [(capture_id, *cell.box, cell.label, cell.confidence, cell.status, cell.reason,
+                      cell.unfamiliarity) for cell in record.cells],
+                )  # fmt: skip
             call = self._refresh_sample(record.sample_id, rule, labels)
             assert call is not None  # the sample has at least the field just inserted
             return Stored(int(cursor.lastrowid or 0), call)
@@ -343,6 +371,52 @@ class ResultsStore:
             self._rules[session_id] = (rule, json.loads(row[1]))
         return self._rules[session_id]
 
+    def _cells_ready(self) -> bool:
+        """Whether the version 4 cells table is there (not yet, while a version 1 file is upgraded)."""
+        if not self._has_cells:
+            self._has_cells = bool(
+                self.connection.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name='cells'"
+                ).fetchone()
+            )
+        return self._has_cells
+
+    def not_all_like(self, sample_id: str | None) -> frozenset[str]:
+        """The labels a classified field of this sample is not ALL-like with: its latest session's
+        cell model's roles, else Benign (edge_all.triage.screening.not_all_like_labels)."""
+        row = self.connection.execute(
+            "SELECT s.label_roles FROM captures c JOIN sessions s ON s.id = c.session_id "
+            "WHERE c.sample_id IS ? ORDER BY c.id DESC LIMIT 1",
+            (sample_id,),
+        ).fetchone()
+        return not_all_like_labels(json.loads(row[0]) if row and row[0] else None)
+
+    def cell_counts(self, sample_id: str | None) -> CellCounts:
+        """A sample's white cells by status, and how many of its fields had any (GROUP BY in SQLite)."""
+        rows = self.connection.execute(
+            "SELECT cells.status, COUNT(*) FROM cells JOIN captures ON captures.id = cells.capture_id "
+            "WHERE captures.sample_id IS ? GROUP BY cells.status",
+            (sample_id,),
+        ).fetchall()
+        by_status = {status: n for status, n in rows}
+        fields = self.connection.execute(
+            "SELECT COUNT(DISTINCT cells.capture_id) FROM cells "
+            "JOIN captures ON captures.id = cells.capture_id "
+            "WHERE captures.sample_id IS ? AND cells.status != 'dropped'",
+            (sample_id,),
+        ).fetchone()[0]
+        return CellCounts(
+            int(fields), by_status.get("all-like", 0), by_status.get("referred", 0),
+            by_status.get("cleared", 0), by_status.get("dropped", 0),
+        )  # fmt: skip
+
+    def cells(self, capture_id: int) -> list[dict[str, Any]]:
+        """A field's white cells as recorded (empty for a whole-field model's field), in finding order."""
+        rows = self.connection.execute(
+            f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE capture_id = ? ORDER BY id", (capture_id,)
+        )
+        return [{**dict(row), "box": [row["x0"], row["y0"], row["x1"], row["y1"]]} for row in rows]
+
     def _refresh_sample(
         self, sample_id: str | None, rule: ScreeningRule, labels: list[str]
     ) -> ScreeningCall | None:
@@ -358,13 +432,19 @@ class ResultsStore:
         ).fetchall()
         if not groups:
             return None
-        counts = FieldCounts.of((row[0], row[1], row[2]) for row in groups)
-        call = screening_call(counts, rule, labels)
+        # An upgrade from version 1 recounts before the version 4 cells exist: the counts as they were.
+        ready = self._cells_ready()
+        not_all_like = self.not_all_like(sample_id) if ready else frozenset({BENIGN_LABEL})
+        counts = FieldCounts.of([(row[0], row[1], row[2]) for row in groups], not_all_like)
+        call = screening_call(counts, rule, labels, not_all_like != frozenset({BENIGN_LABEL}))
         first, last = min(row[3] for row in groups), max(row[4] for row in groups)
+        columns = SAMPLE_COLUMNS if ready else SAMPLE_COLUMNS[: -len(CellCounts().to_dict())]
         values = (sample_id or "", first, last, *counts.to_dict().values(), call.verdict, call.reason)
+        if ready:
+            values += tuple(self.cell_counts(sample_id).to_dict().values())
         self.connection.execute(
-            f"INSERT OR REPLACE INTO samples ({', '.join(SAMPLE_COLUMNS)}) "
-            f"VALUES ({', '.join('?' for _ in SAMPLE_COLUMNS)})",
+            f"INSERT OR REPLACE INTO samples ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
             values,
         )
         return call
@@ -406,6 +486,10 @@ class ResultsStore:
             if sample not in summaries:
                 summaries[sample] = SampleSummary(sample, rule=rule, labels=labels)
             summaries[sample].count(status, label, reason_code, n)
+        for sample, summary in summaries.items():  # a cell model's roles and white cells
+            summary.not_all_like = self.not_all_like(sample)
+            if summary.not_all_like != frozenset({BENIGN_LABEL}):
+                summary.cells = self.cell_counts(sample)
         return list(summaries.values())
 
     def capture(self, row_id: int) -> dict[str, Any] | None:

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edge_all.safe_text import printable
-from edge_all.triage.screening import FieldCounts, ScreeningCall, ScreeningRule, screening_call
+from edge_all.triage.screening import (
+    BENIGN_LABEL,
+    CellCounts,
+    FieldCounts,
+    ScreeningCall,
+    ScreeningRule,
+    screening_call,
+)
 from edge_all.triage.status import FLAGGED, Status
 
 UNCERTAIN_TEXT = "uncertain: refer to a specialist"
@@ -29,16 +36,20 @@ class SampleSummary:
     reject_reasons: Counter[str] = field(default_factory=Counter)  # by reason code
     rule: ScreeningRule = DEFAULT_RULE
     labels: tuple[str, ...] = ()
+    # The labels a classified field is not ALL-like with (a cell model: every label but its all_like
+    # ones, edge_all.triage.screening.not_all_like_labels), and a cell model's white cells.
+    not_all_like: frozenset[str] = frozenset({BENIGN_LABEL})
+    cells: CellCounts | None = None
 
     @property
     def counts(self) -> FieldCounts:
         groups = [(status, None, n) for status, n in self.per_status.items() if status != Status.CLASSIFIED]
         groups += [(Status.CLASSIFIED, label, n) for label, n in self.per_class.items()]
-        return FieldCounts.of(groups)
+        return FieldCounts.of(groups, self.not_all_like)
 
     @property
     def call(self) -> ScreeningCall:
-        return screening_call(self.counts, self.rule, self.labels)
+        return screening_call(self.counts, self.rule, self.labels, self.cells is not None)
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Count one recorded field (a capture row)."""
@@ -61,6 +72,7 @@ class SampleSummary:
             "reject_reasons": dict(self.reject_reasons),
             "verdict": call.verdict,
             "call": call.reason,
+            **({"cells": self.cells.to_dict()} if self.cells is not None else {}),
         }
 
     def describe(self) -> str:
@@ -78,6 +90,7 @@ class SampleSummary:
             f"  good {counts.good} ({classes})",
             f"  referred {counts.referred}, uncertain {counts.uncertain}, rejected {counts.rejected}"
             + (f" ({reasons})" if reasons else "") + f", errors {counts.errors}",
+            *([f"  {self.cells.describe()}"] if self.cells is not None else []),
             f"  screening call: {self.call.reason}",
         ]  # fmt: skip
         return "\n".join(printable(line) for line in lines)

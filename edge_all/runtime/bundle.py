@@ -7,6 +7,7 @@ manifest describes, so a half-copied or swapped model never classifies a patient
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,8 +20,11 @@ from edge_all.runtime.images import Preprocessing
 from edge_all.runtime.labels import LabelsError, read_labels
 from edge_all.runtime.tensors import TensorSpec
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1: one output, no referral, calibration or training record
+FORMAT_VERSION = 2  # what convert writes for a whole-field model; a cell model's bundle is version 3
+CELLS_FORMAT_VERSION = 3
+# version 1: one output, no referral, calibration or training record; 3: a cell model (reads, scale,
+# cell_crop, stain, label_roles)
+READABLE_VERSIONS = (1, 2, 3)
 MODEL_FILE = "model.tflite"
 EDGETPU_MODEL_FILE = "model_edgetpu.tflite"
 LABELS_FILE = "labels.txt"
@@ -29,6 +33,13 @@ REFERRAL_FILE = "referral.npz"  # the unfamiliarity detector (edge_all.runtime.r
 HEATMAP_FILE = "heatmap.npz"  # the classifier's last layer, for class activation maps
 DEFAULT_CONFIDENCE_THRESHOLD = 0.6
 OUTPUT_ROLES = ("scores", "features", "feature_map")
+# What a model reads: the whole image as given (format 1/2 bundles, plain .tflite files), or crops
+# centred on each white cell at the bundle's scale (format 3).
+READS = ("field", "cells")
+# Each label's role in the screening call (format 3): ALL-like; not ALL-like (Benign and the normal
+# white cells); always referred; not a white cell at all (platelets, debris: not counted).
+LABEL_ROLES = ("all_like", "not_all_like", "refer", "not_a_white_cell")
+STAIN_METHODS = ("none", "reinhard")  # Macenko's statistics are not in the format yet
 
 
 class BundleError(EdgeAllError):
@@ -93,6 +104,34 @@ class Referral:
 
 
 @dataclass(frozen=True)
+class Scale:
+    """The physical scale every image is resampled to before anything reads it (format 3)."""
+
+    um_per_px: float
+
+
+@dataclass(frozen=True)
+class CellCrop:
+    """The side of the square crop centred on each white cell, in pixels at the bundle's scale."""
+
+    size_px: int
+
+
+@dataclass(frozen=True)
+class Stain:
+    """Stain normalisation applied to the resampled image before the crops, as in training.
+
+    `method` "none", or "reinhard" with torchstain's numpy backend statistics: the mean and spread of
+    each CIE L*a*b* channel (L 0-100, a and b about 0) of the training images' target.
+    """
+
+    method: str
+    library: str | None = None
+    target_means: tuple[float, float, float] | None = None
+    target_stds: tuple[float, float, float] | None = None
+
+
+@dataclass(frozen=True)
 class BundleManifest:
     """Everything bundle.json records; `accuracy_check` is convert's report, kept verbatim."""
 
@@ -116,21 +155,35 @@ class BundleManifest:
     confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD  # below it a result is "uncertain"
     format_version: int = FORMAT_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    reads: str = "field"  # READS; "cells" needs scale, cell_crop, stain and label_roles (format 3)
+    scale: Scale | None = None
+    cell_crop: CellCrop | None = None
+    stain: Stain | None = None
+    label_roles: dict[str, str] = field(default_factory=dict)  # label -> one of LABEL_ROLES
 
     @property
     def scores(self) -> OutputSpec:
         return self.outputs["scores"]
 
+    @property
+    def reads_cells(self) -> bool:
+        return self.reads == "cells"
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["preprocessing"] = self.preprocessing.to_dict()
         data["outputs"] = {role: output.to_dict() for role, output in self.outputs.items()}
+        if self.format_version < CELLS_FORMAT_VERSION:  # the keys formats 1 and 2 never had
+            for key in ("reads", "scale", "cell_crop", "stain", "label_roles"):
+                del data[key]
+        elif self.stain is not None:
+            data["stain"] = {key: value for key, value in data["stain"].items() if value is not None}
         return data
 
     def describe(self) -> dict[str, Any]:
         """What people are told about the bundle, JSON-friendly: the one description of a model's bundle
         (`edge-all info` shows it, the station's Station page and `edge-all benchmark` format it)."""
-        return {
+        description: dict[str, Any] = {
             "format_version": self.format_version,
             "precision": self.precision,
             "model_sha256": self.model_sha256,
@@ -144,6 +197,15 @@ class BundleManifest:
             "heatmaps": self.heatmap_sha256 is not None,  # it carries the weights to draw them
             "accuracy_check": self.accuracy_check,
         }
+        if self.format_version >= CELLS_FORMAT_VERSION:  # what a format-3 bundle adds
+            description.update(
+                reads=self.reads,
+                scale_um_per_px=self.scale.um_per_px if self.scale else None,
+                cell_crop_px=self.cell_crop.size_px if self.cell_crop else None,
+                stain=self.stain.method if self.stain else None,
+                label_roles=dict(self.label_roles),
+            )
+        return description
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BundleManifest:
@@ -163,12 +225,14 @@ class BundleManifest:
         unknown = sorted(set(outputs) - set(OUTPUT_ROLES))
         if "scores" not in outputs or unknown:
             raise doc.fail("outputs", f"must name the scores and only {OUTPUT_ROLES} (got {sorted(outputs)})")
+        labels = doc.texts("labels")
+        cells = _cells_part(doc, labels) if version >= CELLS_FORMAT_VERSION else {}
         accuracy = doc.object("accuracy_check", None)
         trained_on = doc.object("trained_on", None)
         calibration = doc.object("calibration", None)
         referral = doc.object("referral", None)
         return cls(
-            labels=doc.texts("labels"),
+            labels=labels,
             input=TensorSpec.from_dict(doc.object("input")),
             outputs=outputs,
             preprocessing=Preprocessing.from_dict(doc.object("preprocessing")),
@@ -201,7 +265,63 @@ class BundleManifest:
             ),
             format_version=version,
             extra=doc.object("extra", JsonObject({})).to_dict(),
+            **cells,
         )
+
+
+def _cells_part(doc: JsonObject, labels: list[str]) -> dict[str, Any]:
+    """Format 3's keys: what the model reads, and for a cell model its scale, crop, stain and roles.
+
+    Every label needs a role (a cell model that cannot say what a class means for the screening call
+    is refused at load, not guessed at); a field model may leave label_roles out.
+    """
+    reads = doc.text("reads")
+    if reads not in READS:
+        raise doc.fail("reads", f"{reads!r} is not one of {', '.join(READS)}")
+    roles_doc = doc.object("label_roles") if reads == "cells" else doc.object("label_roles", None)
+    roles = {label: roles_doc.text(label) for label in roles_doc} if roles_doc is not None else {}
+    for label, role in roles.items():
+        if role not in LABEL_ROLES:
+            raise doc.fail(
+                "label_roles", f"{label!r} has an unknown role {role!r} (known: {', '.join(LABEL_ROLES)})"
+            )
+        if label not in labels:
+            raise doc.fail("label_roles", f"{label!r} is not one of the labels")
+    missing = [label for label in labels if label not in roles]
+    if roles_doc is not None and missing:
+        raise doc.fail("label_roles", f"label {missing[0]!r} has no role (one of {', '.join(LABEL_ROLES)})")
+    if reads == "field":
+        return {"reads": reads, "label_roles": roles}
+    stain = doc.object("stain")
+    method = stain.text("method")
+    if method not in STAIN_METHODS:
+        raise stain.fail(
+            "method", f"{method!r} is not supported (this edge-all applies {', '.join(STAIN_METHODS)})"
+        )
+    means = _three(stain, "target_means") if method != "none" else None
+    stds = _three(stain, "target_stds", minimum=1e-6) if method != "none" else None
+    return {
+        "reads": reads,
+        "scale": Scale(doc.object("scale").number("um_per_px", minimum=1e-3)),
+        "cell_crop": CellCrop(doc.object("cell_crop").integer("size_px", minimum=8)),
+        "stain": Stain(method, stain.text("library", None), means, stds),
+        "label_roles": roles,
+    }
+
+
+def _three(doc: JsonObject, key: str, minimum: float | None = None) -> tuple[float, float, float]:
+    """Three finite numbers, one per LAB channel."""
+    values = doc.value(key)
+    good = (
+        isinstance(values, list)
+        and len(values) == 3
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+    )
+    if not good:
+        raise doc.fail(key, "expected a list of 3 finite numbers (L, a, b)")
+    if minimum is not None and min(values) < minimum:
+        raise doc.fail(key, f"every item must be at least {minimum:g}, not {values}")
+    return float(values[0]), float(values[1]), float(values[2])
 
 
 def trained_on_text(trained_on: Mapping[str, Any] | None) -> str | None:

@@ -135,6 +135,7 @@ class Classifier:
             )
         self._check_shapes()
         self._input_index = int(input_details["index"])
+        self._batch = 1  # the batch the input tensor is allocated for (predict_batch resizes it)
         dtype = np.dtype(self.input.dtype)
         if pixel_range is None:
             pixel_range = (
@@ -265,6 +266,56 @@ class Classifier:
             heatmap=cam,
         )
 
+    @property
+    def batches(self) -> bool:
+        """Whether several crops can go through one invoke(): a CPU interpreter can resize its input to
+        [k, ...]; the Edge TPU (and the IMX500) have fixed shapes, one crop per call."""
+        return self.backend.delegate is None
+
+    def predict_batch(self, pixels: np.ndarray) -> list[Prediction]:
+        """Classify k images already at the input size ((k, h, w, 3) uint8): one invoke() with the input
+        resized to [k, ...] where the backend allows it (`batches`), else one invoke() per image. Each
+        prediction's inference_ms is its share of the batch's invoke()."""
+        if pixels.ndim != 4 or pixels.shape[1:] != self.input.shape[1:] or pixels.dtype != np.uint8:
+            raise ValueError(
+                f"expected (k, {', '.join(map(str, self.input.shape[1:]))}) uint8 pixels, "
+                f"got {pixels.shape} {pixels.dtype}"
+            )
+        k = int(pixels.shape[0])
+        if k == 0:
+            return []
+        if k == 1 or not self.batches:
+            return [self.predict_pixels(np.ascontiguousarray(crop)) for crop in pixels]
+        self._resize_batch(k)
+        inference_ms = self._invoke(pixels, batch=True)
+        scores = self._interpreter.get_tensor(self._outputs["scores"][0])
+        unfamiliarity = None
+        if self.referral is not None and "features" in self._outputs:
+            unfamiliarity = self.referral.unfamiliarity(self._real("features"))
+        predictions = []
+        for i in range(k):
+            probabilities = self._decode(scores[i : i + 1])
+            index = int(np.argmax(probabilities))
+            predictions.append(
+                Prediction(
+                    label=self.labels[index],
+                    index=index,
+                    confidence=float(probabilities[index]),
+                    probabilities=probabilities.astype(np.float32),
+                    inference_ms=inference_ms / k,
+                    unfamiliarity=float(unfamiliarity[i]) if unfamiliarity is not None else None,
+                )
+            )
+        return predictions
+
+    def _resize_batch(self, k: int) -> None:
+        """Give the input tensor a batch of k, allocating the interpreter's tensors only when it changes
+        (a slide's fields mostly hold the same few cells, so the size is mostly kept)."""
+        if self._batch != k:
+            self._interpreter.resize_tensor_input(self._input_index, [k, *self.input.shape[1:]])
+            self._interpreter.allocate_tensors()
+            self._batch = k
+
     def raw_outputs(self, pixels: np.ndarray) -> dict[str, np.ndarray]:
         """Every output of the model for prepared pixels, as real numbers, by role ("scores" before
         softmax and calibration, "features", "feature_map"): what the converter fits the referral
@@ -282,15 +333,18 @@ class Classifier:
         feature_map = self._real("feature_map")[0] if want_feature_map else None
         return _Outputs(probabilities, inference_ms, unfamiliarity, feature_map)
 
-    def _invoke(self, pixels: np.ndarray) -> float:
-        """Put the pixels into the input tensor and run the model; the milliseconds invoke() took."""
+    def _invoke(self, pixels: np.ndarray, batch: bool = False) -> float:
+        """Put the pixels (one image, or a batch the input was resized to) into the input tensor and run
+        the model; the milliseconds invoke() took."""
         interpreter = self._interpreter
+        if not batch:
+            self._resize_batch(1)
         if self._identity:
-            interpreter.set_tensor(self._input_index, pixels[None])
+            interpreter.set_tensor(self._input_index, pixels if batch else pixels[None])
         else:
             # Write straight into the interpreter's buffer; the view must be gone before invoke().
             buffer = interpreter.tensor(self._input_index)()
-            np.take(self._lut, pixels, out=buffer[0], mode="clip")
+            np.take(self._lut, pixels, out=buffer if batch else buffer[0], mode="clip")
             del buffer
         start = time.perf_counter()
         try:

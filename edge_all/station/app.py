@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -203,6 +204,7 @@ def build_app(config: StationConfig) -> Starlette:
             )
             reviews = store.reviews(sample_id)
             labels = store.session_rule(fields[0]["session_id"])[1] if fields else []
+            fields = [with_cells(store, field) for field in fields]  # a cell model's boxes (issue 22)
         shown = flagged_fields(sample) if flagged else sample["fields"]
         by_field: dict[int, list[dict]] = {}
         for review in reviews:
@@ -409,3 +411,18 @@ def build_app(config: StationConfig) -> Starlette:
     )
     app.state.station = station
     return app
+
+
+def with_cells(store: ResultsStore, field: dict) -> dict:
+    """A field row with its white cells and its picture's size in pixels (the boxes' frame), so the
+    slide page can draw each cell's box and label over the picture; a whole-field model's field
+    has no cells."""
+    cells = store.cells(field["id"])
+    size = None
+    if cells and field.get("image_path"):
+        try:
+            with Image.open(field["image_path"]) as picture:
+                size = picture.size
+        except (OSError, ValueError):
+            size = None
+    return {**field, "cells": cells, "frame_size": size}

@@ -11,6 +11,9 @@ refused by one and classified at 0.99 by another:
    referral detector scores it at or above 1.0): its class and confidence mean little;
 3. uncertain: familiar, but the (calibrated) confidence is below the threshold;
 4. classified: the answer a specialist may rely on as a screening aid.
+
+A cell model (bundle format 3) reads the field cell by cell (edge_all.triage.cells): the field's
+result is its most serious cell's, and FieldResult.cells holds every cell with its box.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_all.cells.scale import ScaleEstimate
-from edge_all.runtime.classifier import Prediction, Predictor
+from edge_all.runtime.classifier import Classifier, Prediction, Predictor
+from edge_all.triage.cells import CellReader, CellResult
 from edge_all.triage.quality import QualityMetrics, assess
+from edge_all.triage.rules import REFERRED_REASON as REFERRED_REASON
+from edge_all.triage.rules import decide
 from edge_all.triage.status import Status
 from edge_all.triage.thresholds import QualityThresholds
 
-REFERRED_REASON = "unlike the images this model was trained on"
 SCALE_UNKNOWN = "scale_unknown"
 
 
@@ -46,6 +51,8 @@ class FieldResult:
     quality: QualityMetrics | None  # None when the gate is off
     pixels: np.ndarray | None  # what the model saw (prepared), for heat-map overlays
     scale: ScaleEstimate | None = None  # the scale used and its source; None: not looked for
+    cells: tuple[CellResult, ...] = ()  # a cell model's white cells, boxes in the image's pixels
+    read_by_cells: bool = False  # a cell model judged it (its `cells` are the answer, even when empty)
 
 
 def reads_cells(predictor: Predictor) -> bool:
@@ -61,18 +68,6 @@ def resolve_threshold(option: float | None, predictor: Predictor) -> float:
     return option if option is not None else predictor.confidence_threshold
 
 
-def decide(prediction: Prediction, threshold: float) -> tuple[Status, str | None]:
-    """Status and reason for a prediction of a picture that passed (or skipped) the quality gate."""
-    if prediction.referred:
-        return (
-            Status.REFERRED,
-            f"{REFERRED_REASON} (unfamiliarity {prediction.unfamiliarity:.2f}, refer above 1.00)",
-        )
-    if prediction.confidence < threshold:
-        return Status.UNCERTAIN, f"confidence {prediction.confidence:.2f} below {threshold:g}"
-    return Status.CLASSIFIED, None
-
-
 def assess_field(
     rgb: np.ndarray,
     classifier: Predictor,
@@ -82,16 +77,27 @@ def assess_field(
     heatmap: bool = False,
     scale: ScaleEstimate | None = None,
     reads_cells: bool = False,
+    cell_reader: CellReader | None = None,
 ) -> FieldResult:
     """Check the picture, then (if it passed) classify it and decide; raises the classifier's errors.
 
     `scale` is the image's own (edge_all.cells.scale.scale_of): the quality gate measures at the
     reference scale when it is known. `reads_cells` (a model that reads cells at a physical scale)
-    refers an image of unknown scale. `heatmap` adds a class activation map when the bundle can draw one.
+    refers an image of unknown scale, and reads the field cell by cell (edge_all.triage.cells; pass a
+    `cell_reader` made once per command, or one is made here). `heatmap` adds a class activation map
+    when the bundle can draw one.
     """
     if reads_cells and (scale is None or not scale.known):
         unknown = scale or ScaleEstimate(None, "estimated", reason="no scale given or estimated")
-        return FieldResult(Status.REFERRED, scale_unknown_reason(unknown), None, None, None, unknown)
+        return FieldResult(
+            Status.REFERRED, scale_unknown_reason(unknown), None, None, None, unknown, read_by_cells=True
+        )
+    if reads_cells and (cell_reader is not None or isinstance(classifier, Classifier)):
+        reader = cell_reader or CellReader(classifier)  # type: ignore[arg-type]
+        read = reader.read(rgb, quality, threshold, scale)
+        return FieldResult(
+            read.status, read.reason, read.prediction, read.quality, None, read.scale, read.cells, True
+        )
     metrics = None
     if quality is not None:
         report = assess(rgb, quality, scale.um_per_px if scale is not None else None)

@@ -17,7 +17,7 @@ station all use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 from edge_all.triage.status import Status
@@ -57,8 +57,13 @@ class FieldCounts:
     errors: int = 0  # could not be read or classified
 
     @classmethod
-    def of(cls, groups: Iterable[tuple[str, str | None, int]]) -> FieldCounts:
-        """Sum (status, label, number of fields) groups, as a GROUP BY in the database gives them."""
+    def of(
+        cls, groups: Iterable[tuple[str, str | None, int]], not_all_like: Collection[str] = (BENIGN_LABEL,)
+    ) -> FieldCounts:
+        """Sum (status, label, number of fields) groups, as a GROUP BY in the database gives them.
+
+        A classified field is ALL-like unless its label is one of `not_all_like` (a whole-field model:
+        Benign; a cell model: its labels whose role is not all_like, `not_all_like_labels`)."""
         totals = dict.fromkeys(
             ("fields", "good", "all_like", "uncertain", "referred", "rejected", "errors"), 0
         )
@@ -66,7 +71,7 @@ class FieldCounts:
             totals["fields"] += n
             if status == Status.CLASSIFIED:
                 totals["good"] += n
-                totals["all_like"] += n if label != BENIGN_LABEL else 0
+                totals["all_like"] += n if label not in not_all_like else 0
             elif status in (Status.UNCERTAIN, Status.REFERRED, Status.REJECTED):
                 totals[status] += n
             else:
@@ -75,6 +80,41 @@ class FieldCounts:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+def not_all_like_labels(label_roles: Mapping[str, str] | None) -> frozenset[str]:
+    """The labels a classified field is not ALL-like with: for a cell model (its label roles), every
+    label but the all_like ones; for a whole-field model (no roles), Benign. A field of a cell model is
+    classified with an all_like label only when one of its cells is ALL-like."""
+    if not label_roles:
+        return frozenset({BENIGN_LABEL})
+    return frozenset(label for label, role in label_roles.items() if role != "all_like")
+
+
+@dataclass(frozen=True)
+class CellCounts:
+    """What a sample's white cells came to (cell models only): fields with any, and cells by status."""
+
+    fields_with_cells: int = 0
+    cells_all_like: int = 0
+    cells_referred: int = 0
+    cells_cleared: int = 0
+    cells_dropped: int = 0  # not white cells (platelets, debris): not counted as white cells
+
+    @property
+    def white_cells(self) -> int:
+        return self.cells_all_like + self.cells_referred + self.cells_cleared
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        return (
+            f"{self.white_cells} white cells in {self.fields_with_cells} fields: "
+            f"{self.cells_all_like} ALL-like, {self.cells_referred} referred, "
+            f"{self.cells_cleared} not ALL-like"
+            + (f" ({self.cells_dropped} platelets or debris set aside)" if self.cells_dropped else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -87,10 +127,14 @@ class ScreeningCall:
 
 
 def screening_call(
-    counts: FieldCounts, rule: ScreeningRule, labels: Iterable[str] = (BENIGN_LABEL,)
+    counts: FieldCounts,
+    rule: ScreeningRule,
+    labels: Iterable[str] = (BENIGN_LABEL,),
+    cell_model: bool = False,
 ) -> ScreeningCall:
-    """The sample's call under `rule`; see the module docstring for the three outcomes."""
-    if BENIGN_LABEL not in labels:
+    """The sample's call under `rule`; see the module docstring for the three outcomes. A cell model
+    (label roles, bundle format 3) screens by its roles, with or without a Benign class."""
+    if BENIGN_LABEL not in labels and not cell_model:
         return ScreeningCall(NOT_SCREENING, f"{NOT_SCREENING}: its labels have no {BENIGN_LABEL} class")
     side = _set_aside(counts)
     if counts.all_like >= rule.min_all_like:

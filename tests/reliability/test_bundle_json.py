@@ -59,7 +59,7 @@ def test_a_malformed_bundle_json_is_one_line(bundle, content, fragment):
         ("model_bytes", "12", "model_bytes: expected an integer, got a string"),
         ("accuracy_check", [], "accuracy_check: expected an object, got a list"),
         ("extra", "x", "extra: expected an object, got a string"),
-        ("format_version", "1", "format_version: '1' is not supported (this edge-all reads 1, 2)"),
+        ("format_version", "1", "format_version: '1' is not supported (this edge-all reads 1, 2, 3)"),
     ],
 )
 def test_a_bundle_json_value_of_the_wrong_type_names_the_file_and_key(bundle, key, value, fragment):

@@ -55,7 +55,7 @@ def test_a_version_2_database_is_upgraded_and_its_rows_have_no_scale(tmp_path):
     path = tmp_path / "v2.db"
     _version_2_database(path)
     with ResultsStore.open(path) as store:
-        assert store.connection.execute("SELECT version FROM schema_version").fetchone()[0] == 3
+        assert store.connection.execute("SELECT version FROM schema_version").fetchone()[0] >= 3
         (old,) = store.captures(sample_id="OLD")
         assert old["label"] == "Benign" and old["brightness"] == 120 and old["focus"] == 30
         assert old["um_per_px"] is None and old["scale_source"] is None and old["glass"] is None

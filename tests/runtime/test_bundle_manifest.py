@@ -161,14 +161,15 @@ def test_a_version_1_manifest_has_one_output_of_the_recorded_kind(tmp_path):
     assert read_manifest(bundle).scores.kind == "logits"
 
 
-@pytest.mark.parametrize("version", [0, 3, "2", None])
+@pytest.mark.parametrize("version", [0, 4, "2", None])
 def test_an_unknown_format_version_is_refused(tmp_path, version):
     bundle = write_bundle(tmp_path / "bundle", manifest())
     rewrite(bundle, format_version=version)
     with pytest.raises(BundleError) as raised:
         read_manifest(bundle)
     assert str(raised.value) == (
-        f"{bundle / MANIFEST_FILE}: format_version: {version!r} is not supported (this edge-all reads 1, 2)"
+        f"{bundle / MANIFEST_FILE}: format_version: {version!r} is not supported "
+        "(this edge-all reads 1, 2, 3)"
     )
 
 

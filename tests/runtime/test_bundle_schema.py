@@ -87,7 +87,7 @@ def _set(*path: str, value):
 REFUSED = {
     "no labels": _without("labels"),
     "labels not strings": _set("labels", value=["Benign", 1]),
-    "unknown format version": _set("format_version", value=3),
+    "unknown format version": _set("format_version", value=4),
     "format version as text": _set("format_version", value="2"),
     "no input": _without("input"),
     "a shape of text": _set("input", "shape", value="1x64x48x3"),
