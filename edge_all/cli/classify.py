@@ -21,11 +21,13 @@ from edge_all.cli.options import (
     LabelsOption,
     ModelOption,
     QualityConfigOption,
+    SiteOption,
     ThreadsOption,
     ThresholdOption,
     TtaOption,
     UmPerPxOption,
     load_model,
+    site_profile,
 )
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG, ExitCode
@@ -58,6 +60,7 @@ def classify(
     quality_config: QualityConfigOption = None,
     tta: TtaOption = False,
     um_per_px: UmPerPxOption = None,
+    site: SiteOption = None,
     heatmaps: Annotated[
         Path | None,
         typer.Option(
@@ -90,6 +93,7 @@ def classify(
     )
     from edge_all.runtime.images import ImageError, load_rgb
     from edge_all.runtime.inputs import expand_inputs
+    from edge_all.triage.cells import CellReader
     from edge_all.triage.decision import assess_field, reads_cells, resolve_threshold
     from edge_all.triage.thresholds import QualityThresholds
 
@@ -104,6 +108,11 @@ def classify(
     threshold = resolve_threshold(threshold, classifier)
     given = ScaleEstimate.given(um_per_px) if um_per_px is not None else None
     cells = reads_cells(classifier)
+    cell_reader = None
+    profile = site_profile(site, classifier, um_per_px)
+    if profile is not None:  # the site's scale, and its stain reference where the bundle reads cells
+        given = ScaleEstimate.given(profile.scale.um_per_px, source="site")
+        cell_reader = CellReader(classifier, profile.stain.statistics) if cells else None
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
         raise FileError(f"no images found in {' '.join(paths)}")
@@ -132,7 +141,7 @@ def classify(
                 rgb = load_rgb(path)
                 assessed = assess_field(
                     rgb, classifier, quality, threshold, tta, names is not None,
-                    scale=scale_of(rgb, given, cells), reads_cells=cells,
+                    scale=scale_of(rgb, given, cells), reads_cells=cells, cell_reader=cell_reader,
                 )  # fmt: skip
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))
