@@ -17,11 +17,11 @@ FIELDS = 30
 
 
 def write_fields(
-    folder: Path, count: int = FIELDS, um_per_px: float = UM_PER_PX, first_seed: int = 0
+    folder: Path, count: int = FIELDS, um_per_px: float = UM_PER_PX, seed: int = 0
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        rgb = draw_field(um_per_px, size=FIELD_SIZE, seed=first_seed + i)
+        rgb = draw_field(um_per_px, size=FIELD_SIZE, seed=seed + i)
         Image.fromarray(rgb).save(folder / f"field-{i:02d}.jpg", quality=92)
     return folder
 
