@@ -138,7 +138,7 @@ def verdict(scale: SiteScale, quality: QualityBaselines, gates: Gates, images: i
     if quality.focus.median < gates.min_focus:
         reasons.append(
             f"fields are out of focus (focus {quality.focus.median:.1f} < {gates.min_focus:g} at "
-            f"{quality.um_per_px:g} um/px): focus on the red cells' edges"
+            f"{quality.um_per_px:.2g} um/px): focus on the red cells' edges"
         )
     elif quality.focus.p5 < gates.min_focus:
         advice.append(

@@ -16,9 +16,7 @@ FIELD_SIZE = (240, 180)
 FIELDS = 30
 
 
-def write_fields(
-    folder: Path, count: int = FIELDS, um_per_px: float = UM_PER_PX, seed: int = 0
-) -> Path:
+def write_fields(folder: Path, count: int = FIELDS, um_per_px: float = UM_PER_PX, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         rgb = draw_field(um_per_px, size=FIELD_SIZE, seed=seed + i)

@@ -112,4 +112,5 @@ def test_blurred_fields_are_not_ready(tmp_path):
         Image.fromarray(blurred(draw_field(UM_PER_PX, size=(240, 180), seed=i), 6)).save(folder / f"{i}.jpg")
     done = run_edge_all("commission", folder, "--out", tmp_path / "site")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "NOT READY" in done.stdout or "error: no scale" in done.stderr
+    assert "verdict: NOT READY" in done.stdout
+    assert "fields are out of focus (focus" in done.stdout and "< 40 at 0.55 um/px" in done.stdout
