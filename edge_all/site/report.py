@@ -39,7 +39,7 @@ class Histogram:
     bars: tuple[Bar, ...]
     low: str
     high: str
-    marks: tuple[tuple[float, str], ...]  # (x, label)
+    marks: tuple[tuple[float, str, str], ...]  # (x, label, its text-anchor: start, or end near the right)
     width: int = WIDTH
     height: int = HEIGHT
     pad: int = PAD
@@ -68,7 +68,10 @@ def histogram(title: str, values: Sequence[float], marks: dict[str, float], bins
     )  # fmt: skip
     return Histogram(
         title, bars, f"{low:.4g}", f"{high:.4g}",
-        tuple((x_of(v), f"{name} {v:.4g}") for name, v in marks.items()),
+        tuple(
+            (x_of(v), f"{name} {v:.4g}", "end" if x_of(v) > WIDTH / 2 else "start")
+            for name, v in marks.items()
+        ),
     )  # fmt: skip
 
 
