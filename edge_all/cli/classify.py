@@ -211,6 +211,7 @@ def info(
     threads: ThreadsOption = None,
     edgetpu: EdgeTpuOption = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the facts as one JSON object.")] = False,
+    site: SiteOption = None,
 ) -> None:
     """Show the interpreter backend, its version, delegate and threads, and the model: --model, or the
     reference bundle the package carries (not with --edgetpu alone: that checks the Edge TPU runtime)."""
@@ -235,6 +236,8 @@ def info(
         classifier = load_model(ModelChoice(model, labels, threads, edgetpu))
         backend = classifier.backend
         facts["model"] = classifier.describe()
+        if site is not None:
+            facts["site"] = _site_facts(site_profile(site, classifier, None), site)
     else:
         module = find_interpreter()
         if edgetpu:
@@ -244,10 +247,28 @@ def info(
         delegate = EDGETPU_LIBRARY if edgetpu else None
         backend = Backend(module.name, module.version, delegate, threads or os.cpu_count() or 1)
     facts["backend"] = asdict(backend)
+    if site is not None and "site" not in facts:
+        raise UsageError(
+            "--site: a site is checked against a model; give --model or use the reference bundle"
+        )
     if json_output:
         typer.echo(json.dumps(facts, indent=2))
         return
     typer.echo(_format_info(facts))
+
+
+def _site_facts(profile, site: Path) -> dict:
+    """What `info --site` shows of a commissioned site (checked against the model, and ready)."""
+    return {
+        "site": str(site),
+        "created": profile.created,
+        "um_per_px": profile.scale.um_per_px,
+        "scale_spread": profile.scale.spread,
+        "images": len(profile.images),
+        "stain_means": list(profile.stain.means),
+        "stain_stds": list(profile.stain.stds),
+        "ready": profile.verdict.ready,
+    }
 
 
 def _format_info(facts: dict) -> str:
@@ -301,6 +322,12 @@ def _format_info(facts: dict) -> str:
             ]
         else:
             lines.append("  bundle:  none (plain .tflite)")
+    site = facts.get("site")
+    if site:
+        lines.append(
+            f"site:   {site['site']}, commissioned {site['created']} on {site['images']} images: "
+            f"{site['um_per_px']:.4f} um/px (spread {site['scale_spread']:.1%}), ready"
+        )
     return "\n".join(lines)
 
 

@@ -107,3 +107,17 @@ def test_the_sites_statistics_standardise_as_torchstain_does_with_the_images_own
     assert np.abs(per_image - with_site).max() <= 1
     other = StainNormaliser(stain, LabStatistics(own.means, tuple(2 * s for s in own.stds)))(rgb)
     assert np.abs(other.astype(int) - per_image).mean() > 1  # a site's other spread changes the image
+
+
+def test_info_shows_the_site(cell_site, cell_bundle):
+    done = run_edge_all("info", "--model", cell_bundle, "--site", cell_site, "--json")
+    assert done.returncode == 0, done.stderr
+    site = json.loads(done.stdout)["site"]
+    assert site["um_per_px"] == read_profile(cell_site).scale.um_per_px and site["ready"] is True
+    text = run_edge_all("info", "--model", cell_bundle, "--site", cell_site)
+    assert f"site:   {cell_site}, commissioned" in text.stdout
+
+
+def test_commission_needs_a_bundle_not_a_plain_model(fields, colour_models, tmp_path):
+    done = run_edge_all("commission", fields, "--out", tmp_path / "s", "--model", colour_models["float32"])
+    assert done.returncode == 2 and "commissioning needs a bundle directory" in done.stderr
