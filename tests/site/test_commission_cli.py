@@ -114,3 +114,32 @@ def test_blurred_fields_are_not_ready(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "verdict: NOT READY" in done.stdout
     assert "fields are out of focus (focus" in done.stdout and "< 40 at 0.55 um/px" in done.stdout
+
+
+def _unsuitable(folder, kind: str):
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    from tests.cells.smears import draw_field
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(FIELDS):
+        if kind == "unstained":  # the smear without its colour
+            rgb = draw_field(UM_PER_PX, size=(240, 180), seed=i).mean(axis=2, keepdims=True).repeat(3, 2)
+            image = Image.fromarray(rgb.astype("uint8"))
+        else:  # a photograph of something else: smooth colour blobs
+            blobs = Image.fromarray(rng.uniform(0, 255, (6, 8, 3)).astype("uint8"))
+            image = blobs.resize((240, 180), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(2))
+        image.save(folder / f"{i}.jpg")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [("unstained", "no stained white cells in most fields"), ("photo", "no scale from most images")],
+)
+def test_unsuitable_images_never_make_a_ready_site(kind, reason, tmp_path):
+    done = run_edge_all("commission", _unsuitable(tmp_path / kind, kind), "--out", tmp_path / "site")
+    assert done.returncode == 1 and "verdict: NOT READY" in done.stdout and reason in done.stdout
+    assert read_profile(tmp_path / "site").verdict.ready is False  # and --site refuses it
