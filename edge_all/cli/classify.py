@@ -83,6 +83,7 @@ def classify(
     or, when unreadable, reported in one line on stderr while the batch goes on (exit code 3).
     """
     from edge_all.cells.scale import ScaleEstimate, scale_of
+    from edge_all.digest import sha256_file
     from edge_all.results.batch import (
         FileResult,
         format_summary,
@@ -110,6 +111,7 @@ def classify(
     cells = reads_cells(classifier)
     cell_reader = None
     profile = site_profile(site, classifier, um_per_px)
+    site_sha256 = None if site is None else sha256_file(site / "site.json")  # verified just now
     if profile is not None:  # the site's scale, and its stain reference where the bundle reads cells
         given = ScaleEstimate.given(profile.scale.um_per_px, source="site")
         cell_reader = CellReader(classifier, profile.stain.statistics) if cells else None
@@ -146,7 +148,7 @@ def classify(
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))
                 continue
-            result = make_result(path, assessed, classifier.labels, top_k)
+            result = replace(make_result(path, assessed, classifier.labels, top_k), site=site_sha256)
             if (
                 names is not None
                 and assessed.prediction is not None

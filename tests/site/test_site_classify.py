@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edge_all.cells.stain import LabStatistics, StainNormaliser, lab_statistics
+from edge_all.digest import sha256_file
 from edge_all.results.store import ResultsStore
 from edge_all.runtime.bundle import Stain
 from edge_all.site.profile import read_profile
@@ -50,6 +51,8 @@ def test_site_makes_the_sites_scale_the_scale_source(cell_site, cell_bundle, fie
     assert without["source"] == "estimated"
     with_site = _scale(run_edge_all("classify", field, "--model", cell_bundle, "--json", "--site", cell_site))
     assert with_site == {"um_per_px": read_profile(cell_site).scale.um_per_px, "source": "site"}
+    done = run_edge_all("classify", field, "--model", cell_bundle, "--json", "--site", cell_site)
+    assert json.loads(done.stdout.splitlines()[0])["site_sha256"] == sha256_file(cell_site / "site.json")
 
 
 def test_site_reads_cells_with_the_sites_stain_reference(cell_site, colour_models, field, tmp_path):
