@@ -124,7 +124,7 @@ def commission(
         raise
     profile = done.profile
     write_profile(site_dir, profile)
-    report = write_report(site_dir, profile, done.fields, gates_of(limits))
+    report = write_report(site_dir, profile, done.fields, gates_of(limits), manifest.stain)
     typer.echo(_summary(profile, site_dir, report))
     if not profile.verdict.ready:
         raise typer.Exit(int(ExitCode.ERROR))

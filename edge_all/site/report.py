@@ -15,9 +15,14 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
+from edge_all.cells.resample import to_scale
+from edge_all.cells.scale import REFERENCE_UM_PER_PX
+from edge_all.cells.stain import StainError, StainNormaliser
+from edge_all.runtime.bundle import Stain
+from edge_all.runtime.images import ImageError, load_rgb
 from edge_all.site.commission import FieldMeasures, Gates
 from edge_all.site.files import replace_file
-from edge_all.site.profile import REPORT_FILE, SiteProfile
+from edge_all.site.profile import IMAGES_DIR, REPORT_FILE, SiteProfile
 
 WIDTH, HEIGHT, PAD = 520, 170, 34
 
@@ -75,7 +80,49 @@ def histogram(title: str, values: Sequence[float], marks: dict[str, float], bins
     )  # fmt: skip
 
 
-def render(profile: SiteProfile, fields: Sequence[FieldMeasures], gates: Gates) -> str:
+@dataclass(frozen=True)
+class Colours:
+    """One commissioning field as taken and as the bundle reads it (PNG data URIs); `note` when there is
+    no "after" (the bundle does not normalise, or the stain cannot be applied here)."""
+
+    before: str
+    after: str | None
+    note: str | None
+
+
+def _data_uri(rgb: np.ndarray) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def colours(site_dir: Path, profile: SiteProfile, stain: Stain | None) -> Colours | None:
+    """The first commissioning field at the reference scale, before and after normalisation with the
+    site's stain reference and the bundle's target (None: the field cannot be read again)."""
+    if not profile.images:
+        return None
+    try:
+        rgb = load_rgb(site_dir / IMAGES_DIR / profile.images[0].name)
+    except ImageError:
+        return None
+    at = to_scale(rgb, profile.scale.um_per_px, REFERENCE_UM_PER_PX).rgb[:240, :320]
+    if stain is None or stain.method == "none":
+        return Colours(_data_uri(at), None, "this bundle does not normalise the stain")
+    try:
+        after = StainNormaliser(stain, profile.stain.statistics)(at)
+    except StainError as exc:
+        return Colours(_data_uri(at), None, str(exc))
+    return Colours(_data_uri(at), _data_uri(after), None)
+
+
+def render(
+    profile: SiteProfile, fields: Sequence[FieldMeasures], gates: Gates, colour: Colours | None = None
+) -> str:
     """The report's HTML."""
     scales = [i.um_per_px for i in profile.images if i.um_per_px is not None]
     scale_marks = {"site": profile.scale.um_per_px}
@@ -106,11 +153,19 @@ def render(profile: SiteProfile, fields: Sequence[FieldMeasures], gates: Gates) 
     )
     by_name = {f.name: f for f in fields}
     return env.get_template("report.html").render(
-        profile=profile, charts=charts, gates=gates, by_name=by_name
+        profile=profile, charts=charts, gates=gates, by_name=by_name, colour=colour
     )
 
 
-def write_report(site_dir: Path, profile: SiteProfile, fields: Sequence[FieldMeasures], gates: Gates) -> Path:
+def write_report(
+    site_dir: Path,
+    profile: SiteProfile,
+    fields: Sequence[FieldMeasures],
+    gates: Gates,
+    stain: Stain | None = None,
+) -> Path:
+    """Write SITE_DIR/report.html; `stain` is the bundle's (for the colour before and after)."""
     path = site_dir / REPORT_FILE
-    replace_file(path, render(profile, fields, gates).encode("utf-8"))
+    html = render(profile, fields, gates, colours(site_dir, profile, stain))
+    replace_file(path, html.encode("utf-8"))
     return path

@@ -48,7 +48,8 @@ def test_the_report_draws_a_histogram_per_measure_and_needs_no_other_file(report
     parts.feed(html)
     tags = [t for t, _ in parts.tags]
     assert tags.count("svg") == 4
-    assert "script" not in tags and not any(t in ("img", "link") for t in tags)
+    assert "script" not in tags and "link" not in tags
+    assert all(a["src"].startswith("data:image/png;base64,") for t, a in parts.tags if t == "img")
     bars = [a for t, a in parts.tags if t == "rect"]
     assert len(bars) == 4 * 16 and all(float(a["height"]) >= 0 for a in bars)
     assert re.search(r"gate&#39;s limit 40|gate's limit 40", html)
@@ -62,3 +63,22 @@ def test_a_site_not_ready_says_what_to_fix(tmp_path):
     assert done.returncode == 1
     html = (tmp_path / "s" / REPORT_FILE).read_text(encoding="utf-8")
     assert "Not ready. What to fix:" in html and "too few images: 10 read" in html
+
+
+def test_the_colour_before_and_after_the_sites_normalisation(fields, colour_models, tmp_path):
+    from tests.cells.conftest import cells_bundle
+    from tests.site.test_site_classify import TARGET
+
+    stained = cells_bundle(colour_models["float32"], tmp_path / "stained", stain=TARGET)
+    done = run_edge_all("commission", fields, "--out", tmp_path / "s", "--model", stained)
+    assert done.returncode == 0, done.stdout + done.stderr
+    parts = _Parts()
+    parts.feed((tmp_path / "s" / REPORT_FILE).read_text(encoding="utf-8"))
+    images = {a["id"]: a["src"] for t, a in parts.tags if t == "img"}
+    assert set(images) == {"before", "after"} and images["before"] != images["after"]
+
+
+def test_a_bundle_that_does_not_normalise_shows_only_the_field(report):
+    _, html = report
+    assert 'id="before"' in html and 'id="after"' not in html
+    assert "this bundle does not normalise the stain" in html
