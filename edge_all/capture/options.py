@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_all.cells.stain import LabStatistics
 from edge_all.errors import UsageError
 from edge_all.runtime.choice import ModelChoice
 from edge_all.triage.screening import ScreeningRule
@@ -57,6 +58,9 @@ class CaptureOptions:
     # The scale of the camera's frames as the source delivers them (before the loop shrinks them),
     # stored with the session for this camera and objective; None: estimated from each frame's red cells.
     um_per_px: float | None = None
+    # A commissioned site's LAB statistics (edge_all.site), standardising every frame's stain with the
+    # site's stable estimate where the bundle reads cells; None: each frame's own.
+    stain_source: LabStatistics | None = None
 
     def __post_init__(self) -> None:
         if self.threshold is not None:  # None: the bundle's own

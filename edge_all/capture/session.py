@@ -26,9 +26,10 @@ from edge_all.errors import EdgeAllError
 from edge_all.results.errors import DatabaseGone, StorageFull, StoreError
 from edge_all.results.judged import JudgedField
 from edge_all.results.store import CaptureRecord, ResultsStore, is_disk_full
-from edge_all.runtime.classifier import Predictor
+from edge_all.runtime.classifier import Classifier, Predictor
 from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
+from edge_all.triage.cells import CellReader
 from edge_all.triage.decision import assess_field, reads_cells
 from edge_all.triage.screening import ScreeningCall
 from edge_all.triage.status import Status
@@ -70,6 +71,9 @@ class CaptureSession:
         self.stop = stop or threading.Event()
         self.on_record = on_record
         self.on_call = on_call  # the sample's screening call, whenever a frame changes it
+        self._cell_reader: CellReader | None = None
+        if options.stain_source is not None and reads_cells(predictor) and isinstance(predictor, Classifier):
+            self._cell_reader = CellReader(predictor, options.stain_source)  # the site's stain reference
         self._call: ScreeningCall | None = None
         self._heatmap: np.ndarray | None = None  # the current frame's overlay, when asked for
         # A camera's scale, estimated from the first frame whose red cells gave one, in the pixels the
@@ -216,7 +220,7 @@ class CaptureSession:
                 self._camera_um_per_px = scale.um_per_px / _shrink_of(frame)  # reused for the slide
             field = assess_field(
                 rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps,
-                scale=scale, reads_cells=cells,
+                scale=scale, reads_cells=cells, cell_reader=self._cell_reader,
             )  # fmt: skip
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}

@@ -24,6 +24,7 @@ from edge_all.cli.options import (
     MinGoodFieldsOption,
     ModelOption,
     QualityConfigOption,
+    SiteOption,
     ThreadsOption,
     ThresholdOption,
     TtaOption,
@@ -63,6 +64,7 @@ def capture_and_classify(
     threshold: ThresholdOption = CaptureOptions.threshold,
     tta: TtaOption = CaptureOptions.tta,
     um_per_px: UmPerPxOption = None,
+    site: SiteOption = None,
     save_heatmaps: Annotated[
         bool,
         typer.Option(
@@ -156,6 +158,10 @@ def capture_and_classify(
         min_contrast=min_contrast,
         min_stained=min_stained,
     )
+    stain_source = None
+    if site is not None:  # the site's scale for its camera, and its stain reference
+        profile = _site_for(site, model, um_per_px)
+        um_per_px, stain_source = profile.scale.um_per_px, profile.stain.statistics
     request = CaptureRequest(
         model=ModelChoice(model, labels, threads, edgetpu),
         camera=camera,
@@ -175,6 +181,7 @@ def capture_and_classify(
             save_heatmaps=save_heatmaps,
             tta=tta,
             um_per_px=um_per_px,
+            stain_source=stain_source,
             frame_format=frame_format,
             reconnect_timeout=reconnect_timeout,
             screening=ScreeningRule(min_all_like, min_good_fields),
@@ -209,6 +216,21 @@ def capture_and_classify(
             typer.echo("no frames captured")
     if not result.ok:
         raise CaptureError(result.reason)
+
+
+def _site_for(site: Path, model: Path | None, um_per_px: float | None):
+    """The commissioned site, checked against the bundle the capture will load."""
+    from edge_all.errors import UsageError
+    from edge_all.runtime.bundle import is_bundle, read_manifest
+    from edge_all.runtime.models import reference_bundle
+    from edge_all.site.profile import load_site
+
+    if um_per_px is not None:
+        raise UsageError("give --site or --um-per-px, not both (the site's scale is its microscope's)")
+    bundle = model if model is not None else reference_bundle()
+    if not is_bundle(bundle):
+        raise UsageError(f"--site: {bundle} is a plain .tflite; a site is commissioned for a bundle")
+    return load_site(site, read_manifest(bundle).model_sha256)
 
 
 def register(app: typer.Typer) -> None:

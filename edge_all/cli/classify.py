@@ -21,11 +21,13 @@ from edge_all.cli.options import (
     LabelsOption,
     ModelOption,
     QualityConfigOption,
+    SiteOption,
     ThreadsOption,
     ThresholdOption,
     TtaOption,
     UmPerPxOption,
     load_model,
+    site_profile,
 )
 from edge_all.errors import FileError, UsageError
 from edge_all.exit_codes import EPILOG, ExitCode
@@ -58,6 +60,7 @@ def classify(
     quality_config: QualityConfigOption = None,
     tta: TtaOption = False,
     um_per_px: UmPerPxOption = None,
+    site: SiteOption = None,
     heatmaps: Annotated[
         Path | None,
         typer.Option(
@@ -80,6 +83,7 @@ def classify(
     or, when unreadable, reported in one line on stderr while the batch goes on (exit code 3).
     """
     from edge_all.cells.scale import ScaleEstimate, scale_of
+    from edge_all.digest import sha256_file
     from edge_all.results.batch import (
         FileResult,
         format_summary,
@@ -90,6 +94,7 @@ def classify(
     )
     from edge_all.runtime.images import ImageError, load_rgb
     from edge_all.runtime.inputs import expand_inputs
+    from edge_all.triage.cells import CellReader
     from edge_all.triage.decision import assess_field, reads_cells, resolve_threshold
     from edge_all.triage.thresholds import QualityThresholds
 
@@ -104,6 +109,12 @@ def classify(
     threshold = resolve_threshold(threshold, classifier)
     given = ScaleEstimate.given(um_per_px) if um_per_px is not None else None
     cells = reads_cells(classifier)
+    cell_reader = None
+    profile = site_profile(site, classifier, um_per_px)
+    site_sha256 = None if site is None else sha256_file(site / "site.json")  # verified just now
+    if profile is not None:  # the site's scale, and its stain reference where the bundle reads cells
+        given = ScaleEstimate.given(profile.scale.um_per_px, source="site")
+        cell_reader = CellReader(classifier, profile.stain.statistics) if cells else None
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
         raise FileError(f"no images found in {' '.join(paths)}")
@@ -132,12 +143,12 @@ def classify(
                 rgb = load_rgb(path)
                 assessed = assess_field(
                     rgb, classifier, quality, threshold, tta, names is not None,
-                    scale=scale_of(rgb, given, cells), reads_cells=cells,
+                    scale=scale_of(rgb, given, cells), reads_cells=cells, cell_reader=cell_reader,
                 )  # fmt: skip
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))
                 continue
-            result = make_result(path, assessed, classifier.labels, top_k)
+            result = replace(make_result(path, assessed, classifier.labels, top_k), site=site_sha256)
             if (
                 names is not None
                 and assessed.prediction is not None
@@ -202,6 +213,7 @@ def info(
     threads: ThreadsOption = None,
     edgetpu: EdgeTpuOption = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the facts as one JSON object.")] = False,
+    site: SiteOption = None,
 ) -> None:
     """Show the interpreter backend, its version, delegate and threads, and the model: --model, or the
     reference bundle the package carries (not with --edgetpu alone: that checks the Edge TPU runtime)."""
@@ -226,6 +238,8 @@ def info(
         classifier = load_model(ModelChoice(model, labels, threads, edgetpu))
         backend = classifier.backend
         facts["model"] = classifier.describe()
+        if site is not None:
+            facts["site"] = _site_facts(site_profile(site, classifier, None), site)
     else:
         module = find_interpreter()
         if edgetpu:
@@ -235,10 +249,28 @@ def info(
         delegate = EDGETPU_LIBRARY if edgetpu else None
         backend = Backend(module.name, module.version, delegate, threads or os.cpu_count() or 1)
     facts["backend"] = asdict(backend)
+    if site is not None and "site" not in facts:
+        raise UsageError(
+            "--site: a site is checked against a model; give --model or use the reference bundle"
+        )
     if json_output:
         typer.echo(json.dumps(facts, indent=2))
         return
     typer.echo(_format_info(facts))
+
+
+def _site_facts(profile, site: Path) -> dict:
+    """What `info --site` shows of a commissioned site (checked against the model, and ready)."""
+    return {
+        "site": str(site),
+        "created": profile.created,
+        "um_per_px": profile.scale.um_per_px,
+        "scale_spread": profile.scale.spread,
+        "images": len(profile.images),
+        "stain_means": list(profile.stain.means),
+        "stain_stds": list(profile.stain.stds),
+        "ready": profile.verdict.ready,
+    }
 
 
 def _format_info(facts: dict) -> str:
@@ -292,6 +324,12 @@ def _format_info(facts: dict) -> str:
             ]
         else:
             lines.append("  bundle:  none (plain .tflite)")
+    site = facts.get("site")
+    if site:
+        lines.append(
+            f"site:   {site['site']}, commissioned {site['created']} on {site['images']} images: "
+            f"{site['um_per_px']:.4f} um/px (spread {site['scale_spread']:.1%}), ready"
+        )
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from edge_all.cli import benchmark, capture, classify, hub, results, serve, sync
+from edge_all.cli import benchmark, capture, classify, commission, hub, results, serve, sync
 from edge_all.errors import EdgeAllError
 from edge_all.exit_codes import EPILOG
 from edge_all.safe_text import printable
@@ -32,7 +32,7 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """The device's commands first, then those of the installed stages (convert, train, evaluate)."""
-    for module in (classify, capture, benchmark, results, serve, sync, hub):
+    for module in (classify, capture, commission, benchmark, results, serve, sync, hub):
         module.register(app)
     for entry in entry_points(group=COMMANDS_GROUP):
         entry.load()(app)

@@ -60,6 +60,16 @@ UmPerPxOption = Annotated[
         show_default=False,
     ),
 ]
+SiteOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--site",
+        metavar="SITE_DIR",
+        help="A commissioned site (edge-all commission): its scale and stain reference read every image. "
+        "See docs/commissioning.md.",
+        show_default=False,
+    ),
+]
 TtaOption = Annotated[
     bool, typer.Option("--tta", help="Average the 8 rotations and flips of each image (8x the time).")
 ]
@@ -99,3 +109,19 @@ def load_model(choice: ModelChoice) -> Classifier:
     """Load the model the options chose (its errors reach the user as one line, via edge_all.cli.main),
     saying on stderr what a user must know before trusting it (a synthetic demo bundle, say)."""
     return choice.load(warn=lambda warning: typer.echo(f"warning: {warning}", err=True))
+
+
+def site_profile(site: Path | None, classifier: Classifier, um_per_px: float | None):
+    """The commissioned site `--site` names, checked against the bundle (None without --site)."""
+    if site is None:
+        return None
+    from edge_all.errors import UsageError
+    from edge_all.site.profile import load_site
+
+    if um_per_px is not None:
+        raise UsageError("give --site or --um-per-px, not both (the site's scale is its microscope's)")
+    if classifier.manifest is None:
+        raise UsageError(
+            f"--site: {classifier.model_path} is a plain .tflite; a site is commissioned for a bundle"
+        )
+    return load_site(site, classifier.manifest.model_sha256)

@@ -34,6 +34,7 @@ class FileResult:
     top_k: list[tuple[str, float]] = field(default_factory=list)
     error: str | None = None
     heatmap: Path | None = None  # the overlay written for it (classify --heatmaps)
+    site: str | None = None  # the sha256 of the site profile it was read with (classify --site)
 
     @property
     def status(self) -> Status:
@@ -78,6 +79,8 @@ class FileResult:
             )
         if self.heatmap is not None:
             data["heatmap"] = utf8_safe(str(self.heatmap))
+        if self.site is not None:
+            data["site_sha256"] = self.site
         return data
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from edge_all.cells.finder import CellBox, find_white_cells
 from edge_all.cells.resample import to_scale
 from edge_all.cells.scale import ScaleEstimate
-from edge_all.cells.stain import StainNormaliser
+from edge_all.cells.stain import LabStatistics, StainNormaliser
 from edge_all.runtime.classifier import Classifier, Prediction
 from edge_all.triage.quality import QualityMetrics, assess
 from edge_all.triage.rules import decide
@@ -113,7 +113,9 @@ def cell_status(prediction: Prediction, role: str, threshold: float) -> tuple[Ce
 class CellReader:
     """One cell model's reading of fields: its scale, crop, stain and roles, prepared once."""
 
-    def __init__(self, classifier: Classifier) -> None:
+    def __init__(self, classifier: Classifier, stain_source: LabStatistics | None = None) -> None:
+        """`stain_source`: a commissioned site's LAB statistics (edge_all.site), standardising every
+        field with the site's stable estimate instead of its own; None: each field's own."""
         manifest = classifier.manifest
         if (
             manifest is None
@@ -126,7 +128,7 @@ class CellReader:
         self.um_per_px = manifest.scale.um_per_px
         self.crop_px = manifest.cell_crop.size_px
         self.roles = manifest.label_roles
-        self.stain = StainNormaliser(manifest.stain)
+        self.stain = StainNormaliser(manifest.stain, stain_source)
 
     def crops(self, rgb: np.ndarray, cells: tuple[CellBox, ...]) -> np.ndarray:
         """The model-sized crop of every cell, as one (k, h, w, 3) batch."""

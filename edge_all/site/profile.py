@@ -1,0 +1,262 @@
+"""The site profile, SITE_DIR/site.json, and the sha256 beside it (site.json.sha256).
+
+What a clinic's commissioning measured (edge_all.site.commission): the scale of its microscope and
+camera, the stain reference of its smears, the quality baselines of a good field on it, the images it
+was measured on and the bundle it was made with. The reader refuses a profile that was changed after
+it was written (its sha256), one of another format, and one made with another bundle (the scale and
+baselines hold for any bundle, but the stain reference and the verdict were judged for that one):
+"commission again", which `edge-all commission --again SITE_DIR` does on the stored images.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_all.cells.stain import LabStatistics
+from edge_all.digest import sha256_bytes
+from edge_all.errors import EdgeAllError
+from edge_all.jsonfile import JsonObject, parse_json_object
+from edge_all.regular_files import read_regular
+from edge_all.site.files import replace_file
+
+FORMAT_VERSION = 1
+PROFILE_FILE = "site.json"
+DIGEST_FILE = "site.json.sha256"
+IMAGES_DIR = "images"  # the commissioning images, copied, so commissioning can be run again
+REPORT_FILE = "report.html"
+
+
+class SiteError(EdgeAllError):
+    """A site profile that is missing, changed, of another format, or made with another bundle."""
+
+
+@dataclass(frozen=True)
+class ImageUsed:
+    """One commissioning image, as stored in SITE_DIR/images/ (`name`), and its content's sha256."""
+
+    name: str
+    sha256: str
+    um_per_px: float | None  # its own red cells' estimate; None: none (see `reason`)
+    reason: str | None = None  # why it gave no scale
+
+
+@dataclass(frozen=True)
+class SkippedImage:
+    """An image given that could not be read (not copied, not measured)."""
+
+    file: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SiteScale:
+    """The site's scale: the median of the images' red-cell estimates, with their spread.
+
+    `spread` is the interquartile range of those estimates relative to the median; `stated_um_per_px`
+    is what the technician stated for the objective and camera (None: not stated), and
+    `stated_difference` how far the measured scale is from it (relative to the stated one).
+    """
+
+    um_per_px: float
+    spread: float
+    images_measured: int  # images that gave a scale
+    images_total: int  # images read
+    stated_um_per_px: float | None = None
+    stated_difference: float | None = None
+
+
+@dataclass(frozen=True)
+class StainReference:
+    """The site's LAB statistics (torchstain's Reinhard `fit`, the median over its fields)."""
+
+    method: str  # "reinhard"
+    library: str  # "torchstain"
+    means: tuple[float, float, float]
+    stds: tuple[float, float, float]
+    images: int
+
+    @property
+    def statistics(self) -> LabStatistics:
+        return LabStatistics(self.means, self.stds)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One quality metric over the site's fields: its median and its 5th and 95th percentiles."""
+
+    median: float
+    p5: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class QualityBaselines:
+    """What a good field looks like on this microscope, measured at `um_per_px` (the reference scale)."""
+
+    um_per_px: float
+    focus: Baseline
+    glass: Baseline  # the lamp's level through bare glass (luma 0-255)
+    brightness: Baseline  # the mean luma: the exposure
+    stained: Baseline  # the share of stained pixels
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Ready, or not with what to fix (`reasons`); `advice` is worth doing even when ready."""
+
+    ready: bool
+    reasons: tuple[str, ...] = ()
+    advice: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SiteProfile:
+    """Everything site.json records."""
+
+    created: str  # edge_all.clock.now_iso
+    bundle_model_sha256: str  # the model_sha256 of the bundle it was made with
+    images: tuple[ImageUsed, ...]
+    skipped: tuple[SkippedImage, ...]
+    scale: SiteScale
+    stain: StainReference
+    quality: QualityBaselines
+    verdict: Verdict
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stain"]["means"] = list(self.stain.means)
+        data["stain"]["stds"] = list(self.stain.stds)
+        return {"format_version": data.pop("format_version"), **data}
+
+    @classmethod
+    def from_dict(cls, data: JsonObject) -> SiteProfile:
+        version = data.integer("format_version")
+        if version != FORMAT_VERSION:
+            raise data.fail(
+                "format_version", f"this edge-all reads site profile format {FORMAT_VERSION}, not {version}"
+            )
+        scale, stain, quality, verdict = (data.object(k) for k in ("scale", "stain", "quality", "verdict"))
+        return cls(
+            created=data.text("created"),
+            bundle_model_sha256=data.text("bundle_model_sha256"),
+            images=tuple(
+                _image(JsonObject.of(item, data.where, SiteError)) for item in _list(data, "images")
+            ),
+            skipped=tuple(
+                SkippedImage(o.text("file"), o.text("reason"))
+                for o in (JsonObject.of(item, data.where, SiteError) for item in _list(data, "skipped"))
+            ),
+            scale=SiteScale(
+                scale.number("um_per_px", minimum=0.0),
+                scale.number("spread", minimum=0.0),
+                scale.integer("images_measured", minimum=0),
+                scale.integer("images_total", minimum=0),
+                _optional_number(scale, "stated_um_per_px"),
+                _optional_number(scale, "stated_difference"),
+            ),
+            stain=StainReference(
+                stain.text("method"),
+                stain.text("library"),
+                _three(stain, "means"),
+                _three(stain, "stds"),
+                stain.integer("images", minimum=0),
+            ),
+            quality=QualityBaselines(
+                quality.number("um_per_px", minimum=0.0),
+                *(_baseline(quality.object(k)) for k in ("focus", "glass", "brightness", "stained")),
+            ),
+            verdict=Verdict(
+                _boolean(verdict, "ready"), tuple(verdict.texts("reasons")), tuple(verdict.texts("advice"))
+            ),
+            format_version=version,
+        )
+
+
+def _list(doc: JsonObject, key: str) -> list:
+    value = doc.value(key)
+    if not isinstance(value, list):
+        raise doc.fail(key, "expected a list")
+    return value
+
+
+def _boolean(doc: JsonObject, key: str) -> bool:
+    value = doc.value(key)
+    if not isinstance(value, bool):
+        raise doc.fail(key, "expected true or false")
+    return value
+
+
+def _optional_number(doc: JsonObject, key: str) -> float | None:
+    return None if doc.value(key, None) is None else doc.number(key)
+
+
+def _three(doc: JsonObject, key: str) -> tuple[float, float, float]:
+    value = doc.value(key)
+    if not isinstance(value, list) or len(value) != 3:
+        raise doc.fail(key, "expected a list of 3 numbers")
+    numbers = [JsonObject({"v": v}, doc.where, doc.error, f"{key}.").number("v") for v in value]
+    return (numbers[0], numbers[1], numbers[2])
+
+
+def _baseline(doc: JsonObject) -> Baseline:
+    return Baseline(doc.number("median"), doc.number("p5"), doc.number("p95"))
+
+
+def _image(doc: JsonObject) -> ImageUsed:
+    return ImageUsed(
+        doc.text("name"), doc.text("sha256"), _optional_number(doc, "um_per_px"), doc.text("reason", None)
+    )
+
+
+def write_profile(site_dir: Path, profile: SiteProfile) -> Path:
+    """Write site.json, then its sha256 beside it; each replaced whole."""
+    data = (json.dumps(profile.to_dict(), indent=2) + "\n").encode("utf-8")
+    path = site_dir / PROFILE_FILE
+    replace_file(path, data)
+    replace_file(site_dir / DIGEST_FILE, f"{sha256_bytes(data)}  {PROFILE_FILE}\n".encode("ascii"))
+    return path
+
+
+def read_profile(site_dir: str | Path, bundle_model_sha256: str | None = None) -> SiteProfile:
+    """The profile in `site_dir`, refused (SiteError, one line) when it was changed since it was
+    written, is of another format, or (given `bundle_model_sha256`) was made with another bundle."""
+    site_dir = Path(site_dir)
+    path = site_dir / PROFILE_FILE
+    data = read_regular(path, "site profile", SiteError)
+    recorded = read_regular(site_dir / DIGEST_FILE, "site profile's sha256", SiteError).decode(
+        "ascii", "replace"
+    )
+    expected = recorded.split()[0] if recorded.split() else ""
+    actual = sha256_bytes(data)
+    if actual != expected:
+        raise SiteError(
+            f"{path}: sha256 {actual[:12]}... does not match {DIGEST_FILE} ({expected[:12]}...); "
+            "the profile was changed after commissioning: commission again"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SiteError(f"{path}: not UTF-8 text") from None
+    profile = SiteProfile.from_dict(parse_json_object(text, str(path), SiteError))
+    if bundle_model_sha256 is not None and profile.bundle_model_sha256 != bundle_model_sha256:
+        raise SiteError(
+            f"{path}: made with another bundle (model sha256 {profile.bundle_model_sha256[:12]}..., this one "
+            f"{bundle_model_sha256[:12]}...): commission again (edge-all commission --again {site_dir})"
+        )
+    return profile
+
+
+def load_site(site_dir: str | Path, bundle_model_sha256: str) -> SiteProfile:
+    """The profile `--site` reads fields with: read_profile's checks, and refused when not ready."""
+    profile = read_profile(site_dir, bundle_model_sha256)
+    if not profile.verdict.ready:
+        reasons = "; ".join(profile.verdict.reasons)
+        raise SiteError(
+            f"{Path(site_dir) / PROFILE_FILE}: this site is not ready ({reasons}); "
+            "fix that and commission again"
+        )
+    return profile

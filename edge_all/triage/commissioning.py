@@ -1,0 +1,144 @@
+"""Commissioning a site: each field read as triage reads it, then gathered into the site's profile.
+
+The site room (edge_all.site) holds the profile and gathers the measures; measuring a field's quality
+is triage's (edge_all.triage.quality), so the run lives here, a room above it. Two passes: the red
+cells of every image give the site's scale (the median); then every image is measured at that scale,
+as a field read with `--site` will be: quality at the reference scale, LAB statistics for the stain
+reference. The images are copied into SITE_DIR/images/ first, so `--again` re-runs on exactly them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_all.cells.resample import to_scale
+from edge_all.cells.scale import REFERENCE_UM_PER_PX, estimate_scale
+from edge_all.cells.stain import lab_statistics
+from edge_all.digest import sha256_file
+from edge_all.errors import FileError
+from edge_all.runtime.images import ImageError, load_rgb
+from edge_all.site.commission import (
+    ADVISED_IMAGES,
+    MIN_IMAGES,
+    CommissionError,
+    FieldMeasures,
+    Gates,
+    make_profile,
+    site_scale,
+)
+from edge_all.site.profile import IMAGES_DIR, ImageUsed, SiteProfile, SkippedImage
+from edge_all.triage.quality import measure
+from edge_all.triage.thresholds import QualityThresholds
+
+
+@dataclass(frozen=True)
+class Commissioned:
+    """A commissioning's profile, and the fields' measures (the report draws their distributions)."""
+
+    profile: SiteProfile
+    fields: tuple[FieldMeasures, ...]
+
+
+def gates_of(limits: QualityThresholds) -> Gates:
+    return Gates(limits.min_focus, limits.min_brightness, limits.max_brightness, limits.min_stained)
+
+
+def _stored_name(source: Path, taken: set[str], sha256: str) -> str:
+    name = source.name
+    if name in taken:
+        name = f"{sha256[:8]}-{name}"
+    taken.add(name)
+    return name
+
+
+def store_images(
+    files: Iterable[Path], site_dir: Path, skip: Callable[[SkippedImage], None]
+) -> list[tuple[Path, str]]:
+    """Copy each readable image into SITE_DIR/images/ (each unreadable one is `skip`ped): (copy, sha256)."""
+    folder = site_dir / IMAGES_DIR
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileError(f"{folder}: cannot create the images folder ({exc.strerror or exc})") from None
+    if any(folder.iterdir()):
+        raise FileError(
+            f"{folder}: already holds a commissioning's images; commission again with "
+            f"`edge-all commission --again {site_dir}`, or give a new SITE_DIR"
+        )
+    stored, taken = [], set()
+    for path in files:
+        try:
+            load_rgb(path)  # a file that is no image is refused before it is copied
+            sha256 = sha256_file(path)
+            target = folder / _stored_name(path, taken, sha256)
+            shutil.copyfile(path, target)
+        except ImageError as exc:
+            skip(SkippedImage(str(path), str(exc)))
+            continue
+        except OSError as exc:
+            skip(SkippedImage(str(path), f"{path}: cannot copy ({exc.strerror or exc})"))
+            continue
+        stored.append((target, sha256))
+    return stored
+
+
+def stored_images(site_dir: Path, skip: Callable[[SkippedImage], None]) -> list[tuple[Path, str]]:
+    """The images a previous commissioning stored (for `--again`)."""
+    folder = site_dir / IMAGES_DIR
+    if not folder.is_dir():
+        raise FileError(f"{folder}: no stored commissioning images; commission with IMAGES --out {site_dir}")
+    return [(path, sha256_file(path)) for path in sorted(folder.iterdir()) if path.is_file()]
+
+
+def commission(
+    images: list[tuple[Path, str]],
+    bundle_model_sha256: str,
+    limits: QualityThresholds,
+    stated_um_per_px: float | None = None,
+    skipped: Iterable[SkippedImage] = (),
+    skip: Callable[[SkippedImage], None] = lambda s: None,
+    progress: Callable[[Iterable], Iterable] = lambda items: items,
+) -> Commissioned:
+    """Measure the stored `images` (path, sha256) and make the profile; raises CommissionError when no
+    profile can be made (too few images, no scale from any)."""
+    skipped = list(skipped)
+    used: list[ImageUsed] = []
+    pixels: dict[str, Path] = {}
+
+    def unreadable(path: Path, exc: Exception) -> None:
+        skipped.append(SkippedImage(str(path), str(exc)))
+        skip(skipped[-1])
+
+    for path, sha256 in progress(images):
+        try:
+            estimate = estimate_scale(load_rgb(path))
+        except ImageError as exc:
+            unreadable(path, exc)
+            continue
+        um = None if estimate.um_per_px is None else round(estimate.um_per_px, 5)
+        used.append(ImageUsed(path.name, sha256, um, estimate.reason))
+        pixels[path.name] = path
+    if len(used) < MIN_IMAGES:
+        raise CommissionError(
+            f"only {len(used)} readable images; commissioning needs at least {MIN_IMAGES} "
+            f"({ADVISED_IMAGES}-50 advised); no profile written"
+        )
+    scale = site_scale(used, stated_um_per_px)
+    fields = []
+    measured_at = REFERENCE_UM_PER_PX
+    for image in progress(used):
+        rgb = load_rgb(pixels[image.name])
+        metrics = measure(rgb, scale.um_per_px)
+        measured_at = round(metrics.um_per_px or measured_at, 5)
+        at = to_scale(rgb, scale.um_per_px, REFERENCE_UM_PER_PX).rgb
+        fields.append(
+            FieldMeasures(
+                image.name, metrics.focus, metrics.glass or 0.0, metrics.brightness, metrics.stained,
+                lab_statistics(at),
+            )
+        )  # fmt: skip
+    profile = make_profile(bundle_model_sha256, used, skipped, fields, scale, measured_at, gates_of(limits))
+    return Commissioned(profile, tuple(fields))
