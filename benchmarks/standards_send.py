@@ -27,8 +27,8 @@ from edge_all.standards.delivery_sql import SqlDeliveryStore
 from edge_all.standards.endpoints import Endpoint
 from edge_all.standards.outbox import queue_slide, send_due
 from edge_all.standards.pacs import StowSender
+from tests.servers.standards import start_orthanc, stop
 from tests.standards.helpers import START, UIDS, make_slide
-from tests.standards.servers import start_orthanc, stop
 
 SIZES = ((640, 480), (1440, 900))
 

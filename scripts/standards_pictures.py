@@ -21,8 +21,8 @@ from edge_all.standards.endpoints import Endpoint  # noqa: E402
 from edge_all.standards.fhir_report import fhir_report, report_json  # noqa: E402
 from edge_all.standards.outbox import queue_slide, send_due  # noqa: E402
 from edge_all.standards.pacs import StowSender  # noqa: E402
+from tests.servers.standards import start_orthanc, stop  # noqa: E402
 from tests.standards.helpers import START, UIDS, make_slide  # noqa: E402
-from tests.standards.servers import start_orthanc, stop  # noqa: E402
 
 IMG = REPO / "docs" / "img"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]

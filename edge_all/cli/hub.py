@@ -92,15 +92,24 @@ def hub(
     allowed_host: Annotated[
         list[str] | None, typer.Option("--allowed-host", help="A name this hub answers to (repeat).")
     ] = None,
+    standards: Annotated[
+        Path | None,
+        typer.Option(
+            "--standards", help="The PACS and FHIR settings (JSON, 0600); default DATA/standards.json."
+        ),
+    ] = None,
 ) -> None:
     """Serve the hub (no subcommand), or run a subcommand on its database."""
     from edge_all.accounts.database import sqlite_url
     from edge_all.hub.config import HubConfig
 
     data = data or default_data()
+    if standards is None and (data / "standards.json").exists():
+        standards = data / "standards.json"
     config = HubConfig(
         database=database or sqlite_url(data / "hub.db"), pictures=pictures or str(data / "pictures"),
         s3_endpoint=s3_endpoint, name=name, allowed_hosts=tuple(allowed_host or ()), migrate=not no_migrate,
+        standards=str(standards) if standards else None,
     )  # fmt: skip
     ctx.obj = {"config": config}
     if ctx.invoked_subcommand is None:

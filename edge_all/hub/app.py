@@ -12,7 +12,9 @@ import logging
 import math
 import secrets
 from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -50,7 +52,13 @@ from edge_all.hub import migrate
 from edge_all.hub.api import DeviceApi
 from edge_all.hub.blobs import open_blobs
 from edge_all.hub.config import HubConfig
+from edge_all.hub.standards_outbox import HubStandards
+from edge_all.hub.standards_settings import StandardsSettings
+from edge_all.hub.standards_settings import load as load_standards
+from edge_all.hub.standards_worker import StandardsWorker
 from edge_all.hub.storage import SIGNOFF_DECISIONS, HubStore
+from edge_all.standards.errors import ExportError
+from edge_all.standards.records import Patient
 from edge_all.triage.screening import INCONCLUSIVE, NO_ALL, REFER
 
 log = logging.getLogger("edge_all.hub")
@@ -139,6 +147,8 @@ class Hub:
         self.devices = Devices(self.engine)
         self.store = HubStore(self.engine)
         self.blobs = open_blobs(config.pictures, config.s3_endpoint)
+        settings = load_standards(Path(config.standards)) if config.standards else StandardsSettings()
+        self.standards = HubStandards(self.engine, self.store, self.accounts, self.blobs, settings)
         self.templates = _templates()
 
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -159,6 +169,21 @@ def _int(value: Any, what: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise HTTPException(404, f"no such {what}") from None
+
+
+def _patient(form) -> tuple[str, str] | None:
+    """The patient's id and name as the specialist typed them from the hospital's record, if at all."""
+    patient_id = str(form.get("patient_id", "")).strip()
+    name = str(form.get("patient_name", "")).strip()
+    if not patient_id:
+        if name:
+            raise HTTPException(400, "a patient name needs the patient id from the hospital's record")
+        return None
+    try:
+        Patient(patient_id, name)
+    except ExportError as error:
+        raise HTTPException(400, str(error)) from None
+    return patient_id, name
 
 
 def build_app(config: HubConfig) -> Starlette:
@@ -269,7 +294,10 @@ def build_app(config: HubConfig) -> Starlette:
              "pages": max(1, math.ceil(received / PAGE_FIELDS)), "received": received, "labels": labels,
              "not_assessable": NOT_ASSESSABLE,
              "decisions": [(decision, DECISION_WORDS[decision]) for decision in SIGNOFF_DECISIONS],
-             "may_sign": person.role in ("specialist", "administrator")},
+             "may_sign": person.role in ("specialist", "administrator"),
+             "deliveries": hub.standards.for_slide(slide["id"]),
+             "export_request": hub.standards.latest_request(slide["id"]),
+             "standards_configured": hub.standards.settings.any},
         )  # fmt: skip
 
     def report(request: Request) -> Response:
@@ -333,10 +361,58 @@ def build_app(config: HubConfig) -> Starlette:
         if decision not in SIGNOFF_DECISIONS:
             raise HTTPException(400, "choose refer, no ALL-like cells or inconclusive")
         comment = str(form.get("comment", "")).strip()[:MAX_TEXT] or None
-        await run_in_threadpool(lambda: hub.store.add_review(
-            slide["id"], person, decision, comment, field_id=None, signoff=True, client=client_of(request)
-        ))  # fmt: skip
+        patient = _patient(form)
+        client = client_of(request)
+
+        def sign() -> None:
+            hub.store.add_review(slide["id"], person, decision, comment, field_id=None, signoff=True,
+                                 client=client, patient=patient)  # fmt: skip
+            hub.standards.request(slide, person.actor, "sign-off", client)  # queued for the PACS and FHIR
+
+        await run_in_threadpool(sign)
         return RedirectResponse(f"/slide?id={slide['id']}", 303)
+
+    # ---- the hospital's standards: DICOM to the PACS, FHIR to the record -------------------------------
+    async def export(request: Request, form) -> Response:
+        person = _may_sign(request)
+        slide = await run_in_threadpool(visible_slide, request, _int(form.get("slide"), "slide"))
+        if not hub.standards.settings.any:
+            raise HTTPException(409, "no PACS or FHIR server is configured on this hub (docs/hub.md)")
+        await run_in_threadpool(hub.standards.request, slide, person.actor, "on request", client_of(request))
+        return RedirectResponse(f"/slide?id={slide['id']}#deliveries", 303)
+
+    async def retry_delivery(request: Request, form) -> Response:
+        person = _may_sign(request)
+        slide = await run_in_threadpool(visible_slide, request, _int(form.get("slide"), "slide"))
+        delivery = _int(form.get("delivery"), "delivery")
+        if not await run_in_threadpool(
+            hub.standards.retry, slide, delivery, person.actor, client_of(request)
+        ):
+            raise HTTPException(404, "no such delivery waiting on this slide")
+        return RedirectResponse(f"/slide?id={slide['id']}#deliveries", 303)
+
+    async def download(request: Request) -> Response:
+        person = _may_sign(request)
+        slide = await run_in_threadpool(visible_slide, request, _int(request.query_params.get("id"), "slide"))
+        kind = request.path_params["kind"]
+        name = f"{slide['clinic_id']}-{slide['id']}"
+        try:
+            if kind == "fhir":
+                data = await run_in_threadpool(
+                    hub.standards.fhir_json, slide, person.actor, client_of(request)
+                )
+                media, filename = "application/fhir+json", f"{name}-report.json"
+            elif kind == "dicom":
+                data = await run_in_threadpool(
+                    hub.standards.dicom_zip, slide, person.actor, client_of(request)
+                )
+                media, filename = "application/zip", f"{name}-dicom.zip"
+            else:
+                raise HTTPException(404, "no such download")
+        except ExportError as error:
+            raise HTTPException(422, f"this slide cannot be exported: {error}") from None
+        return Response(data, media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
 
     def healthz(request: Request) -> Response:
         with hub.engine.connect() as connection:
@@ -362,6 +438,9 @@ def build_app(config: HubConfig) -> Starlette:
         Route("/audit", audit_page),
         Route("/review", posted(review_field), methods=["POST"]),
         Route("/signoff", posted(signoff), methods=["POST"]),
+        Route("/export", posted(export), methods=["POST"]),
+        Route("/delivery/retry", posted(retry_delivery), methods=["POST"]),
+        Route("/download/{kind}", download),
         Route("/healthz", healthz),
         *api.routes(),
         Mount("/static", StaticFiles(packages=[(PACKAGE, "static")]), name="static"),
@@ -369,6 +448,18 @@ def build_app(config: HubConfig) -> Starlette:
     middleware = [Middleware(Gate, sessions=hub.sessions)]
     if config.allowed_hosts:
         middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=list(config.allowed_hosts)))
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        worker = StandardsWorker(hub.standards, hub.standards.settings.interval_s)
+        if hub.standards.settings.any:
+            worker.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(worker.stop)
+
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error},
+                    lifespan=lifespan)  # fmt: skip
     app.state.hub = hub
     return app

@@ -13,3 +13,4 @@ class HubConfig:
     name: str = "hospital"
     allowed_hosts: tuple[str, ...] = ()  # beyond loopback: the names this hub answers to
     migrate: bool = True  # bring the tables up to date at start (SQLite; PostgreSQL's owner does it)
+    standards: str | None = None  # the settings file of the PACS and FHIR endpoints (standards_settings)

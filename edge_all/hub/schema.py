@@ -120,3 +120,28 @@ blobs = Table(
     Column("size", Integer, nullable=False),
     Column("stored_at", INSTANT, nullable=False),
 )
+
+# The hub's installation id (one row, made by migration h002): the namespace of its DICOM UIDs.
+hub_installation = Table(
+    "hub_installation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("installation_id", String(36), nullable=False),
+    Column("created_at", INSTANT, nullable=False),
+)
+
+# A slide to be built as DICOM and FHIR and queued (on sign-off, or on a person's request): the
+# worker builds it (seconds for a big slide: never in a page request) and records when, or why not.
+standards_exports = Table(
+    "standards_exports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slide_id", Integer, ForeignKey(slides.c.id), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", INSTANT, nullable=False),
+    Column("built_at", INSTANT),
+    Column("error", Text),
+    Index("ix_standards_exports_todo", "built_at", "id"),
+    Index("ix_standards_exports_slide", "slide_id"),
+)

@@ -33,7 +33,9 @@ def serve(config: HubConfig, host: str, port: int, tls_cert: Path | None, tls_ke
             raise UsageError(f"{path}: no such file")
     from edge_all.extras import require_extra
 
-    require_extra("hub", ["jsonschema"], "edge-all hub")
+    require_extra(
+        "hub", ["jsonschema", "pydicom", "highdicom", "dicomweb_client", "fhir.resources"], "edge-all hub"
+    )
     if config.database.startswith("postgres"):
         require_extra("hub", ["psycopg"], "edge-all hub --database postgresql://...")
     if config.pictures.startswith("s3://"):

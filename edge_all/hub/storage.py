@@ -275,9 +275,12 @@ class HubStore:
     # ---- a specialist's word ---------------------------------------------------------------------------
     def add_review(
         self, slide_id: int, person: Person, decision: str, comment: str | None, *, field_id: int | None,
-        signoff: bool, client: str,
+        signoff: bool, client: str, patient: tuple[str, str] | None = None,
     ) -> int:  # fmt: skip
-        """A hub review of a field, or (signoff) of the whole slide; audited in the same transaction."""
+        """A hub review of a field, or (signoff) of the whole slide; audited in the same transaction.
+
+        `patient` (id, name), given by the specialist from the hospital's record at sign-off, is kept
+        in the sign-off's record for the DICOM and FHIR exports; it is never sent to a clinic."""
         now = clock.now_iso()
         slide = self.slide(slide_id)
         if slide is None:
@@ -289,6 +292,8 @@ class HubStore:
             "reviewer": person.display_name, "decision": decision, "comment": comment, "reviewed_at": now,
             "signoff": signoff, "username": person.username,
         }  # fmt: skip
+        if patient is not None:
+            body["patient_id"], body["patient_name"] = patient
         with self.engine.begin() as connection:
             review_id = connection.execute(
                 insert(reviews).values(
@@ -304,7 +309,8 @@ class HubStore:
                 connection, person.actor, "sign-off" if signoff else "review field",
                 f"slide {slide['clinic_id']}/{slide['sample_id']}", clinic_id=slide["clinic_id"],
                 client=client,
-                detail={"decision": decision, "field": field_id, "review": review_id},
+                detail={"decision": decision, "field": field_id, "review": review_id,
+                        **({"patient_given": True} if patient else {})},
             )  # fmt: skip
         return int(review_id)
 

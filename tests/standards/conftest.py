@@ -1,4 +1,5 @@
-"""Fixtures of the standards tests: a real Orthanc and a real FHIR engine per module (servers.py)."""
+"""Fixtures of the standards tests: a real Orthanc and a real FHIR engine per module (defined in
+tests/servers/standards.py, which the hub's tests share), and dciodvfy."""
 
 from __future__ import annotations
 
@@ -6,21 +7,7 @@ import shutil
 
 import pytest
 
-from tests.standards.servers import start_fhir_engine, start_orthanc, stop, unavailable
-
-
-@pytest.fixture(scope="module")
-def orthanc(tmp_path_factory):
-    server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
-    yield server
-    stop(server.process)
-
-
-@pytest.fixture(scope="module")
-def fhir_engine(tmp_path_factory):
-    engine = start_fhir_engine(tmp_path_factory.mktemp("fhir"))
-    yield engine
-    stop(engine.process)
+from tests.servers.standards import fhir_engine, orthanc, unavailable  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture(scope="session")

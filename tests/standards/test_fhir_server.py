@@ -14,8 +14,8 @@ from edge_all.standards.endpoints import Endpoint
 from edge_all.standards.fhir_report import fhir_report, report_identifier, report_json
 from edge_all.standards.fhir_send import FhirSender
 from edge_all.standards.records import Patient
+from tests.servers.standards import free_port
 from tests.standards.helpers import UIDS, make_slide
-from tests.standards.servers import free_port
 
 
 def reports_with(engine, system: str, value: str) -> list[dict]:

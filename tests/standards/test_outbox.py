@@ -21,8 +21,8 @@ from edge_all.standards.fhir_send import FhirSender
 from edge_all.standards.outbox import Backoff, queue_slide, send_due
 from edge_all.standards.pacs import StowSender
 from edge_all.standards.records import Decision
+from tests.servers.standards import REFUSED_ACCESSION, free_port
 from tests.standards.helpers import START, UIDS, make_slide
-from tests.standards.servers import REFUSED_ACCESSION, free_port
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import requests
 REQUIRE = "EDGE_ALL_REQUIRE_STANDARDS"
 ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")  # Debian's orthanc-dicomweb
-ENGINE = Path(__file__).resolve().parent / "fhir_engine"
+ENGINE = Path(__file__).resolve().parents[1] / "standards" / "fhir_engine"
 USER, PASSWORD = "edge-hub", "test-password"
 REFUSED_ACCESSION = "REFUSE-ME"  # Orthanc's filter below drops instances with this accession number
 LUA_FILTER = f"""
@@ -61,6 +61,20 @@ class Orthanc:
     http: str
     process: subprocess.Popen
     log: Path
+    config: Path | None = None
+
+    def stop(self) -> None:
+        """The PACS goes down (its storage stays)."""
+        stop(self.process)
+
+    def start_again(self) -> None:
+        """The PACS comes back on the same port with the same storage."""
+        assert self.config is not None and self.process.poll() is not None
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [ORTHANC, str(self.config)], stdout=out, stderr=subprocess.STDOUT, cwd=self.config.parent
+            )
+        _wait(f"{self.http}/system", self.process, auth=self.auth)
 
     @property
     def dicomweb(self) -> str:
@@ -74,7 +88,7 @@ class Orthanc:
         return requests.get(f"{self.http}{path}", auth=self.auth, timeout=30).json()
 
 
-def start_orthanc(folder: Path) -> Orthanc:
+def start_orthanc(folder: Path, port: int | None = None) -> Orthanc:
     if not Path(ORTHANC).is_file():
         unavailable("Orthanc is not installed (apt-get install orthanc orthanc-dicomweb)")
     if not DICOMWEB_PLUGIN.is_file():
@@ -83,7 +97,7 @@ def start_orthanc(folder: Path) -> Orthanc:
         )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "filter.lua").write_text(LUA_FILTER, encoding="utf-8")
-    port = free_port()
+    port = port or free_port()
     config = {
         "Name": "edge-all-tests",
         "StorageDirectory": str(folder / "storage"),
@@ -104,7 +118,7 @@ def start_orthanc(folder: Path) -> Orthanc:
     log = folder / "orthanc.log"
     with log.open("wb") as out:
         process = subprocess.Popen([ORTHANC, str(path)], stdout=out, stderr=subprocess.STDOUT, cwd=folder)
-    server = Orthanc(f"http://127.0.0.1:{port}", process, log)
+    server = Orthanc(f"http://127.0.0.1:{port}", process, log, path)
     try:
         _wait(f"{server.http}/system", process, auth=server.auth)
     except RuntimeError as error:
@@ -160,3 +174,18 @@ def start_fhir_engine(folder: Path) -> FhirEngine:
         stop(process)
         unavailable(f"the FHIR engine did not start: {error}; {log.read_text(errors='replace')[-500:]}")
     return engine
+
+
+# The fixtures, defined once here: tests/standards/conftest.py and the hub's tests import them.
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory):
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc"))
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture(scope="module")
+def fhir_engine(tmp_path_factory):
+    engine = start_fhir_engine(tmp_path_factory.mktemp("fhir"))
+    yield engine
+    stop(engine.process)

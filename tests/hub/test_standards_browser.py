@@ -1,0 +1,197 @@
+"""Issue 25 through the hub, in a real chromium against real servers: a specialist signs a slide off,
+the hub's worker sends its DICOM instances to a real Orthanc (STOW-RS, checked by QIDO-RS) and its
+FHIR report to Medplum's FHIR engine (conditional create), and the slide page shows 'sent' for each;
+the DICOM and FHIR downloads; a PACS that is down is retried when it is back, and sent once.
+
+(FHIR here is Medplum's FHIR engine behind a small HTTP shim, not a production FHIR server:
+tests/servers/standards.py and docs/standards.md.)"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+from pydicom import dcmread
+
+from edge_all.accounts import audit
+from edge_all.accounts.database import open_engine
+from tests.servers.hub import PASSWORD, enrol_code, prepare, start_hub
+from tests.servers.standards import fhir_engine, orthanc  # noqa: F401 - the shared real servers
+from tests.station.conftest import browser  # noqa: F401 - the shared chromium fixture
+
+from .conftest import edge_all, record_slide, sync
+
+FIELDS = 4
+SHOTS = os.environ.get("EDGE_ALL_HUB_SCREENSHOTS")  # a folder: save the picture in docs/hub.md
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, orthanc, fhir_engine):  # noqa: F811
+    tmp = tmp_path_factory.mktemp("standards-world")
+    database = f"sqlite:///{tmp / 'hub.db'}"
+    prepare(database, {"kisumu-1": "Kisumu clinic"}, [("ada", "specialist", ("kisumu-1",))])
+    settings = tmp / "standards.json"
+    settings.write_text(json.dumps({
+        "pacs": {"url": orthanc.dicomweb, "username": orthanc.auth[0], "password": orthanc.auth[1],
+                 "timeout_s": 10},
+        "fhir": {"url": fhir_engine.base, "timeout_s": 10},
+        "outbox": {"interval_s": 0.5, "backoff_first_s": 1, "backoff_most_s": 2},
+    }))  # fmt: skip
+    settings.chmod(0o600)
+    hub = start_hub(tmp / "hub", database, None, "--standards", str(settings))
+    folder = tmp / "kisumu-1"
+    folder.mkdir()
+    credential = folder / "hub-credential.json"
+    edge_all(
+        "hub", "enrol", hub.url, "--code", enrol_code(database, "kisumu-1"), "--credentials", str(credential)
+    )
+    for sample in ("KSM-0001", "KSM-0002"):
+        record_slide(folder / "results.db", sample, FIELDS)
+    assert sync(folder / "results.db", credential)["pending"] == 0
+    yield {"hub": hub, "database": database}
+    hub.stop()
+
+
+@pytest.fixture
+def page(browser, world):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def sign_in(page, url: str) -> None:
+    page.goto(url + "/")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/")
+
+
+def sign_off(page, hub_url: str, sample: str, patient_id: str) -> None:
+    page.goto(hub_url + "/")
+    page.click(f"text={sample}")
+    page.check("#signoff-form input[value=refer]")
+    page.fill("#signoff-form input[name=comment]", "blasts; flow cytometry")
+    page.fill("#signoff-form input[name=patient_id]", patient_id)
+    page.fill("#signoff-form input[name=patient_name]", "Achieng Wanjiru")
+    page.click("#signoff-form button[type=submit]")
+    page.wait_for_load_state()
+
+
+def states(page) -> dict[str, tuple[str, str]]:
+    """The slide page's deliveries: what -> (state, detail)."""
+    rows = page.locator("#delivery-table tbody tr")
+    return {
+        rows.nth(i).locator("td").nth(0).inner_text(): (
+            rows.nth(i).locator("td.state strong").inner_text(),
+            rows.nth(i).locator("td.detail").inner_text(),
+        )
+        for i in range(rows.count())
+    }
+
+
+def wait_for(page, check, seconds: float = 90) -> dict:
+    deadline = time.monotonic() + seconds
+    while True:
+        page.reload()
+        found = states(page)
+        if check(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+EXPECTED = [*(f"field {n}" for n in range(1, FIELDS + 1)), "SR of findings", "FHIR DiagnosticReport"]
+
+
+def qido(orthanc, accession: str) -> list[dict]:  # noqa: F811
+    answer = requests.get(f"{orthanc.dicomweb}/instances", params={"AccessionNumber": accession},
+                          auth=orthanc.auth, timeout=30)  # fmt: skip
+    answer.raise_for_status()
+    return answer.json() if answer.text else []
+
+
+def test_a_signed_off_slide_reaches_orthanc_and_the_fhir_engine_and_the_page_says_sent(
+    page,
+    world,
+    orthanc,
+    fhir_engine,  # noqa: F811
+):
+    hub = world["hub"]
+    sign_in(page, hub.url)
+    sign_off(page, hub.url, "KSM-0001", "MRN-778812")
+    found = wait_for(page, lambda s: len(s) == len(EXPECTED) and all(v[0] == "sent" for v in s.values()))
+    assert sorted(found) == sorted(EXPECTED) and {state for state, _ in found.values()} == {"sent"}, found
+    assert "built and queued" in page.inner_text("#export-request")
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.locator("#deliveries").screenshot(path=str(Path(SHOTS) / "hub-standards-sent.png"))
+
+    instances = qido(orthanc, "KSM-0001")
+    assert len(instances) == FIELDS + 1  # the fields and the SR, each once
+    assert {i["00100020"]["Value"][0] for i in instances} == {"MRN-778812"}  # the id the specialist typed
+    reports = requests.get(f"{fhir_engine.base}/DiagnosticReport", timeout=30).json()
+    (report,) = [e["resource"] for e in reports.get("entry", []) if "KSM-0001" in json.dumps(e)]
+    assert report["status"] == "final" and "Screening aid, not a diagnosis." in report["conclusion"]
+
+    with page.expect_download() as download:
+        page.click("#download-fhir")
+    downloaded = json.loads(download.value.path().read_bytes())
+    assert downloaded["resourceType"] == "DiagnosticReport"
+    assert downloaded["identifier"] == report["identifier"]
+    with page.expect_download() as download:
+        page.click("#download-dicom")
+    with zipfile.ZipFile(download.value.path()) as archive:
+        datasets = [dcmread(io.BytesIO(archive.read(name))) for name in archive.namelist()]
+    assert {ds.SOPInstanceUID for ds in datasets} == {i["00080018"]["Value"][0] for i in instances}
+    assert {ds.AccessionNumber for ds in datasets} == {"KSM-0001"}
+
+    engine = open_engine(world["database"])
+    actions = [e.action for e in audit.entries(engine, subject="slide kisumu-1/KSM-0001", limit=100)]
+    engine.dispose()
+    assert actions.count("sent to PACS") == FIELDS + 1 and actions.count("sent to FHIR server") == 1
+    for action in ("sign-off", "export to PACS and FHIR requested", "export built", "download FHIR report",
+                   "download DICOM"):  # fmt: skip
+        assert action in actions
+
+
+def test_a_pacs_that_is_down_is_retried_when_it_is_back_and_each_instance_is_sent_once(
+    page,
+    world,
+    orthanc,  # noqa: F811
+):
+    hub = world["hub"]
+    sign_in(page, hub.url)
+    orthanc.stop()
+    try:
+        sign_off(page, hub.url, "KSM-0002", "MRN-100200")
+        down = wait_for(page, lambda s: any("cannot reach the PACS" in d for _, d in s.values())
+                        and s.get("FHIR DiagnosticReport", ("",))[0] == "sent")  # fmt: skip
+        assert down["FHIR DiagnosticReport"][0] == "sent"  # the FHIR queue is not held up by the PACS
+        assert {down[f"field {n}"][0] for n in range(1, FIELDS + 1)} == {"pending"}, down
+        assert any("cannot reach the PACS" in detail for _, detail in down.values())
+    finally:
+        orthanc.start_again()
+    back = wait_for(page, lambda s: len(s) == len(EXPECTED) and all(v[0] == "sent" for v in s.values()))
+    assert {state for state, _ in back.values()} == {"sent"}, back
+    assert len(qido(orthanc, "KSM-0002")) == FIELDS + 1
+
+    page.click("#export-form button[type=submit]")  # sent again on request: nothing new goes out
+    page.wait_for_load_state()
+    time.sleep(3)  # the worker's interval, several times over
+    again = wait_for(page, lambda s: "built and queued" in page.inner_text("#export-request"))
+    assert {state for state, _ in again.values()} == {"sent"}
+    assert len(qido(orthanc, "KSM-0002")) == FIELDS + 1
+    engine = open_engine(world["database"])
+    actions = [e.action for e in audit.entries(engine, subject="slide kisumu-1/KSM-0002", limit=200)]
+    engine.dispose()
+    assert actions.count("sent to PACS") == FIELDS + 1  # each instance sent once, after the retries
+    assert actions.count("to PACS: will try again") >= 1
+    assert actions.count("export built") == 2
