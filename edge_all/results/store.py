@@ -47,7 +47,7 @@ CAPTURE_COLUMNS = (
     "id", "session_id", "captured_at", "sample_id", "source", "frame_index", "origin", "image_path",
     "image_sha256", "status", "label", "confidence", "probabilities", "brightness", "contrast",
     "clipped", "stained", "focus", "reason", "bundle_sha256", "inference_ms", "unfamiliarity",
-    "heatmap_path",
+    "heatmap_path", "field_number",
 )  # fmt: skip
 SAMPLE_COLUMNS = (
     "sample_id", "first_captured_at", "last_captured_at", "fields", "good", "all_like", "uncertain",
@@ -272,10 +272,16 @@ class ResultsStore:
             record.confidence, json.dumps(record.probabilities) if record.probabilities is not None else None,
             quality.get("brightness"), quality.get("contrast"), quality.get("clipped"),
             quality.get("stained"), quality.get("focus"), record.reason, record.bundle_sha256,
-            record.inference_ms, record.unfamiliarity, record.heatmap_path,
+            record.inference_ms, record.unfamiliarity, record.heatmap_path, record.sample_id,
         )  # fmt: skip
         columns = ", ".join(CAPTURE_COLUMNS[1:])
-        marks = ", ".join("?" for _ in values)
+        # The field's number within its sample: one more than the sample's last, in the same
+        # transaction as the insert (the unique index refuses a number given twice).
+        marks = ", ".join("?" for _ in values[:-1])
+        marks += (
+            ", (SELECT coalesce(MAX(field_number), 0) + 1 FROM captures "
+            "WHERE coalesce(sample_id, '') = coalesce(?, ''))"
+        )
         rule, labels = self.session_rule(record.session_id)
 
         def insert() -> Stored:
