@@ -490,6 +490,21 @@ class ResultsStore:
         )
         return {row[0] for row in rows}
 
+    def fields_after_review(self, sample_ids: Iterable[str | None]) -> dict[str, tuple[str, int]]:
+        """For each of these samples reviewed as a whole: when it was last reviewed, and how many of
+        its fields were captured after that review (a new capture under a reviewed sample id)."""
+        ids = sorted({sample_id or "" for sample_id in sample_ids})
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            "SELECT r.sample_id, r.last, (SELECT COUNT(*) FROM captures c "
+            "WHERE coalesce(c.sample_id, '') = r.sample_id AND c.captured_at > r.last) "
+            "FROM (SELECT sample_id, MAX(reviewed_at) AS last FROM reviews WHERE capture_id IS NULL "
+            f"AND sample_id IN ({', '.join('?' for _ in ids)}) GROUP BY sample_id) r",
+            ids,
+        )
+        return {row[0]: (row[1], int(row[2])) for row in rows}
+
     def captures_page(
         self, sample_id: str | None, *, limit: int, offset: int = 0, flagged: bool = False
     ) -> list[dict[str, Any]]:

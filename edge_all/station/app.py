@@ -37,7 +37,7 @@ from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
 from edge_all.station.hospital import hospital_reviews, link_warning
 from edge_all.station.images import KINDS, Thumbnails, allowed_roots, servable_file
 from edge_all.station.passwords import verify_password
-from edge_all.station.runner import CaptureRunner
+from edge_all.station.runner import CaptureRunner, clean_sample_id
 from edge_all.station.security import (
     CSRF_FIELD,
     Gate,
@@ -48,6 +48,7 @@ from edge_all.station.security import (
     form_route,
     safe_next,
 )
+from edge_all.station.words import call_words, counts_words, field_words, many
 from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 from edge_all.triage.status import Status
 
@@ -83,6 +84,8 @@ def _templates() -> Jinja2Templates:
     env.filters["qs"] = lambda params: urlencode({k: v for k, v in params.items() if v is not None})
     env.filters["pct"] = lambda value: "" if value is None else f"{100 * value:.0f}%"
     env.filters["num"] = lambda value, digits=1: "" if value is None else f"{value:.{digits}f}"
+    env.filters["many"] = many
+    env.globals.update(field_words=field_words, call_words=call_words, counts_words=counts_words)
     return Jinja2Templates(env=env)
 
 
@@ -150,15 +153,37 @@ def build_app(config: StationConfig) -> Starlette:
             },
         )
 
-    def new_slide(request: Request, error: str | None = None, status: int = 200) -> Response:
+    def new_slide(
+        request: Request,
+        error: str | None = None,
+        status: int = 200,
+        reviewed: dict[str, Any] | None = None,
+        asked: dict[str, str] | None = None,
+    ) -> Response:
         state = station.runner.snapshot()
         sample = None
         if state.sample_id is not None:
             with station.store() as store:
                 sample = store.sample(state.sample_id)
         return station.render(
-            request, "new.html", {"state": state, "sample": sample, "error": error, "config": config}, status
-        )
+            request,
+            "new.html",
+            {"state": state, "sample": sample, "error": error, "config": config, "reviewed": reviewed,
+             "asked": asked or {}},
+            status,
+        )  # fmt: skip
+
+    def last_review(sample_id: str) -> dict[str, Any] | None:
+        """The latest review of the whole slide, here or at the hospital (a sign-off), or None."""
+        with station.store() as store:
+            local = [r for r in store.reviews(sample_id) if r["capture_id"] is None]
+        signoffs = [
+            {**r, "where": "at the hospital"}
+            for r in hospital_reviews(config.db, [sample_id]).get(sample_id, [])
+            if r["signoff"]
+        ]
+        found = [{**r, "where": "on this station"} for r in local] + signoffs
+        return max(found, key=lambda r: r["reviewed_at"]) if found else None
 
     def capture_state(request: Request) -> Response:
         state = station.runner.snapshot()
@@ -166,7 +191,12 @@ def build_app(config: StationConfig) -> Starlette:
         if state.sample_id is not None:
             with station.store() as store:
                 sample = store.sample(state.sample_id)
-        return JSONResponse({**state.to_dict(), "sample": sample})
+        words = {
+            "field": field_words(state.last).to_dict() if state.last else None,
+            "call": call_words(sample).to_dict(),
+            "counts": counts_words(sample),
+        }
+        return JSONResponse({**state.to_dict(), "sample": sample, "words": words})
 
     def slides(request: Request) -> Response:
         search = request.query_params.get("q", "").strip()[:100]
@@ -174,7 +204,7 @@ def build_app(config: StationConfig) -> Starlette:
         with station.store() as store:
             total = store.count_samples(search)
             items = store.samples(search, limit=PAGE_SAMPLES, offset=(page - 1) * PAGE_SAMPLES)
-            reviewed = store.reviewed_samples(item["sample_id"] for item in items)
+            reviewed = store.fields_after_review(item["sample_id"] for item in items)
         pages = max(1, math.ceil(total / PAGE_SAMPLES))
         return station.render(
             request,
@@ -203,6 +233,8 @@ def build_app(config: StationConfig) -> Starlette:
             )
             reviews = store.reviews(sample_id)
             labels = store.session_rule(fields[0]["session_id"])[1] if fields else []
+            after_review = store.fields_after_review([sample_id]).get(sample_id)
+            sessions = store.sessions_of_sample(sample_id)
         shown = flagged_fields(sample) if flagged else sample["fields"]
         by_field: dict[int, list[dict]] = {}
         for review in reviews:
@@ -217,6 +249,7 @@ def build_app(config: StationConfig) -> Starlette:
                 "hospital": hospital_reviews(config.db, [sample_id]).get(sample_id, []),
                 "decisions": SAMPLE_DECISIONS, "not_assessable": NOT_ASSESSABLE, "flagged": flagged,
                 "page": page, "pages": max(1, math.ceil(shown / PAGE_FIELDS)),
+                "after_review": after_review, "sessions": sessions,
             },
         )  # fmt: skip
 
@@ -304,8 +337,18 @@ def build_app(config: StationConfig) -> Starlette:
             return await run_in_threadpool(
                 new_slide, request, "the number of fields must be a whole number", 400
             )
+        asked = {"sample_id": str(form.get("sample_id", "")), "count": count_text}
         try:
-            station.runner.start(str(form.get("sample_id", "")), count)
+            sample_id = clean_sample_id(asked["sample_id"])
+        except EdgeAllError as exc:
+            return await run_in_threadpool(new_slide, request, str(exc), 409)
+        # A reviewed slide is never changed silently: its fields go on only once the technician
+        # confirms a new session of that sample (and the slide then says new fields arrived).
+        reviewed = await run_in_threadpool(last_review, sample_id)
+        if reviewed is not None and form.get("new_session") != "yes":
+            return await run_in_threadpool(new_slide, request, None, 409, reviewed, asked)
+        try:
+            station.runner.start(sample_id, count)
         except EdgeAllError as exc:
             return await run_in_threadpool(new_slide, request, str(exc), 409)
         return RedirectResponse("/new", 303)
@@ -322,8 +365,10 @@ def build_app(config: StationConfig) -> Starlette:
         capture_text = str(form.get("capture_id", "")).strip()
         where = {"id": sample_id, "page": form.get("page", "1"), "show": form.get("show", "")}
         back = f"/slide?{urlencode(where)}"
-        if not reviewer or not decision:
-            raise HTTPException(400, "a review needs the reviewer's name and a decision")
+        if not reviewer:
+            raise HTTPException(400, "a review needs the reviewer's name")
+        if not decision:
+            raise HTTPException(400, "choose what you see: nothing is chosen for you")
         capture_id = int(capture_text) if capture_text.isdigit() else None
         review = Review(sample_id, reviewer, decision, now_iso(), capture_id=capture_id, comment=comment)
 
@@ -331,6 +376,15 @@ def build_app(config: StationConfig) -> Starlette:
             with station.store() as store:
                 if store.sample(sample_id) is None:
                     raise HTTPException(404, "no such slide")
+                if capture_id is None:
+                    allowed = [value for value, _ in SAMPLE_DECISIONS]
+                else:
+                    field = store.capture(capture_id)
+                    if field is None:
+                        raise HTTPException(404, "no such field")
+                    allowed = [*store.session_rule(field["session_id"])[1], NOT_ASSESSABLE]
+                if decision not in allowed:
+                    raise HTTPException(400, f"{decision!r} is not one of the choices ({', '.join(allowed)})")
                 store.add_review(review)
 
         try:
@@ -338,6 +392,11 @@ def build_app(config: StationConfig) -> Starlette:
         except StoreError as exc:
             raise HTTPException(400, str(exc)) from None
         request.state.session.reviewer = reviewer
+        if "application/json" in request.headers.get("accept", ""):  # the keyboard review: no reload
+            return JSONResponse(
+                {"decision": decision, "reviewer": reviewer, "reviewed_at": local_time(review.reviewed_at),
+                 "capture_id": capture_id, "comment": comment},
+            )  # fmt: skip
         anchor = f"#field-{capture_id}" if capture_id is not None else "#slide-review"
         return RedirectResponse(back + anchor, 303)
 

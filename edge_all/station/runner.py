@@ -22,6 +22,7 @@ from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError, UsageError
 from edge_all.results.store import CaptureRecord
 from edge_all.station.config import StationConfig
+from edge_all.station.words import outcome_words
 from edge_all.triage.screening import ScreeningCall
 
 log = logging.getLogger("edge_all.station")
@@ -57,8 +58,9 @@ class CaptureState:
     recent: list[int] = field(default_factory=list)  # ids of the last fields, newest last
     call: dict[str, str] | None = None
     notices: list[str] = field(default_factory=list)
-    outcome: str | None = None  # why it ended, or why it could not start
+    outcome: str | None = None  # why it ended, or why it could not start (in words)
     ok: bool | None = None
+    stopped_by: str | None = None  # who asked it to stop, in words
 
     @property
     def active(self) -> bool:
@@ -101,16 +103,17 @@ class CaptureRunner:
             )
             self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, why: str = "Stop was pressed") -> None:
         """Ask the capture to stop after the frame in hand (it is recorded first)."""
         with self._lock:
             if self._state.active:
                 self._stop.set()
                 self._state.state = "stopping"
+                self._state.stopped_by = self._state.stopped_by or why
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop and wait for the capture thread: the server is going away."""
-        self.stop()
+        self.stop("the station was shut down")
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -167,6 +170,6 @@ class CaptureRunner:
     def _ended(self, result: CaptureResult | None, outcome: str) -> None:
         with self._lock:
             self._state.state = "finished" if result is not None and result.ok else "failed"
-            self._state.outcome = outcome
+            self._state.outcome = outcome_words(outcome, self._state.stopped_by)
             self._state.ok = result is not None and result.ok
             self._state.ended_at = now_iso()

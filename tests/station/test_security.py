@@ -85,7 +85,7 @@ def test_login_issues_a_new_httponly_samesite_cookie(station):
 def test_a_post_without_a_valid_csrf_token_is_refused(station):
     client = logged_in(station)
     token = client.csrf("/new")
-    review = {"sample_id": "SEC-1", "reviewer": "Mallory", "decision": "Benign"}
+    review = {"sample_id": "SEC-1", "reviewer": "Mallory", "decision": "refer"}
     with ResultsStore.open(station.db, create=False) as store:
         before = len(store.reviews("SEC-1"))
     for path, form in [
