@@ -118,6 +118,8 @@ class Station:
             "benign": BENIGN_LABEL,
             "Status": Status,  # the status words, for the templates
             "link_warning": link_warning(self.config.db),
+            "signed_in": session.authenticated,
+            "plain_http": self.config.plain_http_beyond_loopback,
         }
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
@@ -253,6 +255,24 @@ def build_app(config: StationConfig) -> Starlette:
             },
         )  # fmt: skip
 
+    def field_page(request: Request) -> Response:
+        """One field full size, its heat map and legend, its reviews, and the way back to its slide page."""
+        try:
+            capture_id = int(request.query_params.get("id", ""))
+        except ValueError:
+            raise HTTPException(404, "no such field") from None
+        with station.store() as store:
+            field = store.capture(capture_id)
+            if field is None:
+                raise HTTPException(404, "no such field")
+            sample = store.sample(field["sample_id"])
+            reviews = [r for r in store.reviews(field["sample_id"]) if r["capture_id"] == capture_id]
+        show = "flagged" if request.query_params.get("show") == "flagged" else None
+        back = {"page": _page(request), "show": show}
+        return station.render(
+            request, "field.html", {"field": field, "sample": sample, "reviews": reviews, "back": back}
+        )
+
     def report(request: Request) -> Response:
         sample_id = _sample_param(request)
         with station.store() as store:
@@ -273,6 +293,7 @@ def build_app(config: StationConfig) -> Starlette:
                 "models": models, "sessions": sessions, "now": now_iso(),
                 "flagged_total": flagged_fields(sample),
                 "current_model": station.model.get(),
+                "latest_review": {r["capture_id"]: r for r in reviews if r["capture_id"] is not None},
             },
         )  # fmt: skip
 
@@ -443,6 +464,7 @@ def build_app(config: StationConfig) -> Starlette:
         Route("/capture/state", capture_state),
         Route("/slides", slides),
         Route("/slide", slide),
+        Route("/field", field_page),
         Route("/report", report),
         Route("/export.csv", export_csv),
         Route("/field/{capture_id:int}/{kind:str}", field_picture),
@@ -465,6 +487,7 @@ def build_app(config: StationConfig) -> Starlette:
         passwords=station.passwords,
         loopback_only=config.loopback_only,
         max_body=MAX_BODY,
+        served_hosts=config.served_hosts,
     )
     app.state.station = station
     return app
