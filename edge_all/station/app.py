@@ -358,7 +358,12 @@ def build_app(config: StationConfig) -> Starlette:
             return await run_in_threadpool(
                 new_slide, request, "the number of fields must be a whole number", 400
             )
-        asked = {"sample_id": str(form.get("sample_id", "")), "count": count_text}
+        manual = form.get("mode") == "manual"
+        asked = {
+            "sample_id": str(form.get("sample_id", "")),
+            "count": count_text,
+            "mode": "manual" if manual else "",
+        }
         try:
             sample_id = clean_sample_id(asked["sample_id"])
         except EdgeAllError as exc:
@@ -369,9 +374,21 @@ def build_app(config: StationConfig) -> Starlette:
         if reviewed is not None and form.get("new_session") != "yes":
             return await run_in_threadpool(new_slide, request, None, 409, reviewed, asked)
         try:
-            station.runner.start(sample_id, count)
+            station.runner.start(sample_id, count, manual)
         except EdgeAllError as exc:
             return await run_in_threadpool(new_slide, request, str(exc), 409)
+        return RedirectResponse("/new", 303)
+
+    async def capture_field(request: Request, form: FormData) -> Response:
+        """Capture this field (the button, or Space on New slide): a manual capture takes one field."""
+        try:
+            station.runner.capture_field()
+        except EdgeAllError as exc:
+            if "application/json" in request.headers.get("accept", ""):
+                return JSONResponse({"error": str(exc)}, 409)
+            return await run_in_threadpool(new_slide, request, str(exc), 409)
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse({"asked": station.runner.snapshot().asked})
         return RedirectResponse("/new", 303)
 
     async def stop_capture(request: Request, form: FormData) -> Response:
@@ -470,6 +487,7 @@ def build_app(config: StationConfig) -> Starlette:
         Route("/field/{capture_id:int}/{kind:str}", field_picture),
         Route("/login", login_page),
         form_route("/capture/start", start_capture),
+        form_route("/capture/field", capture_field),
         form_route("/capture/stop", stop_capture),
         form_route("/review", add_review),
         form_route("/login", login),

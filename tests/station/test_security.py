@@ -121,6 +121,7 @@ def test_every_state_changing_route_checks_the_csrf_token(station, tmp_path):
     changing = [route for route in routes if route.methods - {"GET", "HEAD"}]
     assert {route.path for route in changing} == {
         "/capture/start",
+        "/capture/field",
         "/capture/stop",
         "/review",
         "/login",

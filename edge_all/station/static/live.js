@@ -32,6 +32,9 @@
     $("live-frames-word").textContent = s.frames === 1 ? "field" : "fields";
     $("start-form").hidden = s.active;
     $("stop-form").hidden = !s.active;
+    manual = s.active && s.mode === "manual";
+    $("field-form").hidden = !manual;
+    $("capture-field").textContent = manual && s.frames < s.asked ? "Taking the field…" : "Capture this field";
     document.dispatchEvent(new CustomEvent("capture-state", { detail: s }));
     $("live-call").textContent = s.words.call.headline;
     $("live-call-next").textContent = s.words.call.next_step;
@@ -62,6 +65,27 @@
       return item;
     }));
   }
+
+  // Capture this field: the button and the Space key, without a reload (the form still works alone).
+  let manual = false;
+  async function captureField() {
+    const form = $("field-form");
+    const response = await fetch(form.action, {
+      method: "POST", body: new URLSearchParams(new FormData(form)),
+      headers: { Accept: "application/json" }, credentials: "same-origin",
+    });
+    if (response.ok) $("capture-field").textContent = "Taking the field…";
+  }
+  $("field-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    captureField();
+  });
+  document.addEventListener("keydown", (event) => {
+    const typing = event.target.closest && event.target.closest("input, textarea, select, button, a");
+    if (event.code !== "Space" || !manual || typing || event.repeat) return;
+    event.preventDefault();
+    captureField();
+  });
 
   async function poll() {
     try {
