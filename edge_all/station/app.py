@@ -48,7 +48,7 @@ from edge_all.station.security import (
     form_route,
     safe_next,
 )
-from edge_all.station.words import call_words, counts_words, field_words, many
+from edge_all.station.words import call_words, counts_words, field_words, many, review_keys
 from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 from edge_all.triage.status import Status
 
@@ -85,7 +85,9 @@ def _templates() -> Jinja2Templates:
     env.filters["pct"] = lambda value: "" if value is None else f"{100 * value:.0f}%"
     env.filters["num"] = lambda value, digits=1: "" if value is None else f"{value:.{digits}f}"
     env.filters["many"] = many
-    env.globals.update(field_words=field_words, call_words=call_words, counts_words=counts_words)
+    env.globals.update(
+        field_words=field_words, call_words=call_words, counts_words=counts_words, review_keys=review_keys
+    )
     return Jinja2Templates(env=env)
 
 

@@ -68,6 +68,16 @@ def many(count: int, word: str, plural: str | None = None) -> str:
     return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
+# The keyboard review's key for each class, in label order: digits, then letters that are not
+# already shortcuts (j, k: next, previous; 0: not assessable), so a model with more classes still fits.
+CLASS_KEYS = "123456789abcdefghilmopqrtuvwxyz"
+
+
+def review_keys(count: int) -> list[str]:
+    """The key of each of `count` classes (an empty string once the keys run out: click instead)."""
+    return [CLASS_KEYS[i] if i < len(CLASS_KEYS) else "" for i in range(count)]
+
+
 def _pct(value: float | None) -> str:
     return "" if value is None else f" {100 * value:.0f}%"
 

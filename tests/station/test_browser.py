@@ -199,6 +199,7 @@ def test_a_review_corrects_a_field_beside_the_models_result(page, station):
     card.locator("input[name=comment]").fill("a hematogone, not a blast")
     card.get_by_role("button", name="Save field review").click()
     card = page.locator("#fields article").nth(0)
+    wait_until(page, "() => document.querySelector('#fields article .review-shown') !== null")
     text = card.inner_text()
     assert "corrected to Benign by Dr Haddad" in text and "a hematogone, not a blast" in text
     assert "Pre" in text and "91%" in text  # the model's result, as recorded, beside the review
@@ -207,6 +208,7 @@ def test_a_review_corrects_a_field_beside_the_models_result(page, station):
     form.get_by_label("no ALL-like cells").check()
     assert form.locator("input[name=reviewer]").input_value() == "Dr Haddad"  # offered again
     form.get_by_role("button", name="Save slide review").click()
+    wait_until(page, "() => document.getElementById('sample-reviews')?.textContent.includes('Dr Haddad')")
     assert "no ALL-like cells by Dr Haddad" in page.locator("#sample-reviews").inner_text()
     assert "inconclusive" in page.locator("#call").inner_text()  # the model's call stays
 

@@ -89,7 +89,8 @@ def test_a_slide_review_starts_with_nothing_chosen_and_keeps_the_filter(page, st
     assert [r for r in reviews(station, UNREVIEWED) if r[0] is None] == []
     form.get_by_label("refer").check()
     form.get_by_role("button", name="Save slide review").click()
-    page.wait_for_url("**show=flagged**")
+    wait_until(page, "() => document.getElementById('sample-reviews')?.textContent.includes('Dr Haddad')")
+    assert page.url.endswith("show=flagged")  # no reload, the filter stays
     assert "refer by Dr Haddad" in page.locator("#sample-reviews").inner_text()
     assert page.locator("#fields article").count() == 2  # still the flagged fields only
 
