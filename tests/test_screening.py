@@ -46,22 +46,22 @@ def test_refer_does_not_wait_for_the_good_field_minimum():
 def test_negative_only_after_enough_good_fields():
     call = screening_call(counts(Benign=10, rejected=3), RULE, LABELS)
     assert call.verdict == NO_ALL
-    assert call.reason == "no ALL-like cells in 10 good fields (3 rejected (quality))"
+    assert call.reason == "no ALL-like cells in 10 good fields (3 rejected for quality)"
     assert screening_call(counts(Benign=9), RULE, LABELS).verdict == INCONCLUSIVE
 
 
 def test_one_all_like_field_below_the_minimum_is_inconclusive_and_says_so():
     call = screening_call(counts(Benign=30, Pre=1), RULE, LABELS)
     assert call.verdict == INCONCLUSIVE
-    assert "ALL-like cells in 1 field(s), fewer than the 2 that refer" in call.reason
+    assert "ALL-like cells in 1 field, fewer than the 2 that refer" in call.reason
 
 
 def test_inconclusive_names_what_is_missing_and_what_was_set_aside():
     call = screening_call(counts(Benign=4, referred=5, uncertain=2, rejected=1, error=1), RULE, LABELS)
     assert call.verdict == INCONCLUSIVE
     assert call.reason == (
-        "inconclusive: 4 good field(s) of the 10 needed "
-        "(5 referred (unfamiliar), 2 uncertain, 1 rejected (quality), 1 unreadable)"
+        "inconclusive: 4 good fields of the 10 needed "
+        "(5 referred (unfamiliar), 2 uncertain, 1 rejected for quality, 1 unreadable)"
     )
 
 

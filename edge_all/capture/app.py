@@ -68,9 +68,12 @@ def run_capture(
     on_notice: Callable[[str], None] = _ignore,
     on_call: Callable[[ScreeningCall], None] = _ignore,
     handle_signals: bool = False,
+    trigger: threading.Event | None = None,
 ) -> CaptureResult:
     """Run one capture to its end. Set `stop` to end it after the current frame.
 
+    With `trigger`, a field is taken each time it is set (a person's "capture this field"), not on
+    the interval.
     `handle_signals` (main thread only) makes SIGINT/SIGTERM set `stop`, and a second Ctrl+C abort.
     """
     options = request.options
@@ -131,7 +134,7 @@ def run_capture(
         on_start(CaptureStarted(session_id, source.spec, db))
         session = CaptureSession(
             source, classifier, store, session_id, digest, options,
-            stop=stop, on_record=on_record, on_notice=on_notice, on_call=on_call,
+            stop=stop, on_record=on_record, on_notice=on_notice, on_call=on_call, trigger=trigger,
         )  # fmt: skip
         outcome = session.run()
         # The frames are committed; at worst the end time is lost (a full disk, a damaged file).

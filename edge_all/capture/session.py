@@ -61,8 +61,12 @@ class CaptureSession:
         on_record: Callable[[CaptureRecord], None] = lambda record: None,
         on_notice: Callable[[str], None] = lambda message: None,
         on_call: Callable[[ScreeningCall], None] = lambda call: None,
+        trigger: threading.Event | None = None,
     ) -> None:
         self.source = source
+        # Set by a person for each field (a station's "Capture this field"): the loop then waits for
+        # it instead of the interval, so a manual stage can be moved and focused first.
+        self.trigger = trigger
         self.predictor = predictor
         self.store = store
         self.session_id = session_id
@@ -108,7 +112,11 @@ class CaptureSession:
                 return CaptureOutcome(frames, f"{frames} frames captured", True)
             if deadline is not None and time.monotonic() >= deadline:
                 return CaptureOutcome(frames, f"duration of {opts.duration:g} s reached", True)
-            if not self._wait_until(next_capture, deadline):
+            if self.trigger is not None:
+                waited = self._wait_for_trigger(deadline)
+            else:
+                waited = self._wait_until(next_capture, deadline)
+            if not waited:
                 continue  # stopped or out of time: the checks above say which
             try:
                 frame = self.source.read()
@@ -143,6 +151,15 @@ class CaptureSession:
         if remaining > 0 and self.stop.wait(remaining):
             return False
         return deadline is None or time.monotonic() < deadline
+
+    def _wait_for_trigger(self, deadline: float | None) -> bool:
+        """Wait until a person asks for the next field; False when a stop or the deadline came first."""
+        assert self.trigger is not None
+        while not self.trigger.wait(0.1):
+            if self.stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+                return False
+        self.trigger.clear()
+        return not self.stop.is_set()
 
     def _reconnect(self, message: str, deadline: float | None) -> bool:
         """Reopen the source with backoff; True once it delivers again."""

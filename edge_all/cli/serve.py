@@ -63,6 +63,14 @@ def serve(
         ),
     ] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = DEFAULT_PORT,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            help="Beyond 127.0.0.1: a name or address people type to reach the station (repeat it). This "
+            "machine's name, name.local and the --host address are always answered; any other is refused.",
+        ),
+    ] = None,
     tls_cert: Annotated[
         Path | None,
         typer.Option("--tls-cert", help="Serve https with this certificate (PEM; with --tls-key)."),
@@ -127,6 +135,7 @@ def serve(
             port=port,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            allowed_hosts=tuple(allowed_host or ()),
         )
     )
 

@@ -18,7 +18,7 @@ from edge_all.triage.screening import ScreeningRule
 # Recount one sample and store its call, inside the caller's transaction (ResultsStore._refresh_sample).
 RefreshSample = Callable[[str | None, ScreeningRule, list[str]], object]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Version 1 as it shipped; a new database is made by running every migration in order, so the
 # upgrade path of an existing clinic database is the path every test database takes.
@@ -191,6 +191,22 @@ ALTER TABLE samples ADD COLUMN cells_dropped INTEGER NOT NULL DEFAULT 0;
 """
 
 
+# Version 5: a field number unique within a sample (1, 2, 3, ... across all of the sample's sessions).
+# frame_index is the source's own count and restarts with every session, so two sessions of one slide
+# showed #0-#2 twice. The number is given at insert (ResultsStore.add); existing rows are numbered in
+# the order they were recorded. Nothing else changes: frame_index and origin stay as recorded.
+_CAPTURES_V5 = """
+ALTER TABLE captures ADD COLUMN field_number INTEGER;  -- 1, 2, ... within the sample
+"""
+_CAPTURES_V5_AFTER = """
+CREATE UNIQUE INDEX captures_field_number ON captures(coalesce(sample_id, ''), field_number);
+"""
+_NEVER_CHANGE = (
+    "CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures "
+    "BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END"
+)
+
+
 def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sample: RefreshSample) -> None:
     """Bring the database at `path` to SCHEMA_VERSION, creating it when it is new and `create` allows."""
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -213,6 +229,9 @@ def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sa
         version = 3
     if version == 3:
         _upgrade_to_v4(connection)
+        version = 4
+    if version == 4:
+        _upgrade_to_v5(connection)
     elif version != SCHEMA_VERSION:
         raise StoreError(
             f"{path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"
@@ -254,6 +273,31 @@ def _upgrade_to_v4(connection: sqlite3.Connection) -> None:
     """Version 3 -> 4 in one transaction: a new table and columns only, every row kept as it was."""
     try:
         connection.executescript(f"BEGIN; {_MIGRATION_V4} UPDATE schema_version SET version = 4; COMMIT;")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _upgrade_to_v5(connection: sqlite3.Connection) -> None:
+    """Version 4 -> 5 in one transaction: every field gets its number within its sample, in the order
+    the fields were recorded (duplicated frame indexes of a reused sample id become distinct numbers)."""
+    try:
+        connection.execute("BEGIN")
+        connection.execute(_CAPTURES_V5)
+        # The one UPDATE a recorded result ever sees: adding its number, inside the migration.
+        connection.execute("DROP TRIGGER captures_never_change")
+        counts: dict[str, int] = {}
+        numbers = []
+        rows = connection.execute("SELECT id, coalesce(sample_id, '') FROM captures ORDER BY id")
+        for row_id, sample in rows:
+            counts[sample] = counts.get(sample, 0) + 1
+            numbers.append((counts[sample], row_id))
+        connection.executemany("UPDATE captures SET field_number = ? WHERE id = ?", numbers)
+        connection.execute(_NEVER_CHANGE)
+        connection.execute(_CAPTURES_V5_AFTER)
+        connection.execute("UPDATE schema_version SET version = 5")
+        connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")

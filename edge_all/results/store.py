@@ -50,7 +50,7 @@ CAPTURE_COLUMNS = (
     "id", "session_id", "captured_at", "sample_id", "source", "frame_index", "origin", "image_path",
     "image_sha256", "status", "label", "confidence", "probabilities", "brightness", "contrast",
     "clipped", "stained", "focus", "reason", "bundle_sha256", "inference_ms", "unfamiliarity",
-    "heatmap_path", "um_per_px", "scale_source", "glass",
+    "heatmap_path", "um_per_px", "scale_source", "glass", "field_number",
 )  # fmt: skip
 SAMPLE_COLUMNS = (
     "sample_id", "first_captured_at", "last_captured_at", "fields", "good", "all_like", "uncertain",
@@ -297,10 +297,16 @@ class ResultsStore:
             quality.get("brightness"), quality.get("contrast"), quality.get("clipped"),
             quality.get("stained"), quality.get("focus"), record.reason, record.bundle_sha256,
             record.inference_ms, record.unfamiliarity, record.heatmap_path, record.um_per_px,
-            record.scale_source, quality.get("glass"),
+            record.scale_source, quality.get("glass"), record.sample_id,
         )  # fmt: skip
         columns = ", ".join(CAPTURE_COLUMNS[1:])
-        marks = ", ".join("?" for _ in values)
+        # The field's number within its sample: one more than the sample's last, in the same
+        # transaction as the insert (the unique index refuses a number given twice).
+        marks = ", ".join("?" for _ in values[:-1])
+        marks += (
+            ", (SELECT coalesce(MAX(field_number), 0) + 1 FROM captures "
+            "WHERE coalesce(sample_id, '') = coalesce(?, ''))"
+        )
         rule, labels = self.session_rule(record.session_id)
 
         def insert() -> Stored:
@@ -571,6 +577,21 @@ class ResultsStore:
             ids,
         )
         return {row[0] for row in rows}
+
+    def fields_after_review(self, sample_ids: Iterable[str | None]) -> dict[str, tuple[str, int]]:
+        """For each of these samples reviewed as a whole: when it was last reviewed, and how many of
+        its fields were captured after that review (a new capture under a reviewed sample id)."""
+        ids = sorted({sample_id or "" for sample_id in sample_ids})
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            "SELECT r.sample_id, r.last, (SELECT COUNT(*) FROM captures c "
+            "WHERE coalesce(c.sample_id, '') = r.sample_id AND c.captured_at > r.last) "
+            "FROM (SELECT sample_id, MAX(reviewed_at) AS last FROM reviews WHERE capture_id IS NULL "
+            f"AND sample_id IN ({', '.join('?' for _ in ids)}) GROUP BY sample_id) r",
+            ids,
+        )
+        return {row[0]: (row[1], int(row[2])) for row in rows}
 
     def captures_page(
         self, sample_id: str | None, *, limit: int, offset: int = 0, flagged: bool = False

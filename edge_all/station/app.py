@@ -38,7 +38,7 @@ from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
 from edge_all.station.hospital import hospital_reviews, link_warning
 from edge_all.station.images import KINDS, Thumbnails, allowed_roots, servable_file
 from edge_all.station.passwords import verify_password
-from edge_all.station.runner import CaptureRunner
+from edge_all.station.runner import CaptureRunner, clean_sample_id
 from edge_all.station.security import (
     CSRF_FIELD,
     Gate,
@@ -49,6 +49,7 @@ from edge_all.station.security import (
     form_route,
     safe_next,
 )
+from edge_all.station.words import call_words, counts_words, field_words, many, review_keys
 from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 from edge_all.triage.status import Status
 
@@ -84,6 +85,10 @@ def _templates() -> Jinja2Templates:
     env.filters["qs"] = lambda params: urlencode({k: v for k, v in params.items() if v is not None})
     env.filters["pct"] = lambda value: "" if value is None else f"{100 * value:.0f}%"
     env.filters["num"] = lambda value, digits=1: "" if value is None else f"{value:.{digits}f}"
+    env.filters["many"] = many
+    env.globals.update(
+        field_words=field_words, call_words=call_words, counts_words=counts_words, review_keys=review_keys
+    )
     return Jinja2Templates(env=env)
 
 
@@ -116,6 +121,8 @@ class Station:
             "benign": BENIGN_LABEL,
             "Status": Status,  # the status words, for the templates
             "link_warning": link_warning(self.config.db),
+            "signed_in": session.authenticated,
+            "plain_http": self.config.plain_http_beyond_loopback,
         }
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
@@ -151,15 +158,37 @@ def build_app(config: StationConfig) -> Starlette:
             },
         )
 
-    def new_slide(request: Request, error: str | None = None, status: int = 200) -> Response:
+    def new_slide(
+        request: Request,
+        error: str | None = None,
+        status: int = 200,
+        reviewed: dict[str, Any] | None = None,
+        asked: dict[str, str] | None = None,
+    ) -> Response:
         state = station.runner.snapshot()
         sample = None
         if state.sample_id is not None:
             with station.store() as store:
                 sample = store.sample(state.sample_id)
         return station.render(
-            request, "new.html", {"state": state, "sample": sample, "error": error, "config": config}, status
-        )
+            request,
+            "new.html",
+            {"state": state, "sample": sample, "error": error, "config": config, "reviewed": reviewed,
+             "asked": asked or {}},
+            status,
+        )  # fmt: skip
+
+    def last_review(sample_id: str) -> dict[str, Any] | None:
+        """The latest review of the whole slide, here or at the hospital (a sign-off), or None."""
+        with station.store() as store:
+            local = [r for r in store.reviews(sample_id) if r["capture_id"] is None]
+        signoffs = [
+            {**r, "where": "at the hospital"}
+            for r in hospital_reviews(config.db, [sample_id]).get(sample_id, [])
+            if r["signoff"]
+        ]
+        found = [{**r, "where": "on this station"} for r in local] + signoffs
+        return max(found, key=lambda r: r["reviewed_at"]) if found else None
 
     def capture_state(request: Request) -> Response:
         state = station.runner.snapshot()
@@ -167,7 +196,12 @@ def build_app(config: StationConfig) -> Starlette:
         if state.sample_id is not None:
             with station.store() as store:
                 sample = store.sample(state.sample_id)
-        return JSONResponse({**state.to_dict(), "sample": sample})
+        words = {
+            "field": field_words(state.last).to_dict() if state.last else None,
+            "call": call_words(sample).to_dict(),
+            "counts": counts_words(sample),
+        }
+        return JSONResponse({**state.to_dict(), "sample": sample, "words": words})
 
     def slides(request: Request) -> Response:
         search = request.query_params.get("q", "").strip()[:100]
@@ -175,7 +209,7 @@ def build_app(config: StationConfig) -> Starlette:
         with station.store() as store:
             total = store.count_samples(search)
             items = store.samples(search, limit=PAGE_SAMPLES, offset=(page - 1) * PAGE_SAMPLES)
-            reviewed = store.reviewed_samples(item["sample_id"] for item in items)
+            reviewed = store.fields_after_review(item["sample_id"] for item in items)
         pages = max(1, math.ceil(total / PAGE_SAMPLES))
         return station.render(
             request,
@@ -205,6 +239,8 @@ def build_app(config: StationConfig) -> Starlette:
             reviews = store.reviews(sample_id)
             labels = store.session_rule(fields[0]["session_id"])[1] if fields else []
             fields = [with_cells(store, field) for field in fields]  # a cell model's boxes (issue 22)
+            after_review = store.fields_after_review([sample_id]).get(sample_id)
+            sessions = store.sessions_of_sample(sample_id)
         shown = flagged_fields(sample) if flagged else sample["fields"]
         by_field: dict[int, list[dict]] = {}
         for review in reviews:
@@ -219,8 +255,27 @@ def build_app(config: StationConfig) -> Starlette:
                 "hospital": hospital_reviews(config.db, [sample_id]).get(sample_id, []),
                 "decisions": SAMPLE_DECISIONS, "not_assessable": NOT_ASSESSABLE, "flagged": flagged,
                 "page": page, "pages": max(1, math.ceil(shown / PAGE_FIELDS)),
+                "after_review": after_review, "sessions": sessions,
             },
         )  # fmt: skip
+
+    def field_page(request: Request) -> Response:
+        """One field full size, its heat map and legend, its reviews, and the way back to its slide page."""
+        try:
+            capture_id = int(request.query_params.get("id", ""))
+        except ValueError:
+            raise HTTPException(404, "no such field") from None
+        with station.store() as store:
+            field = store.capture(capture_id)
+            if field is None:
+                raise HTTPException(404, "no such field")
+            sample = store.sample(field["sample_id"])
+            reviews = [r for r in store.reviews(field["sample_id"]) if r["capture_id"] == capture_id]
+        show = "flagged" if request.query_params.get("show") == "flagged" else None
+        back = {"page": _page(request), "show": show}
+        return station.render(
+            request, "field.html", {"field": field, "sample": sample, "reviews": reviews, "back": back}
+        )
 
     def report(request: Request) -> Response:
         sample_id = _sample_param(request)
@@ -242,6 +297,7 @@ def build_app(config: StationConfig) -> Starlette:
                 "models": models, "sessions": sessions, "now": now_iso(),
                 "flagged_total": flagged_fields(sample),
                 "current_model": station.model.get(),
+                "latest_review": {r["capture_id"]: r for r in reviews if r["capture_id"] is not None},
             },
         )  # fmt: skip
 
@@ -306,10 +362,37 @@ def build_app(config: StationConfig) -> Starlette:
             return await run_in_threadpool(
                 new_slide, request, "the number of fields must be a whole number", 400
             )
+        manual = form.get("mode") == "manual"
+        asked = {
+            "sample_id": str(form.get("sample_id", "")),
+            "count": count_text,
+            "mode": "manual" if manual else "",
+        }
         try:
-            station.runner.start(str(form.get("sample_id", "")), count)
+            sample_id = clean_sample_id(asked["sample_id"])
         except EdgeAllError as exc:
             return await run_in_threadpool(new_slide, request, str(exc), 409)
+        # A reviewed slide is never changed silently: its fields go on only once the technician
+        # confirms a new session of that sample (and the slide then says new fields arrived).
+        reviewed = await run_in_threadpool(last_review, sample_id)
+        if reviewed is not None and form.get("new_session") != "yes":
+            return await run_in_threadpool(new_slide, request, None, 409, reviewed, asked)
+        try:
+            station.runner.start(sample_id, count, manual)
+        except EdgeAllError as exc:
+            return await run_in_threadpool(new_slide, request, str(exc), 409)
+        return RedirectResponse("/new", 303)
+
+    async def capture_field(request: Request, form: FormData) -> Response:
+        """Capture this field (the button, or Space on New slide): a manual capture takes one field."""
+        try:
+            station.runner.capture_field()
+        except EdgeAllError as exc:
+            if "application/json" in request.headers.get("accept", ""):
+                return JSONResponse({"error": str(exc)}, 409)
+            return await run_in_threadpool(new_slide, request, str(exc), 409)
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse({"asked": station.runner.snapshot().asked})
         return RedirectResponse("/new", 303)
 
     async def stop_capture(request: Request, form: FormData) -> Response:
@@ -324,8 +407,10 @@ def build_app(config: StationConfig) -> Starlette:
         capture_text = str(form.get("capture_id", "")).strip()
         where = {"id": sample_id, "page": form.get("page", "1"), "show": form.get("show", "")}
         back = f"/slide?{urlencode(where)}"
-        if not reviewer or not decision:
-            raise HTTPException(400, "a review needs the reviewer's name and a decision")
+        if not reviewer:
+            raise HTTPException(400, "a review needs the reviewer's name")
+        if not decision:
+            raise HTTPException(400, "choose what you see: nothing is chosen for you")
         capture_id = int(capture_text) if capture_text.isdigit() else None
         review = Review(sample_id, reviewer, decision, now_iso(), capture_id=capture_id, comment=comment)
 
@@ -333,6 +418,15 @@ def build_app(config: StationConfig) -> Starlette:
             with station.store() as store:
                 if store.sample(sample_id) is None:
                     raise HTTPException(404, "no such slide")
+                if capture_id is None:
+                    allowed = [value for value, _ in SAMPLE_DECISIONS]
+                else:
+                    field = store.capture(capture_id)
+                    if field is None:
+                        raise HTTPException(404, "no such field")
+                    allowed = [*store.session_rule(field["session_id"])[1], NOT_ASSESSABLE]
+                if decision not in allowed:
+                    raise HTTPException(400, f"{decision!r} is not one of the choices ({', '.join(allowed)})")
                 store.add_review(review)
 
         try:
@@ -340,6 +434,11 @@ def build_app(config: StationConfig) -> Starlette:
         except StoreError as exc:
             raise HTTPException(400, str(exc)) from None
         request.state.session.reviewer = reviewer
+        if "application/json" in request.headers.get("accept", ""):  # the keyboard review: no reload
+            return JSONResponse(
+                {"decision": decision, "reviewer": reviewer, "reviewed_at": local_time(review.reviewed_at),
+                 "capture_id": capture_id, "comment": comment},
+            )  # fmt: skip
         anchor = f"#field-{capture_id}" if capture_id is not None else "#slide-review"
         return RedirectResponse(back + anchor, 303)
 
@@ -386,11 +485,13 @@ def build_app(config: StationConfig) -> Starlette:
         Route("/capture/state", capture_state),
         Route("/slides", slides),
         Route("/slide", slide),
+        Route("/field", field_page),
         Route("/report", report),
         Route("/export.csv", export_csv),
         Route("/field/{capture_id:int}/{kind:str}", field_picture),
         Route("/login", login_page),
         form_route("/capture/start", start_capture),
+        form_route("/capture/field", capture_field),
         form_route("/capture/stop", stop_capture),
         form_route("/review", add_review),
         form_route("/login", login),
@@ -408,6 +509,7 @@ def build_app(config: StationConfig) -> Starlette:
         passwords=station.passwords,
         loopback_only=config.loopback_only,
         max_body=MAX_BODY,
+        served_hosts=config.served_hosts,
     )
     app.state.station = station
     return app

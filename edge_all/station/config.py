@@ -17,6 +17,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 PASSWORD_FILE = "station-password.json"  # beside the results database, unless --password-file
 LOOPBACK_NAMES = ("localhost",)
+WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 
 
 def is_loopback(host: str) -> bool:
@@ -43,6 +44,24 @@ class StationConfig:
     tls_cert: Path | None = None  # with tls_key: serve https (cookies then also Secure)
     tls_key: Path | None = None
     station_name: str = field(default_factory=socket.gethostname)
+    allowed_hosts: tuple[str, ...] = ()  # beyond loopback: the names and addresses people type
+
+    @property
+    def served_hosts(self) -> frozenset[str]:
+        """The Host names answered beyond loopback: --allowed-host, the bound address when it is one
+        address, this machine's name (and name.local, as mDNS announces it), and loopback names for
+        the Pi's own browser. Anything else is refused, so a rebinding DNS name cannot reach it."""
+        names = {name.lower() for name in self.allowed_hosts}
+        if self.host not in WILDCARDS:
+            names.add(self.host.strip("[]").lower())
+        names |= {self.station_name.lower(), f"{self.station_name.lower()}.local", *LOOPBACK_NAMES}
+        names |= {"127.0.0.1", "::1"}
+        return frozenset(names)
+
+    @property
+    def plain_http_beyond_loopback(self) -> bool:
+        """Serving the clinic network without TLS: passwords and pages cross it unencrypted."""
+        return not self.loopback_only and self.tls_cert is None
 
     @property
     def frames_dir(self) -> Path | None:

@@ -62,8 +62,11 @@ def read_model_facts(path: Path) -> ModelFacts:
         return ModelFacts(str(path), name, "bundle", False, str(exc), None)
     described = manifest.describe()
     trained_on = trained_on_text(described["trained_on"])
-    if trained_on is None and manifest.extra.get("trained_on"):  # said in words by a hand-made bundle
-        trained_on = str(manifest.extra["trained_on"])
+    said = manifest.extra.get("trained_on")
+    if trained_on is None and isinstance(said, dict) and {"data", "dataset"} <= said.keys():
+        trained_on = trained_on_text(said)
+    elif trained_on is None and isinstance(said, str):  # said in words by a hand-made bundle
+        trained_on = said
     return ModelFacts(
         path=str(path),
         name=name,

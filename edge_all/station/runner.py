@@ -22,6 +22,7 @@ from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError, UsageError
 from edge_all.results.store import CaptureRecord
 from edge_all.station.config import StationConfig
+from edge_all.station.words import outcome_words
 from edge_all.triage.screening import ScreeningCall
 
 log = logging.getLogger("edge_all.station")
@@ -57,8 +58,11 @@ class CaptureState:
     recent: list[int] = field(default_factory=list)  # ids of the last fields, newest last
     call: dict[str, str] | None = None
     notices: list[str] = field(default_factory=list)
-    outcome: str | None = None  # why it ended, or why it could not start
+    outcome: str | None = None  # why it ended, or why it could not start (in words)
     ok: bool | None = None
+    stopped_by: str | None = None  # who asked it to stop, in words
+    mode: str = "timed"  # timed (one field every interval) or manual (Capture this field)
+    asked: int = 0  # manual: fields asked for so far (frames < asked: one is being taken)
 
     @property
     def active(self) -> bool:
@@ -77,15 +81,16 @@ class CaptureRunner:
         self._thread: threading.Thread | None = None
         self._recent: deque[int] = deque(maxlen=RECENT_FIELDS)
         self._notices: deque[str] = deque(maxlen=RECENT_NOTICES)
+        self._trigger: threading.Event | None = None
 
     def request_for(self, sample_id: str, count: int | None = None) -> CaptureRequest:
         config = self.config
         options = dataclasses.replace(config.capture, sample_id=sample_id, count=count)
         return CaptureRequest(model=config.model, camera=config.camera, db=config.db, options=options)
 
-    def start(self, sample_id: str, count: int | None = None) -> None:
+    def start(self, sample_id: str, count: int | None = None, manual: bool = False) -> None:
         """Start capturing a slide, or raise CaptureBusy (one camera, one slide at a time); problems
-        after this show in the state."""
+        after this show in the state. `manual`: a field is taken only when `capture_field` is called."""
         request = self.request_for(clean_sample_id(sample_id), count)
         with self._lock:
             if self._state.active:
@@ -94,23 +99,37 @@ class CaptureRunner:
             self._recent.clear()
             self._notices.clear()
             self._state = CaptureState(
-                state="starting", sample_id=request.options.sample_id, started_at=now_iso()
-            )
+                state="starting", sample_id=request.options.sample_id, started_at=now_iso(),
+                mode="manual" if manual else "timed",
+            )  # fmt: skip
+            self._trigger = threading.Event() if manual else None
             self._thread = threading.Thread(
-                target=self._run, args=(request, self._stop), name="station-capture", daemon=True
+                target=self._run,
+                args=(request, self._stop, self._trigger),
+                name="station-capture",
+                daemon=True,
             )
             self._thread.start()
 
-    def stop(self) -> None:
+    def capture_field(self) -> None:
+        """Take the next field now (a manual capture): the stage is on a new field, in focus."""
+        with self._lock:
+            if not self._state.active or self._trigger is None:
+                raise UsageError("no capture is waiting for Capture this field: start one first")
+            self._state.asked = max(self._state.asked, self._state.frames) + 1
+            self._trigger.set()
+
+    def stop(self, why: str = "Stop was pressed") -> None:
         """Ask the capture to stop after the frame in hand (it is recorded first)."""
         with self._lock:
             if self._state.active:
                 self._stop.set()
                 self._state.state = "stopping"
+                self._state.stopped_by = self._state.stopped_by or why
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop and wait for the capture thread: the server is going away."""
-        self.stop()
+        self.stop("the station was shut down")
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -123,11 +142,11 @@ class CaptureRunner:
             )  # fmt: skip
 
     # ---- the thread --------------------------------------------------------------------------
-    def _run(self, request: CaptureRequest, stop: threading.Event) -> None:
+    def _run(self, request: CaptureRequest, stop: threading.Event, trigger: threading.Event | None) -> None:
         try:
             result = run_capture(
                 request, stop=stop, on_start=self._started, on_record=self._recorded,
-                on_notice=self._notice, on_call=self._called,
+                on_notice=self._notice, on_call=self._called, trigger=trigger,
             )  # fmt: skip
         except EdgeAllError as exc:
             self._ended(None, str(exc))
@@ -167,6 +186,6 @@ class CaptureRunner:
     def _ended(self, result: CaptureResult | None, outcome: str) -> None:
         with self._lock:
             self._state.state = "finished" if result is not None and result.ok else "failed"
-            self._state.outcome = outcome
+            self._state.outcome = outcome_words(outcome, self._state.stopped_by)
             self._state.ok = result is not None and result.ok
             self._state.ended_at = now_iso()

@@ -8,7 +8,8 @@
 - Failed logins are counted per client: after `LoginLimiter.attempts` in its window, every login
   from that client is refused with 429, even the right password, until the window has passed.
 - Bound to loopback, only a loopback Host header is served (a web page cannot reach the station
-  through DNS rebinding). Listening beyond loopback is allowed only once a password is set, and
+  through DNS rebinding); beyond loopback, only the names in the allowed-hosts list
+  (StationConfig.served_hosts). Listening beyond loopback is allowed only once a password is set, and
   the gate refuses every page if that password file disappears later.
 - Every response carries headers that forbid framing, MIME sniffing and any script, style or
   image from elsewhere (a strict Content-Security-Policy: no inline script at all).
@@ -164,13 +165,21 @@ class Gate(BaseHTTPMiddleware):
     """Sessions, login, Host checks and security headers for every request."""
 
     def __init__(
-        self, app, *, sessions: SessionStore, passwords: PasswordSource, loopback_only: bool, max_body: int
+        self,
+        app,
+        *,
+        sessions: SessionStore,
+        passwords: PasswordSource,
+        loopback_only: bool,
+        max_body: int,
+        served_hosts: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(app)
         self.max_body = max_body
         self.sessions = sessions
         self.passwords = passwords
         self.loopback_only = loopback_only
+        self.served_hosts = served_hosts
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         started = time.perf_counter()
@@ -189,8 +198,15 @@ class Gate(BaseHTTPMiddleware):
         return response
 
     async def _guarded(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if self.loopback_only and not is_loopback(_host_of(request)):
+        host = _host_of(request).lower()
+        if self.loopback_only and not is_loopback(host):
             return PlainTextResponse("this station answers only on this machine's own address", 421)
+        if not self.loopback_only and host not in self.served_hosts:
+            return PlainTextResponse(
+                f"this station does not answer to the name {host[:100]!r}: its administrator can add it "
+                "with --allowed-host (docs/station.md)",
+                421,
+            )
         if request.method not in ("GET", "HEAD"):
             length = request.headers.get("content-length")
             if length is None or not length.isdigit():

@@ -7,6 +7,8 @@ log is off: its URLs would carry sample ids into the system journal.
 
 from __future__ import annotations
 
+import sys
+
 from edge_all.errors import UsageError
 from edge_all.station.config import StationConfig
 from edge_all.station.passwords import read_password_file
@@ -42,9 +44,20 @@ def prepare_database(config: StationConfig) -> None:
     ResultsStore.open(config.db).close()
 
 
+PLAIN_HTTP = (
+    "serving plain http on {host}: passwords and patient data cross the clinic network unencrypted; "
+    "give --tls-cert and --tls-key (docs/station.md)"
+)
+
+
 def serve(config: StationConfig) -> None:
     check_bind(config)
     prepare_database(config)
+    # Said on standard error before uvicorn configures logging: the service's journal keeps it.
+    if not config.loopback_only:
+        print(f"answering to the names: {', '.join(sorted(config.served_hosts))}", file=sys.stderr)
+    if config.plain_http_beyond_loopback:
+        print(f"warning: {PLAIN_HTTP.format(host=config.host)}", file=sys.stderr, flush=True)
     import uvicorn
 
     from edge_all.station.app import build_app

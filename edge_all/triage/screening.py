@@ -139,17 +139,22 @@ def screening_call(
     side = _set_aside(counts)
     if counts.all_like >= rule.min_all_like:
         return ScreeningCall(
-            REFER, f"refer: ALL-like cells in {counts.all_like} of {counts.good} good fields{side}"
+            REFER, f"refer: ALL-like cells in {counts.all_like} of {_fields(counts.good, 'good ')}{side}"
         )
     if counts.all_like == 0 and counts.good >= rule.min_good_fields:
-        return ScreeningCall(NO_ALL, f"no ALL-like cells in {counts.good} good fields{side}")
+        return ScreeningCall(NO_ALL, f"no ALL-like cells in {_fields(counts.good, 'good ')}{side}")
     missing = []
     if counts.all_like:
         missing.append(
-            f"ALL-like cells in {counts.all_like} field(s), fewer than the {rule.min_all_like} that refer"
+            f"ALL-like cells in {_fields(counts.all_like)}, fewer than the {rule.min_all_like} that refer"
         )
-    missing.append(f"{counts.good} good field(s) of the {rule.min_good_fields} needed")
+    missing.append(f"{_fields(counts.good, 'good ')} of the {rule.min_good_fields} needed")
     return ScreeningCall(INCONCLUSIVE, f"inconclusive: {'; '.join(missing)}{side}")
+
+
+def _fields(count: int, kind: str = "") -> str:
+    """'1 good field', '3 good fields': one way to say a count."""
+    return f"{count} {kind}field{'' if count == 1 else 's'}"
 
 
 def _set_aside(counts: FieldCounts) -> str:
@@ -159,7 +164,7 @@ def _set_aside(counts: FieldCounts) -> str:
         for n, what in (
             (counts.referred, "referred (unfamiliar)"),
             (counts.uncertain, "uncertain"),
-            (counts.rejected, "rejected (quality)"),
+            (counts.rejected, "rejected for quality"),
             (counts.errors, "unreadable"),
         )
         if n

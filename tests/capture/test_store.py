@@ -317,7 +317,7 @@ def test_adding_a_field_gives_its_id_and_its_samples_call(tmp_path):
         sample = store.sample("S1")
         assert store.capture(stored.id)["frame_index"] == 0
         assert (stored.call.verdict, stored.call.reason) == (sample["verdict"], sample["call"]) == (
-            INCONCLUSIVE, "inconclusive: 1 good field(s) of the 20 needed",
+            INCONCLUSIVE, "inconclusive: 1 good field of the 20 needed",
         )  # fmt: skip
         assert store.add(record(session, 1)).call.reason.startswith("inconclusive: ALL-like cells in 1 field")
         assert store.add(record(session, 2)).call.verdict == REFER

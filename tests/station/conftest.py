@@ -58,3 +58,11 @@ def smear_video(tmp_path_factory) -> Path:
     rng = np.random.default_rng(11)
     frames = [draw_smear(CLASSES[i % 4], rng)[0] for i in range(VIDEO_FRAMES)]
     return write_video(tmp_path_factory.mktemp("video") / "slide.avi", frames, fps=5.0)
+
+
+@pytest.fixture(scope="session")
+def reference_model() -> Path:
+    """The int8 reference bundle the package ships: a real model, no training needed."""
+    from edge_all.runtime.models import reference_bundle
+
+    return reference_bundle()

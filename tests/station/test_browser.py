@@ -131,7 +131,8 @@ def test_capture_from_a_video_shows_fields_as_they_are_recorded(page, station, b
     assert page.locator("#stop-form").is_visible() and not page.locator("#start-form").is_visible()
     wait_until(page, "() => document.getElementById('live-thumb').naturalWidth > 0")
     assert live(page, "result").strip() != ""
-    assert "focus" in live(page, "quality")
+    assert live(page, "quality") in ("good",) or live(page, "quality").startswith("poor: ")
+    assert "TrainedOn(" not in page.content()
     shoot(page, "new-slide")
 
     # The capture lives in the station: closing the page mid-capture changes nothing.
@@ -141,7 +142,7 @@ def test_capture_from_a_video_shows_fields_as_they_are_recorded(page, station, b
     assert wait_for_state(again, ("finished", "failed")) == "finished", live(again, "outcome")
     assert int(live(again, "frames")) == VIDEO_FRAMES
     assert "end after" in live(again, "outcome")
-    assert live(again, "call").startswith(("refer", "no ALL-like", "inconclusive"))
+    assert live(again, "call").startswith(("Refer:", "No ALL-like", "Not enough yet"))
     assert again.locator("#live-recent img").count() == VIDEO_FRAMES
     again.close()
     with ResultsStore.open(station.db, create=False) as store:
@@ -177,7 +178,7 @@ def test_open_a_slide_from_the_list_and_toggle_a_heat_map(page, station):
     assert cards.count() == 4
     first = cards.nth(0)
     assert "Pre" in first.inner_text() and "91%" in first.inner_text()
-    assert "out_of_focus" in cards.nth(3).inner_text()
+    assert "Poor picture: out of focus" in cards.nth(3).inner_text()
     heat = first.locator("img.heat")
     assert not heat.is_visible()
     first.get_by_text("heat map").click()
@@ -192,20 +193,22 @@ def test_open_a_slide_from_the_list_and_toggle_a_heat_map(page, station):
 def test_a_review_corrects_a_field_beside_the_models_result(page, station):
     page.goto(f"{station.url}/slide?id={HEAT_SLIDE}")
     card = page.locator("#fields article").nth(0)
-    card.locator("summary").click()
-    card.locator("select[name=decision]").select_option("Benign")
+    card.get_by_text("Review this field").click()
+    card.get_by_label("Benign").check()
     card.locator("input[name=reviewer]").fill("Dr Haddad")
     card.locator("input[name=comment]").fill("a hematogone, not a blast")
     card.get_by_role("button", name="Save field review").click()
     card = page.locator("#fields article").nth(0)
+    wait_until(page, "() => document.querySelector('#fields article .review-shown') !== null")
     text = card.inner_text()
     assert "corrected to Benign by Dr Haddad" in text and "a hematogone, not a blast" in text
     assert "Pre" in text and "91%" in text  # the model's result, as recorded, beside the review
 
     form = page.locator("#sample-review-form")
-    form.locator("select[name=decision]").select_option("no ALL-like cells")
+    form.get_by_label("no ALL-like cells").check()
     assert form.locator("input[name=reviewer]").input_value() == "Dr Haddad"  # offered again
     form.get_by_role("button", name="Save slide review").click()
+    wait_until(page, "() => document.getElementById('sample-reviews')?.textContent.includes('Dr Haddad')")
     assert "no ALL-like cells by Dr Haddad" in page.locator("#sample-reviews").inner_text()
     assert "inconclusive" in page.locator("#call").inner_text()  # the model's call stays
 

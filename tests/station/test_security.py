@@ -85,7 +85,7 @@ def test_login_issues_a_new_httponly_samesite_cookie(station):
 def test_a_post_without_a_valid_csrf_token_is_refused(station):
     client = logged_in(station)
     token = client.csrf("/new")
-    review = {"sample_id": "SEC-1", "reviewer": "Mallory", "decision": "Benign"}
+    review = {"sample_id": "SEC-1", "reviewer": "Mallory", "decision": "refer"}
     with ResultsStore.open(station.db, create=False) as store:
         before = len(store.reviews("SEC-1"))
     for path, form in [
@@ -121,6 +121,7 @@ def test_every_state_changing_route_checks_the_csrf_token(station, tmp_path):
     changing = [route for route in routes if route.methods - {"GET", "HEAD"}]
     assert {route.path for route in changing} == {
         "/capture/start",
+        "/capture/field",
         "/capture/stop",
         "/review",
         "/login",

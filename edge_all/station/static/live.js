@@ -1,22 +1,11 @@
 // New slide: watch the capture that runs in the station (it goes on if this page closes).
 // Polls /capture/state once a second and fills in the page; text only (textContent), never HTML.
+// The words come from the server (edge_all.station.words), so page and script say the same.
 "use strict";
 (() => {
   const live = document.getElementById("live");
   if (!live) return;
   const $ = (id) => document.getElementById(id);
-  const pct = (x) => (x === null || x === undefined ? "" : `${Math.round(100 * x)}%`);
-
-  function result(last) {
-    if (!last) return "";
-    switch (last.status) {
-      case "classified": return `${last.label} ${pct(last.confidence)}`;
-      case "uncertain": return `uncertain: refer to a specialist (best guess ${last.label} ${pct(last.confidence)})`;
-      case "referred": return `referred: ${last.reason || "unlike the training images"}`;
-      case "rejected": return `rejected: ${last.reason}`;
-      default: return `error: ${last.reason}`;
-    }
-  }
 
   function thumb(id) {
     const link = document.createElement("a");
@@ -28,27 +17,37 @@
     return link;
   }
 
+  function label(words) {
+    if (!words) return [];
+    const span = document.createElement("span");
+    span.className = `label ${words.tone}`;
+    span.textContent = words.headline;
+    return [span];
+  }
+
   function render(s) {
     $("live-sample").textContent = s.sample_id || "none yet";
     $("live-state").textContent = s.state;
     $("live-frames").textContent = String(s.frames);
+    $("live-frames-word").textContent = s.frames === 1 ? "field" : "fields";
     $("start-form").hidden = s.active;
     $("stop-form").hidden = !s.active;
-    const sample = s.sample;
-    $("live-call").textContent = sample ? sample.call : "no fields yet";
-    $("live-counts").textContent = sample
-      ? `${sample.fields} fields on the slide: ${sample.good} good, ${sample.all_like} ALL-like, ` +
-        `${sample.uncertain} uncertain, ${sample.referred} referred, ${sample.rejected} rejected, ${sample.errors} errors`
-      : "";
+    manual = s.active && s.mode === "manual";
+    $("field-form").hidden = !manual;
+    $("capture-field").textContent = manual && s.frames < s.asked ? "Taking the field…" : "Capture this field";
+    document.dispatchEvent(new CustomEvent("capture-state", { detail: s }));
+    $("live-call").textContent = s.words.call.headline;
+    $("live-call-next").textContent = s.words.call.next_step;
+    $("live-counts").textContent = s.words.counts;
     $("live-outcome").textContent = s.outcome || "";
     $("live-outcome").className = s.ok === false ? "error" : "";
+    const words = s.words.field;
+    $("live-result").replaceChildren(...label(words));
+    $("live-meaning").textContent = words ? words.meaning : "";
+    $("live-next").firstElementChild.textContent = words ? words.next_step : "";
+    $("live-quality").textContent = words ? words.quality : "";
+    $("live-figures").textContent = words ? words.figures : "";
     const last = s.last;
-    $("live-result").textContent = result(last);
-    $("live-quality").textContent = last
-      ? Object.entries(last.quality).map(([k, v]) => `${k} ${Number(v).toFixed(1)}`).join(" ")
-      : "";
-    $("live-unfamiliarity").textContent =
-      last && last.unfamiliarity !== null ? Number(last.unfamiliarity).toFixed(2) : "not measured";
     const picture = $("live-thumb");
     if (last && last.has_image) {
       const src = `/field/${last.id}/image-thumb`;
@@ -66,6 +65,27 @@
       return item;
     }));
   }
+
+  // Capture this field: the button and the Space key, without a reload (the form still works alone).
+  let manual = false;
+  async function captureField() {
+    const form = $("field-form");
+    const response = await fetch(form.action, {
+      method: "POST", body: new URLSearchParams(new FormData(form)),
+      headers: { Accept: "application/json" }, credentials: "same-origin",
+    });
+    if (response.ok) $("capture-field").textContent = "Taking the field…";
+  }
+  $("field-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    captureField();
+  });
+  document.addEventListener("keydown", (event) => {
+    const typing = event.target.closest && event.target.closest("input, textarea, select, button, a");
+    if (event.code !== "Space" || !manual || typing || event.repeat) return;
+    event.preventDefault();
+    captureField();
+  });
 
   async function poll() {
     try {
