@@ -121,7 +121,7 @@ def qido(orthanc, accession: str) -> list[dict]:  # noqa: F811
 def test_a_signed_off_slide_reaches_orthanc_and_the_fhir_engine_and_the_page_says_sent(
     page,
     world,
-    orthanc,
+    orthanc,  # noqa: F811
     fhir_engine,  # noqa: F811
 ):
     hub = world["hub"]
