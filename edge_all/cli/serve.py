@@ -25,14 +25,14 @@ from edge_all.cli.options import (
 )
 from edge_all.exit_codes import EPILOG
 from edge_all.runtime.choice import ModelChoice
-from edge_all.station.config import DEFAULT_HOST, DEFAULT_PORT, PASSWORD_FILE
+from edge_all.station.config import ACCOUNTS_FILE, DEFAULT_HOST, DEFAULT_PORT, PASSWORD_FILE
 from edge_all.triage.screening import ScreeningRule
 
 
-def _read_new_password() -> str:
+def _read_new_password(what: str = "New station password") -> str:
     """From the terminal (asked twice, not shown), or one line from a pipe (for scripts)."""
     if sys.stdin.isatty():
-        return typer.prompt("New station password", hide_input=True, confirmation_prompt=True)
+        return typer.prompt(what, hide_input=True, confirmation_prompt=True)
     return sys.stdin.readline().rstrip("\r\n")
 
 
@@ -92,6 +92,24 @@ def serve(
             "one line of standard input otherwise. Stored only as a salted scrypt hash.",
         ),
     ] = False,
+    add_admin: Annotated[
+        str | None,
+        typer.Option(
+            "--add-admin",
+            metavar="USERNAME",
+            help="Make a station administrator (personal accounts; the first one has no other way in), then "
+            "exit. The password is asked twice on a terminal, read from one line of standard input else.",
+        ),
+    ] = None,
+    display_name: Annotated[
+        str | None, typer.Option("--display-name", help="With --add-admin: the name reviews show.")
+    ] = None,
+    accounts_db: Annotated[
+        Path | None,
+        typer.Option(
+            "--accounts-db", help=f"Accounts and the audit trail (default: {ACCOUNTS_FILE} beside --db)."
+        ),
+    ] = None,
     threads: ThreadsOption = None,
     edgetpu: EdgeTpuOption = False,
 ) -> None:
@@ -110,6 +128,22 @@ def serve(
 
         write_password_file(password_file, hash_password(_read_new_password()))
         typer.echo(f"station password set (salted scrypt hash in {password_file})", err=True)
+        return
+    accounts_path = accounts_db or db.parent / ACCOUNTS_FILE
+    if add_admin is not None:
+        import os
+        import socket
+
+        from edge_all.accounts.audit import Actor
+        from edge_all.station.people import StationPeople
+
+        people = StationPeople(accounts_path, socket.gethostname())
+        by = Actor(f"system:{os.environ.get('USER', 'cli')}", "administrator")  # who ran the command
+        people.add_person(
+            add_admin, display_name or add_admin, "administrator", _read_new_password("Password"), by
+        )
+        people.close()
+        typer.echo(f"administrator {add_admin} made (argon2 hash in {accounts_path})", err=True)
         return
     # Said now, not at the first page: no --model and no reference bundle in this install.
     choice = ModelChoice(model, labels, threads, edgetpu).resolved()
@@ -136,6 +170,7 @@ def serve(
             tls_cert=tls_cert,
             tls_key=tls_key,
             allowed_hosts=tuple(allowed_host or ()),
+            accounts_db=accounts_path,
         )
     )
 

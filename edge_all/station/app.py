@@ -27,6 +27,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from edge_all.accounts.people import AccountError, LoginRefused
+from edge_all.accounts.schema import ROLES
+from edge_all.accounts.web import COOKIE as ACCOUNT_COOKIE
+from edge_all.accounts.web import set_cookie
 from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError
 from edge_all.results.errors import StoreError
@@ -37,7 +41,8 @@ from edge_all.station.config import StationConfig
 from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
 from edge_all.station.hospital import hospital_reviews, link_warning
 from edge_all.station.images import KINDS, Thumbnails, allowed_roots, servable_file
-from edge_all.station.passwords import verify_password
+from edge_all.station.passwords import retire_shared_password, verify_password
+from edge_all.station.people import SHARED, StationPeople, Who
 from edge_all.station.runner import CaptureRunner, clean_sample_id
 from edge_all.station.security import (
     CSRF_FIELD,
@@ -53,6 +58,10 @@ from edge_all.station.words import call_words, counts_words, field_words, many, 
 from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 from edge_all.triage.status import Status
 
+LOCKED = (
+    "This account is locked after too many failed sign-ins: try again in 15 minutes, "
+    "or ask an administrator for a new password."
+)
 PAGE_SAMPLES = 50
 PAGE_FIELDS = 48
 REPORT_FLAGGED = 24  # flagged fields pictured in a report
@@ -65,6 +74,7 @@ SAMPLE_DECISIONS = (
     (INCONCLUSIVE, "inconclusive: more fields or another test needed"),
 )
 PACKAGE = __name__.rpartition(".")[0]
+ROLE_WORDS = {"capture": "capture slides", "review": "review slides", "accounts": "manage accounts"}
 
 
 def local_time(value: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -104,9 +114,14 @@ class Station:
         self.model = ModelFactsCache(config.model.path)
         self.thumbnails = Thumbnails()
         self.templates = _templates()
+        self.people = StationPeople(config.accounts_path, config.station_name)
 
     def store(self) -> ResultsStore:
         return ResultsStore.open(self.config.db)
+
+    def audit(self, request: Request, action: str, subject: str = "", **detail: Any) -> None:
+        """One row of the append-only audit: who (the signed-in person, or the shared password) did what."""
+        self.people.record(request.state.session.who.actor, action, subject, client_of(request), **detail)
 
     def render(self, request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         session = request.state.session
@@ -115,16 +130,25 @@ class Station:
             "csrf": session.csrf,
             "csrf_field": CSRF_FIELD,
             "reviewer": session.reviewer,
-            "login_enabled": self.passwords.current() is not None,
+            "login_enabled": self.passwords.current() is not None or session.who.person is not None,
             "capture": self.runner.snapshot(),
             "path": request.url.path,
             "benign": BENIGN_LABEL,
             "Status": Status,  # the status words, for the templates
             "link_warning": link_warning(self.config.db),
             "signed_in": session.authenticated,
+            "who": session.who,
             "plain_http": self.config.plain_http_beyond_loopback,
         }
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+
+
+def _require(request: Request, what: str) -> Who:
+    """The person acting, once their role may do `what` (capture, review, accounts); otherwise 403."""
+    who: Who = request.state.session.who
+    if not who.may(what):
+        raise HTTPException(403, f"your role ({who.role}) may not {ROLE_WORDS[what]}: ask an administrator")
+    return who
 
 
 def _page(request: Request) -> int:
@@ -289,6 +313,7 @@ def build_app(config: StationConfig) -> Starlette:
             reviewed = {r["capture_id"] for r in reviews if r["capture_id"] is not None}
             fields = {row["id"]: row for row in (store.capture(i) for i in sorted(reviewed)) if row}
         models = sorted({(s["model"], s["bundle_sha256"]) for s in sessions})
+        station.audit(request, "view report", f"slide {sample_id}")
         return station.render(
             request,
             "report.html",
@@ -316,6 +341,8 @@ def build_app(config: StationConfig) -> Starlette:
                     raise HTTPException(400, str(exc)) from None
                 name = f"edge-all-{params.get('from')}-to-{params.get('to')}.csv"
         safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:120]
+        subject = f"slide {params['id']}" if "id" in params else f"{params.get('from')} to {params.get('to')}"
+        station.audit(request, "export csv", subject)
         return Response(
             text.encode("utf-8"),
             media_type="text/csv; charset=utf-8",
@@ -347,12 +374,14 @@ def build_app(config: StationConfig) -> Starlette:
         return station.render(
             request,
             "login.html",
-            {"error": error, "next": safe_next(request.query_params.get("next"))},
+            {"error": error, "next": safe_next(request.query_params.get("next")),
+             "accounts": station.people.has_accounts(), "shared": station.passwords.current() is not None},
             status,
-        )
+        )  # fmt: skip
 
     # ---- actions -------------------------------------------------------------------------------
     async def start_capture(request: Request, form: FormData) -> Response:
+        _require(request, "capture")
         count_text = str(form.get("count", "")).strip()
         try:
             count = int(count_text) if count_text else None
@@ -381,10 +410,15 @@ def build_app(config: StationConfig) -> Starlette:
             station.runner.start(sample_id, count, manual)
         except EdgeAllError as exc:
             return await run_in_threadpool(new_slide, request, str(exc), 409)
+        detail = {"mode": "manual" if manual else "timed", "count": count}
+        if reviewed is not None:
+            detail["after_review_of"] = reviewed["reviewed_at"]  # a new session of a reviewed slide
+        await run_in_threadpool(station.audit, request, "start capture", f"slide {sample_id}", **detail)
         return RedirectResponse("/new", 303)
 
     async def capture_field(request: Request, form: FormData) -> Response:
         """Capture this field (the button, or Space on New slide): a manual capture takes one field."""
+        _require(request, "capture")
         try:
             station.runner.capture_field()
         except EdgeAllError as exc:
@@ -396,12 +430,18 @@ def build_app(config: StationConfig) -> Starlette:
         return RedirectResponse("/new", 303)
 
     async def stop_capture(request: Request, form: FormData) -> Response:
+        _require(request, "capture")
+        state = station.runner.snapshot()
         station.runner.stop()
+        if state.active:
+            await run_in_threadpool(station.audit, request, "stop capture", f"slide {state.sample_id}")
         return RedirectResponse("/new", 303)
 
     async def add_review(request: Request, form: FormData) -> Response:
+        who = _require(request, "review")
         sample_id = str(form.get("sample_id", ""))
-        reviewer = str(form.get("reviewer", "")).strip()[:100]
+        # A person with an account is named by it; the shared password's user types their name.
+        reviewer = who.reviewer or str(form.get("reviewer", "")).strip()[:100]
         decision = str(form.get("decision", "")).strip()[:100]
         comment = str(form.get("comment", "")).strip()[:MAX_TEXT] or None
         capture_text = str(form.get("capture_id", "")).strip()
@@ -428,6 +468,9 @@ def build_app(config: StationConfig) -> Starlette:
                 if decision not in allowed:
                     raise HTTPException(400, f"{decision!r} is not one of the choices ({', '.join(allowed)})")
                 store.add_review(review)
+            what = "review field" if capture_id is not None else "review slide"
+            station.audit(request, what, f"slide {sample_id}", field=capture_id, decision=decision,
+                          reviewer=reviewer)  # fmt: skip
 
         try:
             await run_in_threadpool(save)
@@ -452,19 +495,91 @@ def build_app(config: StationConfig) -> Starlette:
             response.headers["Retry-After"] = str(math.ceil(wait))
             return response
         stored = station.passwords.current()
-        password = str(form.get("password", ""))
+        username = str(form.get("username", "")).strip()[:64]
+        password = str(form.get("password", ""))[:200]
+        target = safe_next(str(form.get("next", "/")))
+        if username:  # a personal account: edge_all.accounts checks, locks out and audits it
+            try:
+                person = await run_in_threadpool(
+                    station.people.accounts.authenticate, username, password, client
+                )
+            except LoginRefused as refused:
+                station.limiter.failed(client)
+                if refused.locked:
+                    return login_page(request, LOCKED, 429)
+                return login_page(request, "wrong username or password", 401)
+            station.limiter.succeeded(client)
+            started = await run_in_threadpool(station.people.sessions.start, person, client)
+            station.sessions.drop(request.state.session.token)
+            response = RedirectResponse(target, 303)
+            set_cookie(response, request, ACCOUNT_COOKIE, started.token)  # a new token: no fixation
+            return response
         if stored is None or not await run_in_threadpool(verify_password, password, stored):
             station.limiter.failed(client)
-            return login_page(request, "wrong password", 401)
+            await run_in_threadpool(
+                station.people.record, SHARED, "login refused", "station password", client
+            )
+            words = "wrong username or password" if stored is None else "wrong password"
+            return login_page(request, words, 401)
         station.limiter.succeeded(client)
         station.sessions.drop(request.state.session.token)
         request.state.session = station.sessions.new(authenticated=True)  # a new token: no fixation
-        return RedirectResponse(safe_next(str(form.get("next", "/"))), 303)
+        await run_in_threadpool(station.people.record, SHARED, "login", "station password", client)
+        return RedirectResponse(target, 303)
 
     async def logout(request: Request, form: FormData) -> Response:
-        station.sessions.drop(request.state.session.token)
+        session = request.state.session
+        response = RedirectResponse("/login", 303)
+        if session.who.person is not None:
+            await run_in_threadpool(station.people.sessions.end, session.token)
+            await run_in_threadpool(station.audit, request, "logout", f"person {session.who.person.username}")
+            response.delete_cookie(ACCOUNT_COOKIE, path="/")
+        else:
+            station.sessions.drop(session.token)
         request.state.session = station.sessions.new()
-        return RedirectResponse("/login", 303)
+        return response
+
+    # ---- accounts (administrators) ----------------------------------------------------------------
+    def accounts_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+        _require(request, "accounts")
+        return station.render(
+            request, "accounts.html",
+            {"people": station.people.accounts.people(), "roles": ROLES,
+             "error": error, "shared": station.passwords.current() is not None,
+             "entries": station.people.entries(100)},
+            status,
+        )  # fmt: skip
+
+    async def account_action(request: Request, form: FormData) -> Response:
+        """Add an account, set a password, disable or enable one, or retire the shared password."""
+        who = _require(request, "accounts")
+        action = str(form.get("action", ""))
+        username = str(form.get("username", "")).strip()[:64]
+        password = str(form.get("password", ""))[:200]
+
+        def act() -> None:
+            if action == "add":
+                role = str(form.get("role", ""))
+                station.people.add_person(username, str(form.get("display_name", "")).strip()[:200], role,
+                                          password, who.actor)  # fmt: skip
+            elif action == "password":
+                station.people.accounts.set_password(username, password, who.actor)
+            elif action in ("disable", "enable"):
+                if who.person is not None and username == who.person.username and action == "disable":
+                    raise AccountError("you cannot disable your own account")
+                station.people.accounts.set_active(username, action == "enable", who.actor)
+            elif action == "retire-shared":
+                retire_shared_password(config.password_file)
+                station.people.record(who.actor, "retire shared password", "station password",
+                                      client_of(request))  # fmt: skip
+            else:
+                raise AccountError("no such action")
+
+        try:
+            await run_in_threadpool(act)
+        except EdgeAllError as exc:
+            return await run_in_threadpool(accounts_page, request, str(exc), 400)
+        return RedirectResponse("/accounts", 303)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -490,6 +605,8 @@ def build_app(config: StationConfig) -> Starlette:
         Route("/export.csv", export_csv),
         Route("/field/{capture_id:int}/{kind:str}", field_picture),
         Route("/login", login_page),
+        Route("/accounts", accounts_page),
+        form_route("/accounts", account_action),
         form_route("/capture/start", start_capture),
         form_route("/capture/field", capture_field),
         form_route("/capture/stop", stop_capture),
@@ -510,6 +627,7 @@ def build_app(config: StationConfig) -> Starlette:
         loopback_only=config.loopback_only,
         max_body=MAX_BODY,
         served_hosts=config.served_hosts,
+        people=station.people,
     )
     app.state.station = station
     return app

@@ -16,6 +16,7 @@ from edge_all.runtime.choice import ModelChoice
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 PASSWORD_FILE = "station-password.json"  # beside the results database, unless --password-file
+ACCOUNTS_FILE = "station-accounts.db"  # beside the results database, unless --accounts-db
 LOOPBACK_NAMES = ("localhost",)
 WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 
@@ -45,6 +46,11 @@ class StationConfig:
     tls_key: Path | None = None
     station_name: str = field(default_factory=socket.gethostname)
     allowed_hosts: tuple[str, ...] = ()  # beyond loopback: the names and addresses people type
+    accounts_db: Path | None = None  # personal accounts and the audit; None: beside the results database
+
+    @property
+    def accounts_path(self) -> Path:
+        return self.accounts_db or self.db.parent / ACCOUNTS_FILE
 
     @property
     def served_hosts(self) -> frozenset[str]:

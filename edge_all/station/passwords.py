@@ -82,6 +82,19 @@ def write_password_file(path: Path, stored: PasswordHash) -> None:
         raise FileError(f"{path}: cannot write the station password ({exc.strerror or exc})") from None
 
 
+def retire_shared_password(path: Path) -> Path:
+    """Stop the shared password from working (accounts replace it): the file is renamed, not deleted,
+    so what was set and when stays on record beside the audit row that says who retired it."""
+    if not path.is_file():
+        raise PasswordError("there is no shared station password to retire")
+    retired = path.with_name(f"{path.name}.retired-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+    try:
+        os.replace(path, retired)
+    except OSError as exc:
+        raise FileError(f"{path}: cannot retire the station password ({exc.strerror or exc})") from None
+    return retired
+
+
 def read_password_file(path: Path) -> PasswordHash | None:
     """The stored hash, or None when no password has been set."""
     try:

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -33,8 +34,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from edge_all.accounts.web import COOKIE as ACCOUNT_COOKIE
 from edge_all.station.config import is_loopback
 from edge_all.station.passwords import PasswordHash, read_password_file
+from edge_all.station.people import LOCAL, SHARED, StationPeople, Who
+
+SHARED_WHO = Who(SHARED)
 
 COOKIE = "edge_all_station"
 CSRF_FIELD = "csrf_token"
@@ -63,6 +68,7 @@ class WebSession:
     reviewer: str = ""  # the name last used for a review, offered again
     last_seen: float = field(default_factory=time.monotonic)
     new: bool = True  # the cookie still has to be sent
+    who: Who = SHARED_WHO  # a person (their session is in the accounts database), or the shared password
 
 
 class SessionStore:
@@ -173,8 +179,10 @@ class Gate(BaseHTTPMiddleware):
         loopback_only: bool,
         max_body: int,
         served_hosts: frozenset[str] = frozenset(),
+        people: StationPeople | None = None,
     ) -> None:
         super().__init__(app)
+        self.people = people
         self.max_body = max_body
         self.sessions = sessions
         self.passwords = passwords
@@ -214,13 +222,17 @@ class Gate(BaseHTTPMiddleware):
             if int(length) > self.max_body:
                 return PlainTextResponse("too large for a form", 413)
         password = self.passwords.current()
-        if password is None and not self.loopback_only:
+        accounts = self.people is not None and await run_in_threadpool(self.people.has_accounts)
+        if password is None and not accounts and not self.loopback_only:
             return PlainTextResponse(
                 "no station password is set: set one with `edge-all serve --set-password`", 503
             )
-        session = self.sessions.get(request.cookies.get(COOKIE)) or self.sessions.new()
-        if password is None:
-            session.authenticated = True  # loopback only, and no password asked for
+        session = await self._person_session(request)
+        if session is None:
+            session = self.sessions.get(request.cookies.get(COOKIE)) or self.sessions.new()
+            if password is None and not accounts:
+                session.authenticated = True  # loopback only, and no password asked for
+                session.who = Who(LOCAL)
         request.state.session = session
         public = request.url.path == "/login" or request.url.path.startswith("/static/")
         if not session.authenticated and not public:
@@ -228,6 +240,18 @@ class Gate(BaseHTTPMiddleware):
                 return RedirectResponse(f"/login?next={_local_target(request)}", 303)
             return PlainTextResponse("log in first", 403)
         return await call_next(request)
+
+    async def _person_session(self, request: Request) -> WebSession | None:
+        """A person's session (accounts database), as the station's WebSession; None: there is none."""
+        token = request.cookies.get(ACCOUNT_COOKIE)
+        if self.people is None or not token:
+            return None
+        found = await run_in_threadpool(self.people.sessions.get, token)
+        if found is None:
+            return None
+        person = found.person
+        who = Who(person.actor, person)
+        return WebSession(found.token, found.csrf, True, who.reviewer or "", new=False, who=who)
 
 
 def _local_target(request: Request) -> str:

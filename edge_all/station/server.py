@@ -28,12 +28,24 @@ def check_bind(config: StationConfig) -> None:
             raise UsageError(f"{path}: no such file")
     if config.loopback_only:
         return
-    if read_password_file(config.password_file) is None:
+    if read_password_file(config.password_file) is None and not _has_accounts(config):
         raise UnsafeBind(
             f"--host {config.host} would let anyone on the network use this station: set a password first "
-            f"(edge-all serve --set-password --password-file {config.password_file}), or keep the default "
-            "--host 127.0.0.1"
+            f"(edge-all serve --set-password --password-file {config.password_file}) or make an "
+            "administrator (edge-all serve --add-admin NAME), or keep the default --host 127.0.0.1"
         )
+
+
+def _has_accounts(config: StationConfig) -> bool:
+    if not config.accounts_path.is_file():
+        return False
+    from edge_all.station.people import StationPeople
+
+    people = StationPeople(config.accounts_path, config.station_name)
+    try:
+        return people.has_accounts()
+    finally:
+        people.close()
 
 
 def prepare_database(config: StationConfig) -> None:

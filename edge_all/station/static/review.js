@@ -45,9 +45,9 @@
 
   async function send(form) {
     if (!form.reportValidity()) return false;
-    const reviewer = form.querySelector("input[name=reviewer]").value;
+    const typed = form.querySelector("input[name=reviewer]"); // none when signed in with an account
     document.querySelectorAll("form.review input[name=reviewer]").forEach((input) => {
-      if (!input.value) input.value = reviewer; // typed once, offered on every form
+      if (typed && !input.value) input.value = typed.value; // typed once, offered on every form
     });
     let response;
     try {
@@ -68,13 +68,13 @@
     if (card) {
       shown(card, review);
       form.reset();
-      form.querySelector("input[name=reviewer]").value = review.reviewer;
+      if (typed) typed.value = typed.value || review.reviewer;
       form.closest("details").open = false;
       say(`Saved: field ${card.querySelector(".number").textContent}, ${review.decision}.`);
     } else {
       shownForSlide(review);
       form.reset();
-      form.querySelector("input[name=reviewer]").value = review.reviewer;
+      if (typed) typed.value = typed.value || review.reviewer;
       say(`Saved: the slide, ${review.decision}.`);
     }
     return true;
@@ -122,7 +122,7 @@
       event.preventDefault();
       if (!form.querySelector("input[name=decision]:checked")) return say("Choose what you see first (its key is beside it).", true);
       const reviewer = form.querySelector("input[name=reviewer]");
-      if (!reviewer.value) {
+      if (reviewer && !reviewer.value) {
         say("Type your name in Reviewer first.", true);
         return reviewer.focus();
       }
