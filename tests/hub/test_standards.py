@@ -25,7 +25,7 @@ from edge_all.hub.standards_export import slide_export
 from edge_all.hub.standards_outbox import HubStandards, installation_id
 from edge_all.hub.standards_settings import StandardsSettings, load
 from edge_all.hub.storage import HubStore
-from edge_all.standards.delivery import Destination, State
+from edge_all.standards.delivery import State
 from edge_all.standards.dicom_slide import slide_instances
 from edge_all.standards.endpoints import Endpoint
 from edge_all.standards.fhir_report import fhir_report
@@ -97,7 +97,8 @@ def put_call(store, sample: str, fields: int) -> None:
         "call": f"refer: ALL-like cells in 1 of {fields} fields",
         "counts": {"fields": fields, "good": fields, "all_like": 1, "uncertain": 0, "referred": 0,
                    "rejected": 0, "errors": 0},
-        "first_captured_at": "2026-03-02T08:00:00.000+00:00", "last_captured_at": "2026-03-02T08:00:02.000+00:00",
+        "first_captured_at": "2026-03-02T08:00:00.000+00:00",
+        "last_captured_at": "2026-03-02T08:00:02.000+00:00",
     }  # fmt: skip
     assert store.ingest(1, "kisumu-1", record("slide_call", str(uuid.uuid4()), body)).outcome == "stored"
 
@@ -159,8 +160,9 @@ def test_no_patient_is_invented_and_an_unsigned_slide_exports_unsigned(hub):
     assert export.sign_off is None and export.call.verdict is Verdict.INCONCLUSIVE  # no call arrived yet
 
 
-def _parts(hub, settings: StandardsSettings = StandardsSettings()):
+def _parts(hub, settings: StandardsSettings | None = None):
     store, accounts, blobs, _ = hub
+    settings = settings or StandardsSettings()
     return store.engine, store, accounts, blobs, settings
 
 
