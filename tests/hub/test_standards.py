@@ -162,7 +162,8 @@ def test_no_patient_is_invented_and_an_unsigned_slide_exports_unsigned(hub):
 
 def _parts(hub, settings: StandardsSettings | None = None):
     store, accounts, blobs, _ = hub
-    return store.engine, store, accounts, blobs, settings if settings is not None else StandardsSettings()
+    settings = settings or StandardsSettings()
+    return store.engine, store, accounts, blobs, settings
 
 
 def test_the_installation_id_is_made_once_and_names_every_uid(hub, engine):

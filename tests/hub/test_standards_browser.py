@@ -22,7 +22,7 @@ from pydicom import dcmread
 from edge_all.accounts import audit
 from edge_all.accounts.database import open_engine
 from tests.servers.hub import PASSWORD, enrol_code, prepare, start_hub
-from tests.servers.standards import fhir_engine, orthanc  # noqa: F401 - the shared real servers
+from tests.servers.standards import fhir_engine, orthanc  # noqa: F401, F811 - the shared real servers
 from tests.station.conftest import browser  # noqa: F401 - the shared chromium fixture
 
 from .conftest import edge_all, record_slide, sync
