@@ -19,6 +19,7 @@ from edge_all.jsonfile import JsonObject, read_json_object
 from edge_all.runtime.images import Preprocessing
 from edge_all.runtime.labels import LabelsError, read_labels
 from edge_all.runtime.tensors import TensorSpec
+from edge_all.safe_write import write_file
 
 FORMAT_VERSION = 2  # what convert writes for a whole-field model; a cell model's bundle is version 3
 CELLS_FORMAT_VERSION = 3
@@ -341,9 +342,8 @@ def is_bundle(path: str | Path) -> bool:
 
 
 def write_manifest(bundle_dir: str | Path, manifest: BundleManifest) -> None:
-    Path(bundle_dir, MANIFEST_FILE).write_text(
-        json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8"
-    )
+    text = json.dumps(manifest.to_dict(), indent=2) + "\n"
+    write_file(Path(bundle_dir, MANIFEST_FILE), text, "the bundle manifest")
 
 
 def read_manifest(bundle_dir: str | Path) -> BundleManifest:
