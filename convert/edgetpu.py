@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_all.runtime.bundle import EDGETPU_MODEL_FILE, MODEL_FILE
+from edge_all.safe_write import write_file
 
 COMPILER = "edgetpu_compiler"
 INSTALL_HINT = (
@@ -47,7 +48,7 @@ def compile_for_edgetpu(bundle_dir: Path) -> EdgeTpuOutcome:
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return EdgeTpuOutcome(False, f"{COMPILER} could not run ({exc}); the CPU bundle is complete")
-        (bundle_dir / LOG_FILE).write_text(done.stdout + done.stderr, encoding="utf-8")
+        write_file(bundle_dir / LOG_FILE, done.stdout + done.stderr, "the Edge TPU compiler's log")
         produced = Path(out_dir) / f"{Path(MODEL_FILE).stem}_edgetpu.tflite"
         if done.returncode != 0 or not produced.is_file():
             last = (done.stderr or done.stdout).strip().splitlines()

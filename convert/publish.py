@@ -18,6 +18,7 @@ from convert.errors import ConvertError
 from edge_all.runtime.bundle import LABELS_FILE, MODEL_FILE, OutputSpec, is_bundle, scores_only
 from edge_all.runtime.labels import write_labels
 from edge_all.runtime.tensors import TensorSpec
+from edge_all.safe_write import write_errors, write_file
 
 REPORT_FILE = "accuracy_check.json"
 
@@ -40,9 +41,7 @@ def check_target(target: Path, force: bool) -> None:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write JSON through a temporary file and a rename, so a reader never sees half of it."""
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    write_file(path, json.dumps(data, indent=2) + "\n", "the accuracy report")
 
 
 # The converted model's named outputs (training.models.export_model) -> (role in the bundle, kind).
@@ -82,9 +81,10 @@ class Staging:
 
     def __init__(self, target: Path):
         self.target = target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-        self.dir.chmod(0o755)  # mkdtemp's private 0o700 would hide the published bundle from other users
+        with write_errors(target, "the bundle"):  # a full disk: StorageFull's one line
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+            self.dir.chmod(0o755)  # mkdtemp's private 0o700 would hide the published bundle from other users
         self.published = False
 
     def __enter__(self) -> Staging:
@@ -98,7 +98,7 @@ class Staging:
 
     def write_model(self, tflite: bytes, labels: list[str]) -> Path:
         path = self.dir / MODEL_FILE
-        path.write_bytes(tflite)
+        write_file(path, tflite, "the model")
         write_labels(self.dir / LABELS_FILE, labels)
         return path
 

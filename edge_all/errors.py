@@ -27,3 +27,7 @@ class UsageError(EdgeAllError):
 
 class FileError(EdgeAllError):
     """A file or folder that cannot be read or written; the message names it."""
+
+
+class StorageFull(EdgeAllError):
+    """The disk (or the database's size limit) is full; whatever was being written is not."""

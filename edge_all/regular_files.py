@@ -5,12 +5,17 @@ until memory runs out, and merely opening some devices has side effects. So the 
 first (nothing but a regular file is ever opened), opened without blocking, and fstat()ed again:
 it must still be the same regular file. Small files (labels, JSON manifests and configs) are read
 up to a size limit. Errors are one line naming the file, raised as the caller's own error type.
+
+A file that must lie inside a folder (a bundle's files, the station's pictures) is checked with
+`regular_file_inside`: links are resolved, and the real file must be a regular file under the
+folder's own real path, so a link to /etc/passwd whose content someone made match is refused.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,6 +35,26 @@ _KINDS = (
 
 def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def regular_file_inside(
+    path: str | Path, roots: Path | Iterable[Path], what: str = "file", error: type[EdgeAllError] = FileError
+) -> Path:
+    """The real path of PATH (links resolved), which must be a regular file inside one of ROOTS."""
+    roots = [roots] if isinstance(roots, Path) else list(roots)
+    try:
+        real = Path(path).resolve(strict=True)
+        folders = [root.resolve(strict=True) for root in roots]
+        mode = os.stat(real).st_mode
+    except (OSError, RuntimeError) as exc:  # missing, a broken link, a loop of links
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise error(f"{path}: cannot read {what} ({reason})") from None
+    if not stat.S_ISREG(mode):
+        raise error(f"{path}: {what} is {_kind(mode)}, not a regular file")
+    if not any(real.is_relative_to(folder) for folder in folders):
+        where = " or ".join(str(folder) for folder in folders) or "no folder"
+        raise error(f"{path}: {what} leads to {real}, outside {where}; refusing it")
+    return real
 
 
 def open_regular(path: str | Path, what: str = "file", error: type[EdgeAllError] = FileError) -> BinaryIO:

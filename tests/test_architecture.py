@@ -2,9 +2,9 @@
 
 Layers: convert > training > edge_all (the device package imports neither stage above it); inside
 edge_all, its rooms: cli > station > capture > results > triage > runtime > the shared leaves (errors,
-exit_codes, extras, digest, regular_files, jsonfile, safe_text, clock), every top-level module in one;
-no import cycle among the modules of any package; the runtime never imports an ML framework. Imports
-inside functions count as imports.
+exit_codes, extras, digest, regular_files, jsonfile, safe_text, safe_write, clock), every top-level
+module in one; no import cycle among the modules of any package; the runtime never imports an ML
+framework. Imports inside functions count as imports.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edge_all.errors import EdgeAllError
+from edge_all.safe_write import write_errors
 
 
 class CaptureBusy(EdgeAllError):
@@ -47,14 +48,8 @@ def lock_path(db: Path, source_key: str, sample_id: str | None) -> Path:
     return db.with_name(f".{db.name}.capture-{digest}.lock")
 
 
-@contextlib.contextmanager
-def capture_lock(db: Path, source_key: str, sample_id: str | None, what: str) -> Iterator[None]:
-    """Hold the lock of (db, source, sample) while the block runs, or raise CaptureBusy at once.
-
-    `what` describes the capture in the refusal ("folder:drop, sample S1").
-    """
-    db.parent.mkdir(parents=True, exist_ok=True)
-    path = lock_path(db, source_key, sample_id)
+def _take(db: Path, path: Path, what: str) -> int:
+    """Lock `path` and write the holder into it (a lock file keeps its inode: it is not replaced)."""
     with _locked(db.with_name(f".{db.name}.lock")):
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
@@ -66,8 +61,26 @@ def capture_lock(db: Path, source_key: str, sample_id: str | None, what: str) ->
                 f"{db}: another capture ({holder}) is already recording {what}; "
                 "stop it first, or use another sample id"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"process {os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"process {os.getpid()}\n".encode())
+        except OSError:
+            os.close(fd)  # releases the lock
+            raise
+    return fd
+
+
+@contextlib.contextmanager
+def capture_lock(db: Path, source_key: str, sample_id: str | None, what: str) -> Iterator[None]:
+    """Hold the lock of (db, source, sample) while the block runs, or raise CaptureBusy at once.
+
+    `what` describes the capture in the refusal ("folder:drop, sample S1").
+    """
+    path = lock_path(db, source_key, sample_id)
+    # A full disk at start-up is StorageFull's one line, as it is later in a capture.
+    with write_errors(path, "the capture lock"):
+        db.parent.mkdir(parents=True, exist_ok=True)
+        fd = _take(db, path, what)
     try:
         yield
     finally:

@@ -159,10 +159,7 @@ def classify(
 
     failed = sum(result.error is not None for result in results)
     if csv_path is not None:
-        try:
-            write_csv(csv_path, results)
-        except OSError as exc:
-            raise FileError(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
+        write_csv(csv_path, results)  # written whole, or a one-line error (a full disk: StorageFull)
     summary = format_summary(results, classifier.labels, threshold)
     if json_lines:
         typer.echo(summary, err=True)
@@ -178,27 +175,29 @@ class HeatmapNames:
     """Writes each file's overlay into one folder, as STEM-heatmap.png (numbered when stems repeat)."""
 
     def __init__(self, folder: Path) -> None:
-        try:
+        from edge_all.safe_write import write_errors
+
+        with write_errors(folder, "the heat-map folder"):
             folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise FileError(f"{folder}: cannot create the heat-map folder ({exc.strerror or exc})") from None
         self.folder = folder
         self.used: set[str] = set()
 
     def write(self, source: Path, assessed: FieldResult) -> Path:
+        import io
+
         from PIL import Image
 
         from edge_all.runtime.heatmaps import overlay
+        from edge_all.safe_write import write_file
 
         stem, n = f"{source.stem}-heatmap", 1
         while stem in self.used:
             stem, n = f"{source.stem}-{n}-heatmap", n + 1
         self.used.add(stem)
         path = self.folder / f"{stem}.png"
-        try:
-            Image.fromarray(overlay(assessed.pixels, assessed.prediction.heatmap)).save(path)
-        except OSError as exc:
-            raise FileError(f"{path}: cannot write heat map ({exc.strerror or exc})") from None
+        encoded = io.BytesIO()
+        Image.fromarray(overlay(assessed.pixels, assessed.prediction.heatmap)).save(encoded, format="PNG")
+        write_file(path, encoded.getvalue(), "the heat map")
         return path
 
 

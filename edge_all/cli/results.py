@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 
 from edge_all.cli.options import DbOption
-from edge_all.errors import FileError
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
@@ -111,10 +110,7 @@ def results_export(
     from edge_all.safe_text import printable
 
     with _open_store(db) as store:
-        try:
-            count = export_csv(store, csv_path, sample_id)
-        except OSError as exc:
-            raise FileError(f"{csv_path}: cannot write CSV ({exc.strerror or exc})") from None
+        count = export_csv(store, csv_path, sample_id)  # written whole, or a one-line error
     typer.echo(printable(f"wrote {count} rows to {csv_path}"), err=True)
 
 

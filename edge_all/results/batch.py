@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge_all.results.judged import JudgedCell, JudgedField
 from edge_all.safe_text import csv_safe, printable, utf8_safe
+from edge_all.safe_write import replacing
 from edge_all.triage.decision import FieldResult
 from edge_all.triage.status import Status
 
@@ -99,7 +100,7 @@ def json_line(result: FileResult) -> str:
 
 def write_csv(path: Path, results: list[FileResult]) -> None:
     """Text cells (file names, labels, errors) go through csv_safe: valid UTF-8, never a formula."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with replacing(path, "the CSV of results", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(CSV_COLUMNS)
         for result in results:

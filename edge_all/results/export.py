@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edge_all.results.store import CAPTURE_COLUMNS, ResultsStore
 from edge_all.safe_text import write_csv_rows
+from edge_all.safe_write import replacing
 
 CALL_COLUMNS = ("sample_verdict", "sample_call")  # the sample's screening call when exported
 
@@ -28,6 +29,6 @@ def export_csv(store: ResultsStore, path: Path, sample_id: str | None = None) ->
             }
         return {**row, **calls[row["sample_id"]]}
 
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with replacing(path, "the CSV export", newline="") as handle:
         rows = (with_call(row) for row in store.captures(sample_id=sample_id))
         return write_csv_rows(handle, [*CAPTURE_COLUMNS, *CALL_COLUMNS], rows)

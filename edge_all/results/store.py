@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from edge_all import safe_write
 from edge_all.errors import EdgeAllError
 from edge_all.results.errors import DatabaseGone, StorageFull, StoreError
 from edge_all.results.judged import JudgedCell
@@ -210,7 +211,7 @@ def is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.OperationalError):
         code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
         return code == getattr(sqlite3, "SQLITE_FULL", 13) or "full" in str(exc).lower()
-    return isinstance(exc, OSError) and exc.errno in (28, 122)  # ENOSPC, EDQUOT
+    return safe_write.is_disk_full(exc)
 
 
 @_one_line_errors

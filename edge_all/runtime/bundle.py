@@ -16,9 +16,11 @@ from typing import Any
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.jsonfile import JsonObject, read_json_object
+from edge_all.regular_files import regular_file_inside
 from edge_all.runtime.images import Preprocessing
 from edge_all.runtime.labels import LabelsError, read_labels
 from edge_all.runtime.tensors import TensorSpec
+from edge_all.safe_write import write_file
 
 FORMAT_VERSION = 2  # what convert writes for a whole-field model; a cell model's bundle is version 3
 CELLS_FORMAT_VERSION = 3
@@ -40,6 +42,14 @@ READS = ("field", "cells")
 # white cells); always referred; not a white cell at all (platelets, debris: not counted).
 LABEL_ROLES = ("all_like", "not_all_like", "refer", "not_a_white_cell")
 STAIN_METHODS = ("none", "reinhard")  # Macenko's statistics are not in the format yet
+FILE_NAMES = {  # what each file of a bundle is called in a refusal
+    MANIFEST_FILE: "bundle manifest",
+    MODEL_FILE: "model file",
+    EDGETPU_MODEL_FILE: "Edge TPU model file",
+    LABELS_FILE: "labels file",
+    REFERRAL_FILE: "referral detector",
+    HEATMAP_FILE: "heat-map weights",
+}
 
 
 class BundleError(EdgeAllError):
@@ -341,21 +351,22 @@ def is_bundle(path: str | Path) -> bool:
 
 
 def write_manifest(bundle_dir: str | Path, manifest: BundleManifest) -> None:
-    Path(bundle_dir, MANIFEST_FILE).write_text(
-        json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8"
-    )
+    text = json.dumps(manifest.to_dict(), indent=2) + "\n"
+    write_file(Path(bundle_dir, MANIFEST_FILE), text, "the bundle manifest")
 
 
 def read_manifest(bundle_dir: str | Path) -> BundleManifest:
     """Read bundle.json and check it against the model and labels files beside it."""
     bundle_dir = Path(bundle_dir)
     manifest_path = bundle_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
+    if not manifest_path.exists() and not manifest_path.is_symlink():
         raise BundleError(f"{bundle_dir}: not a bundle (no {MANIFEST_FILE})")
+    bundle_file(bundle_dir, MANIFEST_FILE)
     manifest = BundleManifest.from_dict(read_json_object(manifest_path, "bundle manifest", BundleError))
     verify_file(bundle_dir / MODEL_FILE, manifest.model_sha256)
     edgetpu_model = bundle_dir / EDGETPU_MODEL_FILE
-    if edgetpu_model.exists():  # every model file in a bundle is verified, or the bundle is refused
+    # Every model file in a bundle is verified, or the bundle is refused.
+    if edgetpu_model.exists() or edgetpu_model.is_symlink():
         if not manifest.edgetpu_model_sha256:
             raise BundleError(
                 f"{edgetpu_model}: {MANIFEST_FILE} records no sha256 for it; refusing an unverified "
@@ -366,7 +377,7 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
         verify_file(bundle_dir / REFERRAL_FILE, manifest.referral.sha256)
     if manifest.heatmap_sha256 is not None:
         verify_file(bundle_dir / HEATMAP_FILE, manifest.heatmap_sha256)
-    labels_path = bundle_dir / LABELS_FILE
+    labels_path = bundle_file(bundle_dir, LABELS_FILE)
     try:
         labels = read_labels(labels_path)
     except LabelsError as exc:
@@ -384,9 +395,24 @@ def _first_difference(found: list[str], recorded: list[str]) -> str:
     return f"label {index} is {found[index]!r}, recorded {recorded[index]!r}"
 
 
-def verify_file(path: Path, expected_sha256: str) -> None:
-    if not path.is_file():
+def bundle_file(bundle_dir: Path, name: str) -> Path:
+    """BUNDLE_DIR/NAME, once it is known to be a regular file inside the bundle.
+
+    A sha256 proves what a file holds, not where it lies: labels.txt linked to a file elsewhere
+    whose content matches would otherwise be accepted, and read whatever it becomes later. A link
+    may lead only to another file of the bundle (the bundle dir itself may be a link, as a
+    `current` link to a version is).
+    """
+    path = bundle_dir / name
+    if not path.exists() and not path.is_symlink():
         raise BundleError(f"{path}: missing from the bundle")
+    regular_file_inside(path, bundle_dir, FILE_NAMES.get(name, "bundle file"), BundleError)
+    return path
+
+
+def verify_file(path: Path, expected_sha256: str) -> None:
+    """Refuse PATH unless it is a regular file inside its bundle whose sha256 is the one recorded."""
+    bundle_file(path.parent, path.name)
     actual = sha256_file(path)
     if actual != expected_sha256:
         raise BundleError(

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from edge_all.safe_write import replacing
+
 # A perceptually ordered dark-to-bright palette (black, purple, red, orange, pale yellow), interpolated.
 _ANCHORS = np.array(
     [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
@@ -32,7 +34,7 @@ class HeatmapWeights:
     bias: np.ndarray
 
     def save(self, path: str | Path) -> None:
-        with open(path, "wb") as handle:
+        with replacing(path, "the heat-map weights", text=False) as handle:
             np.savez(handle, weights=self.weights.astype(np.float32), bias=self.bias.astype(np.float32))
 
     @classmethod

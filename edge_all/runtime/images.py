@@ -79,22 +79,62 @@ def _describe(source: ImageSource) -> str:
     return str(source) if isinstance(source, (str, Path)) else f"<{type(source).__name__}>"
 
 
+# A slide's background, where a picture is transparent: light through a smear with no cells on it.
+WHITE = (255, 255, 255)
+HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+PREMULTIPLIED_MODES = ("RGBa", "La")  # colour already multiplied by alpha
+
+
 def _to_rgb(image: Image.Image, name: str) -> Image.Image:
-    """Any PIL mode (grayscale, palette, RGBA, CMYK, 16-bit, float) to 8-bit RGB."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        # float32 in place: a 64-Mpixel 16-bit frame costs 256 MB here, not several GB.
-        array = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=65535.0, neginf=0.0)
-        high = float(array.max()) if array.size else 0.0
-        if high > 255:
-            array *= 255.0 / 65535.0
-        np.clip(array, 0, 255, out=array)
-        image = Image.fromarray(array.astype(np.uint8), mode="L")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
+    """Any PIL mode (grayscale, palette, with alpha, CMYK, 16-bit, float) to 8-bit RGB, with every
+    transparent pixel composited on white: the one place transparency is handled."""
+    if image.mode in HIGH_BIT_MODES:
+        image = _eight_bit(image)
+    if image.mode in PREMULTIPLIED_MODES:
+        return _premultiplied_on_white(image)
+    if image.has_transparency_data:
+        return _on_white(image)
     try:
         return image.convert("RGB") if image.mode != "RGB" else image
-    except ValueError as exc:  # a mode Pillow cannot convert (e.g. "La")
+    except ValueError as exc:  # a mode Pillow cannot convert
         raise ImageError(f"{name}: image mode {image.mode} cannot be converted to RGB ({exc})") from None
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float frame as 8-bit L (its transparent colour key, if any, as alpha).
+
+    float32 in place: a 16-Mpixel 16-bit frame costs 64 MB here, not several hundred.
+    """
+    key = image.info.get("transparency")
+    array = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=65535.0, neginf=0.0)
+    transparent = array == key if isinstance(key, (int, float)) and not isinstance(key, bool) else None
+    high = float(array.max()) if array.size else 0.0
+    if high > 255:
+        array *= 255.0 / 65535.0
+    np.clip(array, 0, 255, out=array)
+    gray = Image.fromarray(array.astype(np.uint8), mode="L")
+    if transparent is not None and transparent.any():
+        gray.putalpha(Image.fromarray(np.where(transparent, 0, 255).astype(np.uint8), mode="L"))
+    return gray
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """Alpha (RGBA, LA, PA), a palette's tRNS or a colour key, blended over a white background."""
+    rgba = image.convert("RGBA")
+    white = Image.new("RGB", rgba.size, WHITE)
+    white.paste(rgba, mask=rgba)  # the mask's alpha band: colour * a + white * (1 - a)
+    return white
+
+
+def _premultiplied_on_white(image: Image.Image) -> Image.Image:
+    """RGBa or La: the colour already carries alpha, so over white it is colour + (255 - alpha)."""
+    array = np.asarray(image)
+    alpha = array[..., -1:]
+    colour = np.minimum(array[..., :-1], alpha)  # a damaged pixel brighter than its alpha: clipped
+    colour += 255 - alpha  # at most 255: no overflow
+    if colour.shape[-1] == 1:
+        colour = np.repeat(colour, 3, axis=-1)
+    return Image.fromarray(np.ascontiguousarray(colour), mode="RGB")
 
 
 def open_image(path: str | Path) -> Image.Image:
@@ -143,7 +183,10 @@ def load_rgb(source: ImageSource) -> np.ndarray:
     """Return an (H, W, 3) uint8 RGB array from a path, a PIL image or a numpy array.
 
     numpy arrays are taken as RGB already (the camera sources convert BGR before this); 2-D arrays
-    are grayscale and 4-channel arrays lose their alpha.
+    are grayscale. A 4-channel array's fourth channel is dropped, not composited: arrays are what a
+    camera delivers (XRGB8888, BGRX), whose fourth byte is padding that may well be 0, and taking it
+    for alpha would turn a frame white. A picture with real transparency comes as a file or a PIL
+    image (RGBA, LA, PA, P with tRNS...), and is composited on white like every file.
     """
     if isinstance(source, (str, Path)):
         return np.asarray(open_image(source))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edge_all.errors import EdgeAllError
 from edge_all.regular_files import read_regular_text
+from edge_all.safe_write import write_file
 
 _INDEXED = re.compile(r"^\s*(\d+)[\s:]+(.+?)\s*$")
 
@@ -38,4 +39,4 @@ def read_labels(path: str | Path) -> list[str]:
 
 def write_labels(path: str | Path, labels: list[str]) -> None:
     """Write one label per line, in output order."""
-    Path(path).write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
+    write_file(path, "".join(f"{label}\n" for label in labels), "the labels file")

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_all.safe_write import replacing
+
 METHOD = "mahalanobis-pca"
 DEFAULT_DIMENSIONS = 128
 # Added to the covariance's diagonal, as a fraction of its mean variance, so that a direction the
@@ -85,7 +87,7 @@ class ReferralDetector:
         return ReferralDetector(self.center, self.transform, self.class_means, max(threshold, 1e-12))
 
     def save(self, path: str | Path) -> None:
-        with open(path, "wb") as handle:
+        with replacing(path, "the referral detector", text=False) as handle:
             np.savez(
                 handle,
                 center=self.center,

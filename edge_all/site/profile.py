@@ -20,7 +20,7 @@ from edge_all.digest import sha256_bytes
 from edge_all.errors import EdgeAllError
 from edge_all.jsonfile import JsonObject, parse_json_object
 from edge_all.regular_files import read_regular
-from edge_all.site.files import replace_file
+from edge_all.safe_write import write_file
 
 FORMAT_VERSION = 1
 PROFILE_FILE = "site.json"
@@ -216,8 +216,8 @@ def write_profile(site_dir: Path, profile: SiteProfile) -> Path:
     """Write site.json, then its sha256 beside it; each replaced whole."""
     data = (json.dumps(profile.to_dict(), indent=2) + "\n").encode("utf-8")
     path = site_dir / PROFILE_FILE
-    replace_file(path, data)
-    replace_file(site_dir / DIGEST_FILE, f"{sha256_bytes(data)}  {PROFILE_FILE}\n".encode("ascii"))
+    write_file(path, data, "the site profile")
+    write_file(site_dir / DIGEST_FILE, f"{sha256_bytes(data)}  {PROFILE_FILE}\n", "the site profile's digest")
     return path
 
 

@@ -20,8 +20,8 @@ from edge_all.cells.scale import REFERENCE_UM_PER_PX
 from edge_all.cells.stain import StainError, StainNormaliser
 from edge_all.runtime.bundle import Stain
 from edge_all.runtime.images import ImageError, load_rgb
+from edge_all.safe_write import write_file
 from edge_all.site.commission import FieldMeasures, Gates
-from edge_all.site.files import replace_file
 from edge_all.site.profile import IMAGES_DIR, REPORT_FILE, SiteProfile
 
 WIDTH, HEIGHT, PAD = 520, 170, 34
@@ -167,5 +167,5 @@ def write_report(
     """Write SITE_DIR/report.html; `stain` is the bundle's (for the colour before and after)."""
     path = site_dir / REPORT_FILE
     html = render(profile, fields, gates, colours(site_dir, profile, stain))
-    replace_file(path, html.encode("utf-8"))
+    write_file(path, html, "the commissioning report")
     return path

@@ -17,6 +17,8 @@ from typing import Any
 
 from PIL import Image
 
+from edge_all.errors import FileError
+from edge_all.regular_files import regular_file_inside
 from edge_all.runtime.images import IMAGE_SUFFIXES, ImageError, open_image
 
 THUMB_SIZE = 224  # pixels, the longer side
@@ -40,12 +42,10 @@ def servable_file(recorded: str | None, roots: list[Path]) -> Path | None:
     if not recorded:
         return None
     try:
-        path = Path(recorded).resolve(strict=True)
-    except (OSError, RuntimeError):
+        path = regular_file_inside(recorded, roots, "picture")
+    except FileError:
         return None
-    if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
-        return None
-    return path if any(path.is_relative_to(root) for root in roots) else None
+    return path if path.suffix.lower() in IMAGE_SUFFIXES else None
 
 
 class Thumbnails:

@@ -17,13 +17,13 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from edge_all.errors import FileError, UsageError
+from edge_all.safe_write import write_file
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 3
 MIN_LENGTH = 8
@@ -68,18 +68,7 @@ def verify_password(password: str, stored: PasswordHash) -> bool:
 
 def write_password_file(path: Path, stored: PasswordHash) -> None:
     """Replace the password file atomically; it is created private (0600) before anything is written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(asdict(stored), handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise FileError(f"{path}: cannot write the station password ({exc.strerror or exc})") from None
+    write_file(path, json.dumps(asdict(stored), indent=2), "the station password", private=True)
 
 
 def retire_shared_password(path: Path) -> Path:

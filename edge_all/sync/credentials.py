@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge_all.errors import EdgeAllError, FileError
+from edge_all.safe_write import write_file
 
 FILE = "hub-credential.json"
 
@@ -39,19 +39,10 @@ def default_path() -> Path:
 
 
 def write(path: Path, credential: Credential) -> Credential:
+    """The credential, whole or not at all, readable by its owner only (a full disk is one line)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     data = {key: value for key, value in asdict(credential).items() if key != "path"}
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise FileError(f"{path}: cannot write the hub credential ({exc.strerror or exc})") from None
+    write_file(path, json.dumps(data, indent=2), "the hub credential", private=True)
     return Credential(**data, path=path)
 
 

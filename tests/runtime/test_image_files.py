@@ -148,21 +148,25 @@ def test_a_float_frame_with_nan_and_infinity_is_clipped_not_an_error():
     assert pixels[0, :, 0].tolist() == [0, 255, 0, 1]  # inf is 65535: the frame scales down
 
 
-def test_a_palette_with_transparency_goes_through_rgba():
+def test_a_palette_with_transparency_is_composited_on_white():
+    """It used to read transparent pixels as the palette colour under them (10, 20, 30 here), a dark
+    blot where a slide is white: now every transparent pixel is the slide's white background
+    (docs/reliability.md; every mode: tests/runtime/test_transparency.py)."""
     image = Image.new("P", (2, 1))
     image.putpalette([10, 20, 30, 200, 100, 50] + [0] * 762)
     image.putpixel((1, 0), 1)
     image.info["transparency"] = b"\x00\xff"  # Pillow warns when such a palette goes straight to RGB
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert load_rgb(image).tolist() == [[[10, 20, 30], [200, 100, 50]]]
+        assert load_rgb(image).tolist() == [[[255, 255, 255], [200, 100, 50]]]
     rgba = Image.new("RGBA", (1, 1), (9, 8, 7, 0))
-    assert load_rgb(rgba).tolist() == [[[9, 8, 7]]]
+    assert load_rgb(rgba).tolist() == [[[255, 255, 255]]]
 
 
-def test_a_mode_pillow_cannot_convert_is_an_image_error():
-    with pytest.raises(ImageError, match=r"^<Image>: image mode La cannot be converted to RGB \("):
-        load_rgb(Image.new("La", (2, 2)))
+def test_every_mode_pillow_has_becomes_rgb():
+    """La (premultiplied grey and alpha), which Pillow cannot convert to RGB, was an ImageError; it is
+    composited on white like every mode with alpha."""
+    assert load_rgb(Image.new("La", (2, 2), (100, 128))).tolist() == [[[227] * 3] * 2] * 2
 
 
 def test_arrays_are_taken_as_rgb_or_refused():
