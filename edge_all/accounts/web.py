@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -32,6 +33,16 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+def local_time(value: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An ISO 8601 UTC instant as this machine's local time, for the pages of the station and the hub."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).astimezone().strftime(fmt)
+    except ValueError:
+        return value
 
 
 def client_of(request: Request) -> str:

@@ -13,7 +13,6 @@ import math
 import secrets
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -45,6 +44,7 @@ from edge_all.accounts.web import (
     SECURITY_HEADERS,
     checked_form,
     client_of,
+    local_time,
     safe_next,
     set_cookie,
 )
@@ -77,15 +77,6 @@ LOCKED = (
     "This account is locked after too many failed sign-ins: try again in 15 minutes, "
     "or ask an administrator for a new password."
 )
-
-
-def local_time(value: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).astimezone().strftime(fmt)
-    except ValueError:
-        return value
 
 
 def _templates() -> Jinja2Templates:

@@ -11,7 +11,6 @@ import contextlib
 import math
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,7 +29,7 @@ from starlette.templating import Jinja2Templates
 from edge_all.accounts.people import AccountError, LoginRefused
 from edge_all.accounts.schema import ROLES
 from edge_all.accounts.web import COOKIE as ACCOUNT_COOKIE
-from edge_all.accounts.web import set_cookie
+from edge_all.accounts.web import local_time, set_cookie
 from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError
 from edge_all.results.errors import StoreError
@@ -75,16 +74,6 @@ SAMPLE_DECISIONS = (
 )
 PACKAGE = __name__.rpartition(".")[0]
 ROLE_WORDS = {"capture": "capture slides", "review": "review slides", "accounts": "manage accounts"}
-
-
-def local_time(value: str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """An ISO 8601 UTC instant as this station's local time."""
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value).astimezone().strftime(fmt)
-    except ValueError:
-        return value
 
 
 def _templates() -> Jinja2Templates:

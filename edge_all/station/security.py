@@ -35,6 +35,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from edge_all.accounts.web import COOKIE as ACCOUNT_COOKIE
+from edge_all.accounts.web import CSRF_FIELD, MAX_FORM_FIELDS, SECURITY_HEADERS
 from edge_all.station.config import is_loopback
 from edge_all.station.passwords import PasswordHash, read_password_file
 from edge_all.station.people import LOCAL, SHARED, StationPeople, Who
@@ -42,21 +43,7 @@ from edge_all.station.people import LOCAL, SHARED, StationPeople, Who
 SHARED_WHO = Who(SHARED)
 
 COOKIE = "edge_all_station"
-CSRF_FIELD = "csrf_token"
 IDLE_SECONDS = 8 * 3600  # a session unused for a working day ends
-MAX_FORM_FIELDS = 50
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
 PUBLIC_PATHS = ("/login", "/static/")  # reachable before logging in
 
 
