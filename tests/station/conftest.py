@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.capture.helpers import write_video
+from tests.station.browser import new_page
 
 CHROMIUM = os.environ.get("EDGE_ALL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 LAUNCH_ARGS = [
@@ -66,3 +67,12 @@ def reference_model() -> Path:
     from edge_all.runtime.models import reference_bundle
 
     return reference_bundle()
+
+
+@pytest.fixture
+def page(browser, station):
+    """A fresh page on the test file's own `station`, failing the test if a script opened a dialog."""
+    context, page = new_page(browser)
+    yield page
+    context.close()
+    assert not page.dialogs, page.dialogs

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from edge_all.results.store import ResultsStore, Review
 
+from .browser import shoot, wait_until
 from .conftest import VIDEO_FRAMES
 from .helpers import STOPPED_CLEANLY, SeededField, seed_slide, start_station
 
 HEAT_SLIDE = "HM-0001"
 REPORT_SLIDE = "RP-0002"
 SCRIPT_ID = "<script>window.__xss = 1</script>"
-SHOTS = os.environ.get("EDGE_ALL_STATION_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
@@ -71,33 +69,6 @@ def page(browser, station):
     yield page
     context.close()
     assert not dialogs, f"a page opened a dialog (script ran?): {dialogs}"
-
-
-def shoot(page, name: str, full_page: bool = False) -> None:
-    """Save a small screenshot for docs/station.md when asked to."""
-    if not SHOTS:
-        return
-    path = Path(SHOTS) / f"station-{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=full_page)
-    Image.open(path).convert("RGB").quantize(128).save(path, optimize=True)
-
-
-def wait_until(page, predicate: str, arg=None, timeout: float = 15.0) -> None:
-    """Poll a JavaScript function until it returns true (wait_for_function evaluates strings, which
-    the station's Content-Security-Policy rightly forbids)."""
-    from playwright.sync_api import Error
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if page.evaluate(predicate, arg):
-                return
-        except Error:  # the page is between two documents (a form was just sent)
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {predicate}")
-        page.wait_for_timeout(100)
 
 
 def live(page, name: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from edge_all.results.store import ResultsStore
 
-from .browser import new_page, shoot, wait_until
+from .browser import shoot, wait_until
 from .helpers import STOPPED_CLEANLY, Client, start_station
 
 
@@ -20,14 +20,6 @@ def station(tmp_path_factory, reference_model, smear_video):
     server = start_station(tmp, reference_model, f"video:{smear_video}", "--interval", "0.2")
     yield server
     assert server.stop() in STOPPED_CLEANLY, server.output()
-
-
-@pytest.fixture
-def page(browser, station):
-    context, page = new_page(browser)
-    yield page
-    context.close()
-    assert not page.dialogs, page.dialogs
 
 
 def frames(page) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from edge_all.results.store import ResultsStore, Review
 
-from .browser import new_page, shoot, wait_until
+from .browser import shoot, wait_until
 from .helpers import STOPPED_CLEANLY, SeededField, seed_slide, start_station
 
 SLIDE = "HR-0001"
@@ -31,14 +31,6 @@ def station(tmp_path_factory, reference_model):
     server.ids = ids
     yield server
     assert server.stop() in STOPPED_CLEANLY, server.output()
-
-
-@pytest.fixture
-def page(browser, station):
-    context, page = new_page(browser)
-    yield page
-    context.close()
-    assert not page.dialogs, page.dialogs
 
 
 def test_a_click_through_the_heat_map_opens_the_field_and_leads_back(page, station):

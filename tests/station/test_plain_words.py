@@ -34,14 +34,6 @@ def station(tmp_path_factory, reference_model, smear_video):
     assert server.stop() in STOPPED_CLEANLY, server.output()
 
 
-@pytest.fixture
-def page(browser, station):
-    context, page = new_page(browser)
-    yield page
-    context.close()
-    assert not page.dialogs, page.dialogs
-
-
 def no_clumsy_counts(text: str) -> None:
     assert "field(s)" not in text and not re.search(r"\b1 fields\b", text), text
     assert "(quality))" not in text and "TrainedOn(" not in text and "stopped by signal" not in text

@@ -16,7 +16,7 @@ import pytest
 
 from edge_all.results.store import ResultsStore, Review
 
-from .browser import new_page, shoot, wait_until
+from .browser import shoot, wait_until
 from .helpers import STOPPED_CLEANLY, Client, SeededField, seed_slide, start_station
 
 UNREVIEWED = "RC-0001"
@@ -38,14 +38,6 @@ def station(tmp_path_factory, reference_model, smear_video):
     server = start_station(tmp, reference_model, f"video:{smear_video}", "--interval", "0.1")
     yield server
     assert server.stop() in STOPPED_CLEANLY, server.output()
-
-
-@pytest.fixture
-def page(browser, station):
-    context, page = new_page(browser)
-    yield page
-    context.close()
-    assert not page.dialogs, page.dialogs
 
 
 def reviews(station, sample_id: str) -> list[tuple]:
