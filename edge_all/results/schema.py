@@ -260,19 +260,19 @@ def _upgrade_to_v2(connection: sqlite3.Connection, refresh_sample: RefreshSample
 
 
 def _upgrade_to_v3(connection: sqlite3.Connection) -> None:
-    """Version 2 -> 3 in one transaction: new columns only, every row kept as it was."""
-    try:
-        connection.executescript(f"BEGIN; {_MIGRATION_V3} UPDATE schema_version SET version = 3; COMMIT;")
-    except BaseException:
-        if connection.in_transaction:
-            connection.execute("ROLLBACK")
-        raise
+    """Version 2 -> 3: new columns only, every row kept as it was."""
+    _add_only(connection, _MIGRATION_V3, 3)
 
 
 def _upgrade_to_v4(connection: sqlite3.Connection) -> None:
-    """Version 3 -> 4 in one transaction: a new table and columns only, every row kept as it was."""
+    """Version 3 -> 4: a new table and columns only, every row kept as it was."""
+    _add_only(connection, _MIGRATION_V4, 4)
+
+
+def _add_only(connection: sqlite3.Connection, script: str, version: int) -> None:
+    """Run a migration that only adds tables and columns, and record `version`, in one transaction."""
     try:
-        connection.executescript(f"BEGIN; {_MIGRATION_V4} UPDATE schema_version SET version = 4; COMMIT;")
+        connection.executescript(f"BEGIN; {script} UPDATE schema_version SET version = {version}; COMMIT;")
     except BaseException:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
