@@ -18,7 +18,7 @@ from pathlib import Path
 from edge_all.capture.options import DEFAULT_SETTLE_SECONDS
 from edge_all.capture.pixels import shrink
 from edge_all.capture.sources import Frame, FrameSource, SourceUnavailable
-from edge_all.runtime.images import IMAGE_SUFFIXES, ImageError, load_rgb
+from edge_all.runtime.images import IMAGE_SUFFIXES, ImageError, read_rgb
 from edge_all.safe_text import utf8_safe
 
 # How long an unreadable file must stay unchanged before it is recorded, in settle times.
@@ -71,8 +71,10 @@ class FolderSource(FrameSource):
         native_width = None
         try:
             # A large file is shrunk once, here; the file itself stays the record of the field.
-            whole = load_rgb(path)
-            rgb, error, native_width = shrink(whole, self.request.min_size), None, whole.shape[1]
+            # A JPEG too large to decode whole comes reduced: its native width is the file's.
+            whole, reduction = read_rgb(path)
+            rgb, error = shrink(whole, self.request.min_size), None
+            native_width = whole.shape[1] * reduction
         except ImageError as exc:
             if self._still_in_grace(name, path):
                 return None  # looked at again when it changes, or when the grace time is over

@@ -13,7 +13,7 @@ guessed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -45,6 +45,10 @@ MAX_SPREAD = 0.35  # interquartile range of the size spectrum's peak, relative t
 MIN_PEAK_SHARE = 0.35  # share of the red-cell area at the peak's size
 NUCLEUS_CONTRAST = 2.5  # a class this many times denser than the red cells is nuclei, not red cells
 _RADIUS_STEP = 0.5
+# The analysis copy's size at most (2048x2048): its optical density and masks are about 60 bytes a
+# pixel, so a whole 16-Mpixel field (or one enlarged x2) would take gigabytes; a larger field is
+# measured on its centre, which at ANALYSIS_DIAMETER_PX still holds thousands of red cells.
+MAX_ANALYSIS_PIXELS = 2048 * 2048
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,13 @@ class ScaleEstimate:
         """A scale someone gave (the option) or stored for the camera and objective ("site")."""
         require_um_per_px(um_per_px)
         return cls(float(um_per_px), source)
+
+    def reduced(self, reduction: int) -> ScaleEstimate:
+        """This scale at an image decoded `reduction` times smaller (a large JPEG's draft decode):
+        each of its pixels spans `reduction` of the file's, so as many times the micrometres."""
+        if reduction == 1 or self.um_per_px is None:
+            return self
+        return replace(self, um_per_px=self.um_per_px * reduction)
 
     @classmethod
     def bundle_free(cls) -> ScaleEstimate:
@@ -179,8 +190,19 @@ def _analysis_copy(rgb: np.ndarray, factor: float) -> np.ndarray:
     )
 
 
+def _centre_within(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """The centre of `rgb` whose copy at `factor` has at most MAX_ANALYSIS_PIXELS (all of it when it fits)."""
+    h, w = rgb.shape[:2]
+    keep = min(1.0, (MAX_ANALYSIS_PIXELS / (h * w * factor * factor)) ** 0.5)
+    if keep >= 1.0:
+        return rgb
+    ch, cw = max(8, int(h * keep)), max(8, int(w * keep))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return rgb[top : top + ch, left : left + cw]
+
+
 def _measure(rgb: np.ndarray, factor: float, max_radius: float | None = None) -> _Peak | None:
-    mask = red_cell_mask(_analysis_copy(rgb, factor))
+    mask = red_cell_mask(_analysis_copy(_centre_within(rgb, factor), factor))
     return _peak(*size_spectrum(mask, max_radius)) if mask.any() else None
 
 

@@ -92,7 +92,7 @@ def classify(
         make_result,
         write_csv,
     )
-    from edge_all.runtime.images import ImageError, load_rgb
+    from edge_all.runtime.images import ImageError, read_rgb
     from edge_all.runtime.inputs import expand_inputs
     from edge_all.triage.cells import CellReader
     from edge_all.triage.decision import assess_field, reads_cells, resolve_threshold
@@ -140,10 +140,11 @@ def classify(
     ) as files:
         for path in files:
             try:
-                rgb = load_rgb(path)
+                rgb, reduction = read_rgb(path)  # a JPEG too large to decode whole comes reduced
+                scale = scale_of(rgb, given and given.reduced(reduction), cells)
                 assessed = assess_field(
                     rgb, classifier, quality, threshold, tta, names is not None,
-                    scale=scale_of(rgb, given, cells), reads_cells=cells, cell_reader=cell_reader,
+                    scale=scale, reads_cells=cells, cell_reader=cell_reader,
                 )  # fmt: skip
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))

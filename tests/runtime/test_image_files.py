@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from edge_all.runtime.images import (
+    MAX_DECODED_PIXELS,
     MAX_PIXELS,
     ImageError,
     Preprocessing,
@@ -85,10 +86,20 @@ def test_a_fifo_named_like_an_image_is_refused_without_blocking(tmp_path):
     )
 
 
-def test_a_frame_at_the_pixel_limit_is_not_refused_for_its_size(tmp_path):
-    (tmp_path / "edge.png").write_bytes(png_header(MAX_PIXELS // 8000, 8000))  # exactly the limit
+def test_a_frame_at_the_decoded_limit_is_not_refused_for_its_size(tmp_path):
+    (tmp_path / "edge.png").write_bytes(png_header(4096, MAX_DECODED_PIXELS // 4096))  # exactly the limit
     message = error_of(tmp_path / "edge.png")  # no pixel data: fails later, for that reason
     assert "too large" not in message and "decompression bomb" not in message
+
+
+def test_a_png_over_the_decoded_limit_is_refused_before_decoding(tmp_path):
+    """Only a JPEG can be decoded smaller; any other file over 4096x4096 is refused, saying so."""
+    (tmp_path / "big.png").write_bytes(png_header(8000, 8000))  # at the file limit, over the decoded one
+    assert error_of(tmp_path / "big.png") == (
+        f"{tmp_path / 'big.png'}: 8000x8000 pixels is too large to decode (limit 16,777,216 pixels, "
+        "4096x4096; only a JPEG is read at reduced size, up to 64,000,000)"
+    )
+    assert MAX_DECODED_PIXELS == 4096 * 4096
 
 
 @pytest.mark.parametrize(

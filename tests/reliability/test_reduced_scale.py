@@ -1,0 +1,53 @@
+"""A JPEG too large to decode whole is read at 1/2..1/8 of its size: the scale given for the file's
+pixels (--um-per-px, a site's) must follow, or every cell would be measured at half its size.
+
+Before, `classify --um-per-px 0.25` recorded 0.25 µm/px for pixels that each spanned two of the
+file's (0.5 µm): the quality gate and the finder read the field at the wrong scale.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from edge_all.capture.folder_source import FolderSource
+from edge_all.capture.sources import FrameRequest
+
+
+def big_jpeg(path, width: int = 8000, height: int = 6000) -> None:
+    """48 Mpixels of smear-coloured noise: decoded at half size (12 Mpixels)."""
+    tile = np.random.default_rng(3).integers(120, 250, size=(128, 128, 3), dtype=np.uint8)
+    pixels = np.tile(tile, (-(-height // 128), -(-width // 128), 1))[:height, :width]
+    Image.fromarray(pixels).save(path, quality=85)
+
+
+def test_classify_doubles_a_given_scale_for_a_jpeg_decoded_at_half_size(tmp_path):
+    path = tmp_path / "big.jpg"
+    big_jpeg(path)
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_all", "classify", "--json", "--um-per-px", "0.25", str(path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    result = json.loads(line)
+    assert result["scale"] == {"um_per_px": 0.5, "source": "given"}, result
+
+
+def test_a_folder_frame_decoded_at_half_size_keeps_the_files_native_width(tmp_path):
+    """The capture loop's scale for the camera is of the file's pixels: `native_width` says how many."""
+    big_jpeg(tmp_path / "field.jpg")
+    source = FolderSource(f"folder:{tmp_path}", tmp_path, settle_seconds=0.0)
+    source.configure(FrameRequest(min_size=(224, 224)))
+    source.open()
+    frame = None
+    for _ in range(3):  # the first look only notes the file; it is read once settled
+        frame = source.read()
+        if frame is not None:
+            break
+    source.close()
+    assert frame is not None and frame.error is None and frame.rgb is not None
+    assert frame.native_width == 8000  # the file's width, though 4000 columns were decoded
