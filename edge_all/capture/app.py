@@ -26,7 +26,7 @@ from edge_all.capture.spec import parse_source
 from edge_all.clock import now_iso
 from edge_all.digest import sha256_file
 from edge_all.results.errors import StorageFull, StoreError
-from edge_all.results.store import CaptureRecord, ResultsStore, SessionInfo, default_db_path
+from edge_all.results.store import CaptureRecord, FrameCount, ResultsStore, SessionInfo, default_db_path
 from edge_all.results.summary import SampleSummary
 from edge_all.triage.decision import resolve_threshold
 from edge_all.triage.quality import ANALYSIS_SIDE
@@ -53,6 +53,7 @@ class CaptureResult:
     reason: str  # why the loop ended, in words
     ok: bool
     summaries: list[SampleSummary]  # the sample's, over all its sessions (this session's, without one)
+    frames_of_source: FrameCount | None = None  # a video's expected and decoded frames (ended early?)
 
 
 def _ignore(_: object) -> None:
@@ -139,7 +140,7 @@ def run_capture(
         outcome = session.run()
         # The frames are committed; at worst the end time is lost (a full disk, a damaged file).
         with contextlib.suppress(StorageFull, StoreError):
-            store.end_session(session_id, now_iso(), outcome.reason)
+            store.end_session(session_id, now_iso(), outcome.reason, outcome.frames_of_source)
         # The whole slide: a sample's earlier sessions (a restart after a power cut) count too; the
         # counts are the database's own (GROUP BY), not a second pass over every row.
         whole = (None, session_id) if options.sample_id is None else (options.sample_id, None)
@@ -156,6 +157,7 @@ def run_capture(
         reason=outcome.reason,
         ok=outcome.ok,
         summaries=summaries,
+        frames_of_source=outcome.frames_of_source,
     )
 
 

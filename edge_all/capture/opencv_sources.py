@@ -17,6 +17,7 @@ from edge_all.capture import v4l2
 from edge_all.capture.pixels import from_bgr, smallest_covering
 from edge_all.capture.sources import EndOfSource, Frame, FrameSource, SourceUnavailable
 from edge_all.extras import import_extra
+from edge_all.results.store import FrameCount
 
 # OpenCV passes CAP_PROP_AUTO_EXPOSURE through to V4L2 as the raw menu value of
 # V4L2_CID_EXPOSURE_AUTO (1: manual, 3: aperture priority, i.e. automatic); other backends use
@@ -182,6 +183,7 @@ class VideoFile(FrameSource):
         self._capture: Any = None
         self._next = 0
         self._damaged_in_a_row = 0
+        self._decoded = 0  # frames that could be decoded, against the container's count at the end
         self._ahead: deque[Frame] = deque()  # frames read while looking past damage
 
     def open(self) -> None:
@@ -207,8 +209,8 @@ class VideoFile(FrameSource):
         total = int(self._capture.get(_cv2(self.spec).CAP_PROP_FRAME_COUNT) or 0)
         if total > 0:  # the container says how long it is: a failure before its end is damage
             if self._next >= total:
-                raise EndOfSource(f"video {self.path}: end after {self._next} frames")
-            return self._damaged()
+                raise self._end(f"video {self.path}: end after {self._next} frames", total)
+            return self._damaged(total)
         # No frame count (some containers): look a few frames ahead before calling it the end.
         for attempt in range(1, LOOK_AHEAD + 1):
             ok, frame = self._capture.read()
@@ -216,20 +218,30 @@ class VideoFile(FrameSource):
                 damaged = [self._damaged() for _ in range(attempt)]
                 self._ahead.extend([*damaged[1:], self._frame(frame)])
                 return damaged[0]
-        raise EndOfSource(f"video {self.path}: end after {self._next} frames")
+        raise self._end(f"video {self.path}: end after {self._next} frames", None)
+
+    def _end(self, message: str, total: int | None) -> EndOfSource:
+        """The end, with how many frames were expected and decoded (fewer: it ended early)."""
+        frames = FrameCount(total, self._decoded)
+        if frames.ended_early:
+            message = f"video {self.path}: {frames.describe()}"
+        return EndOfSource(message, frames)
 
     def _frame(self, frame: Any) -> Frame:
         index, self._next = self._next, self._next + 1
         self._damaged_in_a_row = 0
+        self._decoded += 1
         rgb, full = from_bgr(frame, self.request)  # an HD video is shrunk here, once
         width = frame.shape[1]
         return Frame(index=index, origin=f"{self.spec}#{index}", rgb=rgb, full=full, native_width=width)
 
-    def _damaged(self) -> Frame:
+    def _damaged(self, total: int | None = None) -> Frame:
         if self._damaged_in_a_row >= MAX_DAMAGED_IN_A_ROW:
+            frames = FrameCount(total, self._decoded)
             raise EndOfSource(
                 f"video {self.path}: stopped at frame {self._next}: the last {self._damaged_in_a_row} "
-                "frames could not be decoded (the file is damaged or was cut short)"
+                f"frames could not be decoded; {frames.describe()}",
+                frames,
             )
         index, self._next = self._next, self._next + 1
         self._damaged_in_a_row += 1

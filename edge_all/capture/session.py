@@ -25,7 +25,7 @@ from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.results.errors import DatabaseGone, StorageFull, StoreError
 from edge_all.results.judged import JudgedField
-from edge_all.results.store import CaptureRecord, ResultsStore, is_disk_full
+from edge_all.results.store import CaptureRecord, FrameCount, ResultsStore, is_disk_full
 from edge_all.runtime.classifier import Classifier, Predictor
 from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
@@ -46,6 +46,7 @@ class CaptureOutcome:
     frames: int
     reason: str  # why the loop ended, in words
     ok: bool  # False when it ended on an error (camera gone for good, disk full)
+    frames_of_source: FrameCount | None = None  # a video's expected and decoded frames, at its end
 
 
 class CaptureSession:
@@ -121,7 +122,7 @@ class CaptureSession:
             try:
                 frame = self.source.read()
             except EndOfSource as end:
-                return CaptureOutcome(frames, str(end), True)
+                return CaptureOutcome(frames, str(end), True, end.frames)
             except SourceUnavailable as lost:
                 if not self._reconnect(str(lost), deadline):
                     return CaptureOutcome(

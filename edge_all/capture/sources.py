@@ -17,6 +17,7 @@ import numpy as np
 
 from edge_all.capture.options import DEFAULT_SETTLE_FRAMES
 from edge_all.errors import EdgeAllError
+from edge_all.results.store import FrameCount
 
 
 class SourceUnavailable(EdgeAllError):
@@ -24,7 +25,11 @@ class SourceUnavailable(EdgeAllError):
 
 
 class EndOfSource(Exception):
-    """A finite source (a video file) has no more frames."""
+    """A finite source (a video file) has no more frames; `frames`: how many it had and gave."""
+
+    def __init__(self, message: str, frames: FrameCount | None = None) -> None:
+        super().__init__(message)
+        self.frames = frames
 
 
 @dataclass(frozen=True)

@@ -206,10 +206,18 @@ def capture_and_classify(
         on_call=call_changed,
         handle_signals=True,
     )
+    counted = result.frames_of_source  # a video: the frames its container promised and gave
     if json_lines:
-        typer.echo(json.dumps({"summary": [s.to_dict() for s in result.summaries], "end": result.reason}))
+        end: dict = {"summary": [s.to_dict() for s in result.summaries], "end": result.reason}
+        if counted is not None:
+            end["frames"] = {
+                "expected": counted.expected, "read": counted.read, "ended_early": counted.ended_early,
+            }  # fmt: skip
+        typer.echo(json.dumps(end))
     else:
         _notice(f"stopped: {result.reason}")
+        if counted is not None:
+            typer.echo(f"video: {counted.describe()}")
         for summary in result.summaries:
             typer.echo(summary.describe())
         if not result.summaries:

@@ -18,7 +18,7 @@ from edge_all.triage.screening import ScreeningRule
 # Recount one sample and store its call, inside the caller's transaction (ResultsStore._refresh_sample).
 RefreshSample = Callable[[str | None, ScreeningRule, list[str]], object]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Version 1 as it shipped; a new database is made by running every migration in order, so the
 # upgrade path of an existing clinic database is the path every test database takes.
@@ -201,6 +201,14 @@ ALTER TABLE captures ADD COLUMN field_number INTEGER;  -- 1, 2, ... within the s
 _CAPTURES_V5_AFTER = """
 CREATE UNIQUE INDEX captures_field_number ON captures(coalesce(sample_id, ''), field_number);
 """
+# Version 6: how a video ended (issue 26): the frames its container said it had and the frames that
+# could be decoded, and whether it ended before its count (a file cut short). Columns only: every
+# earlier session reads NULL (not a video, or recorded before) and 0 (not known to have ended early).
+_MIGRATION_V6 = """
+ALTER TABLE sessions ADD COLUMN frames_expected INTEGER;  -- the container's frame count; NULL: none
+ALTER TABLE sessions ADD COLUMN frames_read INTEGER;      -- frames decoded; NULL: not a video
+ALTER TABLE sessions ADD COLUMN ended_early INTEGER NOT NULL DEFAULT 0;  -- 1: fewer read than expected
+"""
 _NEVER_CHANGE = (
     "CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures "
     "BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END"
@@ -232,6 +240,9 @@ def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sa
         version = 4
     if version == 4:
         _upgrade_to_v5(connection)
+        version = 5
+    if version == 5:
+        _add_only(connection, _MIGRATION_V6, 6)
     elif version != SCHEMA_VERSION:
         raise StoreError(
             f"{path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"

@@ -130,6 +130,25 @@ def _one_line_errors(cls: type) -> type:
 
 
 @dataclass(frozen=True)
+class FrameCount:
+    """How many frames a finite source (a video) said it had, and how many could be decoded."""
+
+    expected: int | None  # the container's frame count; None: it gives none
+    read: int
+
+    @property
+    def ended_early(self) -> bool:
+        """Fewer frames decoded than the container promised: the file is damaged or was cut short."""
+        return self.expected is not None and self.read < self.expected
+
+    def describe(self) -> str:
+        if self.expected is None:
+            return f"{self.read} frames read (the video gives no frame count)"
+        early = ": ended early (the file is damaged or was cut short)" if self.ended_early else ""
+        return f"{self.read} of {self.expected} frames read{early}"
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     started_at: str
     source: str
@@ -276,9 +295,16 @@ class ResultsStore:
         marks = ", ".join("?" for _ in data)
         return self._write(f"INSERT INTO sessions ({columns}) VALUES ({marks})", tuple(data.values()))
 
-    def end_session(self, session_id: int, ended_at: str, reason: str) -> None:
+    def end_session(
+        self, session_id: int, ended_at: str, reason: str, frames: FrameCount | None = None
+    ) -> None:
+        """Record how a session ended; `frames`: a video's expected and decoded frame counts."""
+        expected, read = (None, None) if frames is None else (frames.expected, frames.read)
+        early = int(frames is not None and frames.ended_early)
         self._write(
-            "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ?", (ended_at, reason, session_id)
+            "UPDATE sessions SET ended_at = ?, end_reason = ?, frames_expected = ?, frames_read = ?, "
+            "ended_early = ? WHERE id = ?",
+            (ended_at, reason, expected, read, early, session_id),
         )
 
     def set_camera_settings(self, session_id: int, settings: dict[str, Any]) -> None:
