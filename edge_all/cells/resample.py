@@ -37,6 +37,18 @@ def shrink_by(rgb: np.ndarray, factor: float) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))
 
 
+def centre_within(rgb: np.ndarray, max_pixels: float) -> np.ndarray:
+    """The centre of `rgb` with at most `max_pixels` pixels and the same aspect ratio (all of it when
+    it fits): what a measurement bounded in memory reads of a field too large to measure whole."""
+    h, w = rgb.shape[:2]
+    if h * w <= max_pixels:
+        return rgb
+    keep = (max_pixels / (h * w)) ** 0.5
+    ch, cw = max(1, int(h * keep)), max(1, int(w * keep))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return rgb[top : top + ch, left : left + cw]
+
+
 def to_scale(rgb: np.ndarray, from_um_per_px: float, to_um_per_px: float) -> Resampled:
     """`rgb` (at `from_um_per_px`) resampled by area averaging to `to_um_per_px`.
 

@@ -21,7 +21,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from edge_all.cells.optics import estimate_glass, optical_density
-from edge_all.cells.resample import shrink_by
+from edge_all.cells.resample import centre_within, shrink_by
 from edge_all.cells.thresholds import otsu, otsu3
 
 ScaleSource = Literal["given", "site", "estimated", "bundle-free"]
@@ -190,19 +190,8 @@ def _analysis_copy(rgb: np.ndarray, factor: float) -> np.ndarray:
     )
 
 
-def _centre_within(rgb: np.ndarray, factor: float) -> np.ndarray:
-    """The centre of `rgb` whose copy at `factor` has at most MAX_ANALYSIS_PIXELS (all of it when it fits)."""
-    h, w = rgb.shape[:2]
-    keep = min(1.0, (MAX_ANALYSIS_PIXELS / (h * w * factor * factor)) ** 0.5)
-    if keep >= 1.0:
-        return rgb
-    ch, cw = max(8, int(h * keep)), max(8, int(w * keep))
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return rgb[top : top + ch, left : left + cw]
-
-
 def _measure(rgb: np.ndarray, factor: float, max_radius: float | None = None) -> _Peak | None:
-    mask = red_cell_mask(_analysis_copy(_centre_within(rgb, factor), factor))
+    mask = red_cell_mask(_analysis_copy(centre_within(rgb, MAX_ANALYSIS_PIXELS / factor**2), factor))
     return _peak(*size_spectrum(mask, max_radius)) if mask.any() else None
 
 

@@ -94,16 +94,12 @@ class DecodedImage:
 
     `reduction` is 1, or for a JPEG too large to decode whole, 2, 4 or 8: each pixel of `image` then
     covers `reduction` x `reduction` pixels of the file, so its micrometres per pixel are `reduction`
-    times the file's own. The scale code (µm per pixel) multiplies by it; nothing else needs it.
+    times the file's own (ScaleEstimate.reduced multiplies a given scale by it; nothing else needs it).
     """
 
     image: Image.Image
     reduction: int  # 1: every pixel of the file
     stored_size: tuple[int, int]  # (width, height) in the file, before reduction and turning upright
-
-    def micrometres_per_pixel(self, of_the_file: float) -> float:
-        """The scale of `image`, given the scale of the file's own pixels."""
-        return of_the_file * self.reduction
 
 
 def _describe(source: ImageSource) -> str:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
-from edge_all.cells.resample import to_scale
+from edge_all.cells.resample import centre_within, to_scale
 from edge_all.cells.scale import REFERENCE_UM_PER_PX
 from edge_all.triage.thresholds import QualityThresholds
 
@@ -124,24 +124,13 @@ def at_reference_scale(rgb: np.ndarray, um_per_px: float) -> tuple[np.ndarray, f
             (max(1, round(w * shrink)), max(1, round(h * shrink))), Image.Resampling.BOX
         ))  # fmt: skip
         scale = scale / shrink
-    return _centre_within(small, MAX_QUALITY_PIXELS), scale
+    return centre_within(small, MAX_QUALITY_PIXELS), scale
 
 
 # What quality is measured on at most at the reference scale (2048x2048): its float copies take about
 # 25 bytes a pixel, so a 16-Mpixel field measured whole took over 400 MB (docs/reliability.md). A larger
 # field is measured on its centre, at the same scale, so focus still means what it means elsewhere.
 MAX_QUALITY_PIXELS = 2048 * 2048
-
-
-def _centre_within(rgb: np.ndarray, pixels: int) -> np.ndarray:
-    """The centre of `rgb` with at most `pixels` pixels and the same aspect ratio (all of it when it fits)."""
-    h, w = rgb.shape[:2]
-    if h * w <= pixels:
-        return rgb
-    keep = (pixels / (h * w)) ** 0.5
-    ch, cw = max(1, int(h * keep)), max(1, int(w * keep))
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return rgb[top : top + ch, left : left + cw]
 
 
 def measure(rgb: np.ndarray, um_per_px: float | None = None) -> QualityMetrics:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from edge_all.cells.scale import ScaleEstimate
 from edge_all.runtime.images import (
     MAX_DECODED_PIXELS,
     DecodedImage,
@@ -51,7 +52,7 @@ def test_a_draft_decoded_jpeg_reports_its_reduction_and_keeps_its_scale(tmp_path
     assert decoded.stored_size == (8000, 6000) and decoded.image.size == (4000, 3000)
     assert decoded.image.mode == "RGB"
     # each decoded pixel covers 2x2 pixels of the file: twice its micrometres per pixel
-    assert decoded.micrometres_per_pixel(0.25) == 0.5
+    assert ScaleEstimate.given(0.25).reduced(decoded.reduction).um_per_px == 0.5
     assert open_image(path).size == (4000, 3000) and load_rgb(path).shape == (3000, 4000, 3)
 
 
