@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
 import os
 import sqlite3
 import uuid
@@ -316,6 +317,7 @@ class ResultsStore:
     def add(self, record: CaptureRecord) -> Stored:
         """Store one frame and bring its sample's counts and screening call up to date, atomically;
         the frame's id and its sample's call, as the database now holds them."""
+        self._refuse_non_finite(record)
         quality = record.quality
         values = (
             record.session_id, record.captured_at, record.sample_id, record.source, record.frame_index,
@@ -350,6 +352,23 @@ class ResultsStore:
             return Stored(int(cursor.lastrowid or 0), call)
 
         return self._transaction(insert)
+
+    def _refuse_non_finite(self, record: CaptureRecord) -> None:
+        """SQLite stores NaN as NULL (a result would read as never measured) and JSON holds neither
+        NaN nor infinity (no page could show the row): such a number is refused, with its name."""
+        numbers = {
+            "confidence": record.confidence, "inference_ms": record.inference_ms,
+            "unfamiliarity": record.unfamiliarity, "um_per_px": record.um_per_px,
+            **{f"quality {name}": value for name, value in record.quality.items()},
+            **{f"probability of {printable(label)}": p for label, p in (record.probabilities or {}).items()},
+            **{f"cell {i} {name}": value for i, cell in enumerate(record.cells)
+               for name, value in (("confidence", cell.confidence), ("unfamiliarity", cell.unfamiliarity))},
+        }  # fmt: skip
+        for name, value in numbers.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise StoreError(
+                    f"{self.path}: {name} is {value}, not a finite number; the frame is not recorded"
+                )
 
     def add_review(self, review: Review) -> int:
         """Append a specialist's review; the model's results stay as they were recorded."""
