@@ -164,6 +164,14 @@ class JsonObject(Mapping[str, Any]):
             raise self.fail(key, f"every item must be at least {minimum}, not {value}")
         return list(value)
 
+    def require_finite(self) -> JsonObject:
+        """This object, once no number anywhere in it is NaN or infinite: Python's json reads both,
+        JSON has neither, and a document holding one could not be written back as JSON."""
+        bad = non_finite_path(self._data)
+        if bad is not None:
+            raise self.fail(bad[0], f"must be a finite number, not {bad[1]}")
+        return self
+
     def object(self, key: str, default: Any = _REQUIRED) -> JsonObject:
         """A nested object, whose own errors name the path to it (`input.quantization.scale`)."""
         value = self._get(key, default)

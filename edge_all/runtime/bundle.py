@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_all.digest import sha256_file
+from edge_all.digest import SHA256_HEX, sha256_file
 from edge_all.errors import EdgeAllError
-from edge_all.jsonfile import JsonObject, non_finite_path, read_json_object
+from edge_all.jsonfile import JsonObject, read_json_object
 from edge_all.regular_files import regular_file_inside
 from edge_all.runtime.images import Preprocessing
 from edge_all.runtime.labels import LabelsError, read_labels
@@ -43,7 +42,6 @@ READS = ("field", "cells")
 # white cells); always referred; not a white cell at all (platelets, debris: not counted).
 LABEL_ROLES = ("all_like", "not_all_like", "refer", "not_a_white_cell")
 STAIN_METHODS = ("none", "reinhard")  # Macenko's statistics are not in the format yet
-SHA256 = re.compile(r"[0-9a-f]{64}")  # every checksum bundle.json records: 64 lowercase hex digits
 FILE_NAMES = {  # what each file of a bundle is called in a refusal
     MANIFEST_FILE: "bundle manifest",
     MODEL_FILE: "model file",
@@ -229,10 +227,7 @@ class BundleManifest:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BundleManifest:
         """From bundle.json as read by read_manifest (or a plain dict); every value's type is checked."""
-        doc = JsonObject.of(data, MANIFEST_FILE, BundleError)
-        not_json = non_finite_path(doc.to_dict())  # Python's json reads NaN and Infinity; JSON has neither
-        if not_json is not None:
-            raise doc.fail(not_json[0], f"must be a finite number, not {not_json[1]}")
+        doc = JsonObject.of(data, MANIFEST_FILE, BundleError).require_finite()
         version = doc.value("format_version", None)
         if isinstance(version, bool) or not isinstance(version, int) or version not in READABLE_VERSIONS:
             readable = ", ".join(map(str, READABLE_VERSIONS))
@@ -340,7 +335,7 @@ def _sha256(doc: JsonObject, key: str, default: Any = ...) -> Any:
     file is there, so a damaged one would otherwise pass unnoticed until it is.
     """
     value = doc.text(key) if default is ... else doc.text(key, default)
-    if value is not None and not SHA256.fullmatch(value):
+    if value is not None and not SHA256_HEX.fullmatch(value):
         raise doc.fail(key, f"expected a sha256 (64 lowercase hex digits), got {value[:80]!r}")
     return value
 
