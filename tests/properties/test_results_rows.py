@@ -14,7 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_all.results.judged import JudgedCell
-from edge_all.results.store import CaptureRecord, ResultsStore, SessionInfo, StoreError
+from edge_all.results.store import (
+    CaptureRecord,
+    ResultsStore,
+    SessionInfo,
+    StoreError,
+    as_unrecordable,
+    non_finite_numbers,
+)
 from edge_all.triage.cells import CellStatus
 from edge_all.triage.status import Status
 
@@ -101,3 +108,24 @@ def test_recorded_rows_read_back_as_they_went_in_or_are_refused_in_one_line(tmp_
     with ResultsStore.open(path, create=False) as store:  # and from the file, by a new reader
         for stored_id, record in kept:
             check_row(store, stored_id, record)
+
+
+@FEW
+@given(data=st.data())
+def test_a_frame_with_a_number_no_database_holds_is_recorded_as_an_error_naming_it(tmp_path_factory, data):
+    """What a capture does (edge_all/capture/session.py): such a frame is recorded as an error, and
+    the capture goes on, instead of the store's refusal stopping the slide."""
+    path = tmp_path_factory.mktemp("db") / "results.db"
+    with ResultsStore.open(path) as store:
+        record = data.draw(records(store.start_session(INFO), 0))
+        problems = non_finite_numbers(record)
+        if problems:
+            record = as_unrecordable(record, problems)
+            assert non_finite_numbers(record) == []
+        stored = answer(lambda: store.add(record), StoreError, f"{path}: ")
+        if stored is None:  # refused for another reason (text SQLite cannot hold): not for a number
+            return
+        check_row(store, stored.id, record)
+        if problems:
+            row = store.capture(stored.id)
+            assert row["status"] == "error" and problems[0] in row["reason"]
