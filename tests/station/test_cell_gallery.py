@@ -188,7 +188,7 @@ def test_a_cell_is_corrected_by_the_specialist_without_a_reload(page, station):
     assert highlighted.count() == 1 and highlighted.get_attribute("id") == f"cell-{blast['id']}"
     assert highlighted.locator("text").inner_html() == "specialist: neutrophil"
     assert "specialist: neutrophil" in page.locator("#highlighted-cell").inner_text()
-    shoot(page, "field-cell")
+    shoot(page, "field-cell", full_page=True)
     page.goto(f"{station.url}/report?id={SLIDE}")
     reviewed = page.locator("#report-cell-reviews").inner_text()
     assert "Cell in field #1: neutrophil (model: blast 93%) by Dr Haddad" in reviewed
