@@ -131,6 +131,7 @@ class Station:
             "capture": self.runner.snapshot(),
             "path": request.url.path,
             "benign": BENIGN_LABEL,
+            "not_all_like": frozenset({BENIGN_LABEL}),  # a page of one sample gives its roles' labels
             "Status": Status,  # the status words, for the templates
             "link_warning": link_warning(self.config.db),
             "signed_in": session.authenticated,
@@ -187,15 +188,16 @@ def build_app(config: StationConfig) -> Starlette:
         asked: dict[str, str] | None = None,
     ) -> Response:
         state = station.runner.snapshot()
-        sample = None
+        sample, not_all_like = None, frozenset({BENIGN_LABEL})
         if state.sample_id is not None:
             with station.store() as store:
                 sample = store.sample(state.sample_id)
+                not_all_like = store.not_all_like(state.sample_id)
         return station.render(
             request,
             "new.html",
             {"state": state, "sample": sample, "error": error, "config": config, "reviewed": reviewed,
-             "asked": asked or {}},
+             "asked": asked or {}, "not_all_like": not_all_like},
             status,
         )  # fmt: skip
 
@@ -213,12 +215,13 @@ def build_app(config: StationConfig) -> Starlette:
 
     def capture_state(request: Request) -> Response:
         state = station.runner.snapshot()
-        sample = None
+        sample, not_all_like = None, frozenset({BENIGN_LABEL})
         if state.sample_id is not None:
             with station.store() as store:
                 sample = store.sample(state.sample_id)
+                not_all_like = store.not_all_like(state.sample_id)
         words = {
-            "field": field_words(state.last).to_dict() if state.last else None,
+            "field": field_words(state.last, not_all_like).to_dict() if state.last else None,
             "call": call_words(sample).to_dict(),
             "counts": counts_words(sample),
         }
@@ -262,6 +265,7 @@ def build_app(config: StationConfig) -> Starlette:
             fields = [with_cells(store, field) for field in fields]  # a cell model's boxes (issue 22)
             after_review = store.fields_after_review([sample_id]).get(sample_id)
             sessions = store.sessions_of_sample(sample_id)
+            not_all_like = store.not_all_like(sample_id)
         shown = flagged_fields(sample) if flagged else sample["fields"]
         by_field: dict[int, list[dict]] = {}
         for review in reviews:
@@ -276,7 +280,7 @@ def build_app(config: StationConfig) -> Starlette:
                 "hospital": hospital_reviews(config.db, [sample_id]).get(sample_id, []),
                 "decisions": SAMPLE_DECISIONS, "not_assessable": NOT_ASSESSABLE, "flagged": flagged,
                 "page": page, "pages": max(1, math.ceil(shown / PAGE_FIELDS)),
-                "after_review": after_review, "sessions": sessions,
+                "after_review": after_review, "sessions": sessions, "not_all_like": not_all_like,
             },
         )  # fmt: skip
 
@@ -293,13 +297,14 @@ def build_app(config: StationConfig) -> Starlette:
             sample = store.sample(field["sample_id"])
             reviews = [r for r in store.reviews(field["sample_id"]) if r["capture_id"] == capture_id]
             field = with_cells(store, field)
+            not_all_like = store.not_all_like(field["sample_id"])
         show = "flagged" if request.query_params.get("show") == "flagged" else None
         back = {"page": _page(request), "show": show}
         highlight = request.query_params.get("cell", "")
         return station.render(
             request, "field.html",
             {"field": field, "sample": sample, "reviews": reviews, "back": back,
-             "highlight": int(highlight) if highlight.isdigit() else None},
+             "highlight": int(highlight) if highlight.isdigit() else None, "not_all_like": not_all_like},
         )  # fmt: skip
 
     def gallery(request: Request) -> Response:
@@ -352,6 +357,7 @@ def build_app(config: StationConfig) -> Starlette:
             flagged = store.captures_page(sample_id, limit=REPORT_FLAGGED, flagged=True)
             flagged = [with_cells(store, field) for field in flagged]  # each cell's box and label
             cell_reviews = store.cell_reviews(sample_id)
+            not_all_like = store.not_all_like(sample_id)
             reviews = store.reviews(sample_id)
             sessions = store.sessions_of_sample(sample_id)
             reviewed = {r["capture_id"] for r in reviews if r["capture_id"] is not None}
@@ -365,6 +371,7 @@ def build_app(config: StationConfig) -> Starlette:
                 "sample": sample, "flagged": flagged, "reviews": reviews, "fields": fields,
                 "models": models, "sessions": sessions, "now": now_iso(),
                 "flagged_total": flagged_fields(sample), "cell_reviews": cell_reviews,
+                "not_all_like": not_all_like,
                 "current_model": station.model.get(),
                 "latest_review": {r["capture_id"]: r for r in reviews if r["capture_id"] is not None},
             },

@@ -219,6 +219,12 @@ def test_the_flagged_filter_reads_the_label_roles_and_the_report_draws_the_boxes
     page.goto(f"{station.url}/slide?id={SLIDE}&show=flagged")
     shown = [a.get_attribute("id") for a in page.locator("#fields article").all()]
     assert shown == [f"field-{blast_field}", f"field-{smudge_field}"]  # a neutrophil field is not flagged
+    page.goto(f"{station.url}/slide?id={SLIDE}")  # and it reads as what it is: normal-looking
+    assert (
+        page.locator(f"#field-{neutrophil_field} .result").inner_text()
+        == "#2 Normal-looking (neutrophil) 90%"
+    )
+    assert page.locator(f"#field-{blast_field} .result").inner_text() == "#1 ALL-like: blast 90%"
     page.goto(f"{station.url}/report?id={SLIDE}")
     figures = page.locator(".report-grid figure")
     assert figures.count() == 2
