@@ -438,10 +438,16 @@ def build_app(config: StationConfig) -> Starlette:
         with station.store() as store:
             cell = store.cell(cell_id)
             session = store.session(cell["session_id"]) if cell else None
+            # Its field's other cells too: one decode of the picture cuts them all (then cached).
+            boxes = (
+                {other["id"]: tuple(other["box"]) for other in store.cells(cell["capture_id"])}
+                if cell
+                else {}
+            )
         path = servable_file(cell["image_path"] if cell else None, allowed_roots(config.frames_dir, session))
         if cell is None or path is None:
             raise HTTPException(404, "no picture kept for this cell")
-        data = station.thumbnails.cell(cell_id, path, tuple(cell["box"]))
+        data = station.thumbnails.cell(cell_id, path, boxes)
         if data is None:
             raise HTTPException(404, "the picture cannot be read")
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -59,38 +59,56 @@ class Thumbnails:
 
     def get(self, capture_id: int, kind: str, path: Path) -> bytes | None:
         """A JPEG thumbnail of `path`, or None when the file cannot be read as an image."""
+        key = (capture_id, kind)
+        found = self._lookup(key)
+        if found is not None:
+            return found
+        try:
+            image = read_image(path).image
+        except ImageError:
+            return None
+        image.thumbnail((self.size, self.size), Image.Resampling.BILINEAR)
+        return self._keep({key: _jpeg(image)})[key]
 
-        def thumbnail(image: Image.Image, reduction: int) -> Image.Image:
-            image.thumbnail((self.size, self.size), Image.Resampling.BILINEAR)
-            return image
-
-        return self._cached((capture_id, kind), path, thumbnail)
-
-    def cell(self, cell_id: int, path: Path, box: tuple[int, int, int, int]) -> bytes | None:
-        """A JPEG of one white cell: the boxed region of the field (`box` in the stored frame's pixels,
-        clipped to it), its longer side CROP_SIZE; None when the picture cannot be read."""
-        return self._cached(
-            (cell_id, "cell"), path, lambda image, reduction: cell_crop(image, box, reduction)
-        )
-
-    def _cached(self, key: tuple[int, str], path: Path, make) -> bytes | None:
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+    def cell(self, cell_id: int, path: Path, boxes: dict[int, tuple[int, int, int, int]]) -> bytes | None:
+        """A JPEG of one white cell: the boxed region of its field (cell_crop). `boxes`: every cell of
+        that field by id, all cut from one decode of the picture (a gallery asks for them all); None
+        when the picture cannot be read."""
+        key = (cell_id, "cell")
+        found = self._lookup(key)
+        if found is not None:
+            return found
         try:
             decoded = read_image(path)
         except ImageError:
             return None
-        picture = make(decoded.image, decoded.reduction)
-        buffer = io.BytesIO()
-        picture.save(buffer, format="JPEG", quality=85)
-        data = buffer.getvalue()
+        crops = {
+            (other, "cell"): _jpeg(cell_crop(decoded.image, box, decoded.reduction))
+            for other, box in boxes.items()
+        }
+        return self._keep(crops).get(key)
+
+    def _lookup(self, key: tuple[int, str]) -> bytes | None:
         with self._lock:
-            self._cache[key] = data
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return None
+
+    def _keep(self, pictures: dict[tuple[int, str], bytes]) -> dict[tuple[int, str], bytes]:
+        with self._lock:
+            for key, data in pictures.items():
+                self._cache[key] = data
+                self._cache.move_to_end(key)
             while len(self._cache) > self.limit:
                 self._cache.popitem(last=False)
-        return data
+        return pictures
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
 
 
 def cell_crop(

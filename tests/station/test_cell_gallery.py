@@ -233,4 +233,4 @@ def test_the_flagged_filter_reads_the_label_roles_and_the_report_draws_the_boxes
     box = figures.nth(0).locator("svg.cells-overlay").bounding_box()
     picture = figures.nth(0).locator("img.thumb").bounding_box()
     assert box == picture  # laid exactly over the picture
-    shoot(page, "report", full_page=True)
+    shoot(page, "report-cells", full_page=True)

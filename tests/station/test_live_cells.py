@@ -58,3 +58,8 @@ def test_the_live_view_draws_the_boxes_of_the_field_just_taken(page, station):
     assert svg.count("<rect ") == len(cells) and all(f">{cell['label']}</text>" in svg for cell in cells)
     page.locator("#live-thumb").scroll_into_view_if_needed()
     shoot(page, "live-cells")
+    page.click("#live-slide-link")  # the slide page draws the same boxes over the same field
+    page.wait_for_url(f"{station.url}/slide?id={SLIDE}")
+    assert page.locator(f"#field-{field['id']} svg.cells-overlay rect").count() == len(cells)
+    page.locator("#fields").scroll_into_view_if_needed()
+    shoot(page, "slide-cells")
