@@ -319,7 +319,8 @@ def build_app(config: StationConfig) -> Starlette:
                 raise HTTPException(404, "no such slide")
             roles = store.label_roles(sample_id) or {}
             counts = store.cell_classes(sample_id)
-            labels = store.session_rule(store.sessions_of_sample(sample_id)[-1]["id"])[1] if counts else []
+            sessions = store.sessions_of_sample(sample_id)
+            labels = store.session_rule(sessions[-1]["id"])[1] if sessions else list(roles)
             order = list(dict.fromkeys([*roles, *labels, *sorted(counts)]))
 
             def rank(label: str) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from edge_all.results.judged import JudgedCell
 from edge_all.results.store import CaptureRecord, ResultsStore, SessionInfo
+from edge_all.station.images import cell_crop
 
 from .browser import shoot, wait_until
 from .helpers import STOPPED_CLEANLY, Client, start_station
@@ -234,3 +235,13 @@ def test_the_flagged_filter_reads_the_label_roles_and_the_report_draws_the_boxes
     picture = figures.nth(0).locator("img.thumb").bounding_box()
     assert box == picture  # laid exactly over the picture
     shoot(page, "report-cells", full_page=True)
+
+
+def test_a_crop_is_clipped_to_the_picture_and_follows_a_reduced_decode():
+    picture = Image.new("RGB", (100, 80), GREY)
+    picture.paste(LEFT, (90, 70, 100, 80))  # the corner a box runs off
+    crop = cell_crop(picture, (90, 70, 130, 120))
+    assert crop.size == (128, 128) and crop.getpixel((64, 64)) == LEFT
+    half = cell_crop(picture, (180, 140, 200, 160), reduction=2)  # a frame stored at 200x160
+    assert half.size == (128, 128) and half.getpixel((64, 64)) == LEFT
+    assert cell_crop(picture, (500, 500, 520, 520)).size == (128, 128)  # wholly outside: no crash
