@@ -430,7 +430,7 @@ def build_app(config: StationConfig) -> Starlette:
             field = with_cells(store, row) if row else None
         if not field or not field["cells"] or not field["frame_size"]:
             raise HTTPException(404, "no white cells recorded for this field")
-        text = station.templates.get_template("_cells.html").render(field=field)
+        text = station.templates.get_template("_cells.html").render(field=field, labels_across=16)
         return Response(text, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})
 
     def cell_picture(request: Request) -> Response:
