@@ -170,7 +170,7 @@ class CaptureRunner:
                 "id": record.id, "status": record.status, "label": record.label,
                 "confidence": record.confidence, "reason": record.reason, "quality": dict(record.quality),
                 "unfamiliarity": record.unfamiliarity, "captured_at": record.captured_at,
-                "has_image": record.image_path is not None,
+                "has_image": record.image_path is not None, "cells": len(record.cells),
             }  # fmt: skip
             if record.id is not None and record.image_path is not None:
                 self._recent.append(record.id)

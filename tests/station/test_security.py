@@ -124,6 +124,7 @@ def test_every_state_changing_route_checks_the_csrf_token(station, tmp_path):
         "/capture/field",
         "/capture/stop",
         "/review",
+        "/cell-review",
         "/login",
         "/logout",
         "/accounts",

@@ -54,6 +54,15 @@
       if (picture.getAttribute("src") !== src) picture.src = src;
       picture.hidden = false;
     }
+    // Its white cells' boxes and labels: the slide page's own drawing, served as a picture.
+    const cells = $("live-cells");
+    if (last && last.has_image && last.cells) {
+      const src = `/field/${last.id}/cells.svg`;
+      if (cells.getAttribute("src") !== src) cells.src = src;
+      cells.hidden = false;
+    } else {
+      cells.hidden = true;
+    }
     const strip = $("live-recent");
     const shown = Array.from(strip.querySelectorAll("img")).map((img) => img.alt).join();
     if (shown !== s.recent.map((id) => `field ${id}`).join()) {
