@@ -77,8 +77,9 @@ class CaptureSession:
         self.on_record = on_record
         self.on_call = on_call  # the sample's screening call, whenever a frame changes it
         self._cell_reader: CellReader | None = None
-        if options.stain_source is not None and reads_cells(predictor) and isinstance(predictor, Classifier):
-            self._cell_reader = CellReader(predictor, options.stain_source)  # the site's stain reference
+        if options.site is not None and reads_cells(predictor) and isinstance(predictor, Classifier):
+            # the site's stain reference
+            self._cell_reader = CellReader(predictor, options.site.profile.stain.statistics)
         self._call: ScreeningCall | None = None
         self._heatmap: np.ndarray | None = None  # the current frame's overlay, when asked for
         # A camera's scale, estimated from the first frame whose red cells gave one, in the pixels the
@@ -220,7 +221,7 @@ class CaptureSession:
 
     def _site_scale(self, frame: Frame) -> ScaleEstimate | None:
         """The session's scale for its camera, at the pixels of the frame as the loop reads it."""
-        um = self.options.um_per_px
+        um = self.options.camera_um_per_px
         if um is not None and frame.rgb is not None:
             return ScaleEstimate.given(um * _shrink_of(frame), "site")
         if self._camera_um_per_px is not None and frame.rgb is not None:

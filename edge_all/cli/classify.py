@@ -83,7 +83,6 @@ def classify(
     or, when unreadable, reported in one line on stderr while the batch goes on (exit code 3).
     """
     from edge_all.cells.scale import ScaleEstimate, scale_of
-    from edge_all.digest import sha256_file
     from edge_all.results.batch import (
         FileResult,
         format_summary,
@@ -110,9 +109,10 @@ def classify(
     given = ScaleEstimate.given(um_per_px) if um_per_px is not None else None
     cells = reads_cells(classifier)
     cell_reader = None
-    profile = site_profile(site, classifier, um_per_px)
-    site_sha256 = None if site is None else sha256_file(site / "site.json")  # verified just now
-    if profile is not None:  # the site's scale, and its stain reference where the bundle reads cells
+    commissioned = site_profile(site, classifier, um_per_px)
+    site_sha256 = None if commissioned is None else commissioned.sha256  # of the bytes just verified
+    if commissioned is not None:  # the site's scale, and its stain reference where the bundle reads cells
+        profile = commissioned.profile
         given = ScaleEstimate.given(profile.scale.um_per_px, source="site")
         cell_reader = CellReader(classifier, profile.stain.statistics) if cells else None
     inputs = expand_inputs(paths)
@@ -259,10 +259,12 @@ def info(
     typer.echo(_format_info(facts))
 
 
-def _site_facts(profile, site: Path) -> dict:
+def _site_facts(commissioned, site: Path) -> dict:
     """What `info --site` shows of a commissioned site (checked against the model, and ready)."""
+    profile = commissioned.profile
     return {
         "site": str(site),
+        "sha256": commissioned.sha256,
         "created": profile.created,
         "um_per_px": profile.scale.um_per_px,
         "scale_spread": profile.scale.spread,

@@ -18,7 +18,7 @@ from edge_all.triage.screening import ScreeningRule
 # Recount one sample and store its call, inside the caller's transaction (ResultsStore._refresh_sample).
 RefreshSample = Callable[[str | None, ScreeningRule, list[str]], object]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Version 1 as it shipped; a new database is made by running every migration in order, so the
 # upgrade path of an existing clinic database is the path every test database takes.
@@ -209,6 +209,12 @@ ALTER TABLE sessions ADD COLUMN frames_expected INTEGER;  -- the container's fra
 ALTER TABLE sessions ADD COLUMN frames_read INTEGER;      -- frames decoded; NULL: not a video
 ALTER TABLE sessions ADD COLUMN ended_early INTEGER NOT NULL DEFAULT 0;  -- 1: fewer read than expected
 """
+# Version 7: the site profile a session read with (issue 23): the sha256 of the site.json that gave
+# its scale, stain reference and quality limits, so every result names the profile it was read with.
+# A column only: every earlier session reads NULL (not commissioned, or recorded before).
+_MIGRATION_V7 = """
+ALTER TABLE sessions ADD COLUMN site_sha256 TEXT;  -- sha256 of site.json; NULL: not commissioned
+"""
 _NEVER_CHANGE = (
     "CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures "
     "BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END"
@@ -243,6 +249,9 @@ def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sa
         version = 5
     if version == 5:
         _add_only(connection, _MIGRATION_V6, 6)
+        version = 6
+    if version == 6:
+        _add_only(connection, _MIGRATION_V7, 7)
     elif version != SCHEMA_VERSION:
         raise StoreError(
             f"{path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"

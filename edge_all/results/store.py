@@ -164,6 +164,7 @@ class SessionInfo:
     camera_settings: dict[str, Any] | None = None
     um_per_px: float | None = None  # the scale given for the camera and objective (--um-per-px)
     label_roles: dict[str, str] | None = None  # a cell model's roles (bundle format 3); None: whole-field
+    site_sha256: str | None = None  # the site profile it read with (edge_all.site); None: not commissioned
 
 
 @dataclass(frozen=True)

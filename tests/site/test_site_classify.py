@@ -98,6 +98,13 @@ def test_capture_and_classify_reads_frames_at_the_sites_scale(cell_site, cell_bu
         (row,) = store.captures()
     assert row["scale_source"] == "site" and row["status"] != "error"
     assert row["um_per_px"] == pytest.approx(read_profile(cell_site).scale.um_per_px, rel=1e-4)
+    with ResultsStore.open(tmp_path / "results.db", create=False) as store:
+        (session,) = store.sessions()
+    assert session["site_sha256"] == sha256_file(cell_site / "site.json")  # the profile it read with
+    exported = run_edge_all("results", "export", "--csv", tmp_path / "r.csv", "--db", tmp_path / "results.db")
+    assert (
+        exported.returncode == 0 and sha256_file(cell_site / "site.json") in (tmp_path / "r.csv").read_text()
+    )
 
 
 def test_the_sites_statistics_standardise_as_torchstain_does_with_the_images_own():
