@@ -160,6 +160,10 @@ def capture_and_classify(
     )
     # the site's scale for its camera, its stain reference, and its sha256 recorded with the session
     commissioned = _site_for(site, model, um_per_px) if site is not None else None
+    if commissioned is not None:  # the gate's limits relative to what a good field is on this microscope
+        from edge_all.triage.site_limits import site_thresholds
+
+        limits = site_thresholds(limits, commissioned.profile.quality)
     request = CaptureRequest(
         model=ModelChoice(model, labels, threads, edgetpu),
         camera=camera,

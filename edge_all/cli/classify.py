@@ -95,6 +95,7 @@ def classify(
     from edge_all.runtime.inputs import expand_inputs
     from edge_all.triage.cells import CellReader
     from edge_all.triage.decision import assess_field, reads_cells, resolve_threshold
+    from edge_all.triage.site_limits import site_thresholds
     from edge_all.triage.thresholds import QualityThresholds
 
     classifier = load_model(ModelChoice(model, labels, threads, edgetpu))
@@ -114,6 +115,8 @@ def classify(
     if commissioned is not None:  # the site's scale, and its stain reference where the bundle reads cells
         profile = commissioned.profile
         given = ScaleEstimate.given(profile.scale.um_per_px, source="site")
+        if quality is not None:  # the gate's limits relative to what a good field is on this microscope
+            quality = site_thresholds(quality, profile.quality)
         cell_reader = CellReader(classifier, profile.stain.statistics) if cells else None
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:

@@ -15,6 +15,7 @@ from edge_all.digest import sha256_file
 from edge_all.results.store import ResultsStore
 from edge_all.runtime.bundle import Stain
 from edge_all.site.profile import read_profile
+from edge_all.triage.thresholds import QualityThresholds
 from tests.cells.conftest import cells_bundle
 from tests.cells.smears import draw_field
 from tests.cli_runner import run_edge_all
@@ -101,6 +102,8 @@ def test_capture_and_classify_reads_frames_at_the_sites_scale(cell_site, cell_bu
     with ResultsStore.open(tmp_path / "results.db", create=False) as store:
         (session,) = store.sessions()
     assert session["site_sha256"] == sha256_file(cell_site / "site.json")  # the profile it read with
+    limits = json.loads(session["quality_thresholds"])  # the gate's limits relative to the site
+    assert limits["min_focus"] > QualityThresholds().min_focus
     exported = run_edge_all("results", "export", "--csv", tmp_path / "r.csv", "--db", tmp_path / "results.db")
     assert (
         exported.returncode == 0 and sha256_file(cell_site / "site.json") in (tmp_path / "r.csv").read_text()
