@@ -240,6 +240,7 @@ class CaptureSession:
             field = assess_field(
                 rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps,
                 scale=scale, reads_cells=cells, cell_reader=self._cell_reader,
+                site=opts.site.profile if opts.site is not None else None,
             )  # fmt: skip
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}

@@ -148,6 +148,7 @@ def classify(
                 assessed = assess_field(
                     rgb, classifier, quality, threshold, tta, names is not None,
                     scale=scale, reads_cells=cells, cell_reader=cell_reader,
+                    site=commissioned.profile if commissioned is not None else None,
                 )  # fmt: skip
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))

@@ -210,10 +210,12 @@ ALTER TABLE sessions ADD COLUMN frames_read INTEGER;      -- frames decoded; NUL
 ALTER TABLE sessions ADD COLUMN ended_early INTEGER NOT NULL DEFAULT 0;  -- 1: fewer read than expected
 """
 # Version 7: the site profile a session read with (issue 23): the sha256 of the site.json that gave
-# its scale, stain reference and quality limits, so every result names the profile it was read with.
-# A column only: every earlier session reads NULL (not commissioned, or recorded before).
+# its scale, stain reference and quality limits, so every result names the profile it was read with;
+# and a field's drift warning (it does not look like the site's commissioning fields). Columns only:
+# every earlier session and field reads NULL (not commissioned, or recorded before).
 _MIGRATION_V7 = """
 ALTER TABLE sessions ADD COLUMN site_sha256 TEXT;  -- sha256 of site.json; NULL: not commissioned
+ALTER TABLE captures ADD COLUMN drift TEXT;        -- the drift warning; NULL: none (or no site)
 """
 _NEVER_CHANGE = (
     "CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures "

@@ -1,4 +1,5 @@
-"""Schema version 7 (issue 23): the site profile a session read with (its sha256) is stored; a version 6
+"""Schema version 7 (issue 23): the site profile a session read with (its sha256) and each field's drift
+warning are stored; a version 6
 database is upgraded in place, every row kept, its sessions read NULL (not commissioned); the CSV export
 and `results show` name the profile (or say there was none)."""
 
@@ -24,7 +25,8 @@ def _version_6_database(path) -> None:
         store.add(record(session, 0))
     connection = sqlite3.connect(path, isolation_level=None)
     connection.executescript(
-        "BEGIN; ALTER TABLE sessions DROP COLUMN site_sha256; UPDATE schema_version SET version = 6; COMMIT;"
+        "BEGIN; ALTER TABLE sessions DROP COLUMN site_sha256; ALTER TABLE captures DROP COLUMN drift;"
+        " UPDATE schema_version SET version = 6; COMMIT;"
     )
     connection.close()
 
@@ -38,7 +40,7 @@ def test_a_version_6_database_gains_the_column_and_keeps_its_rows(tmp_path):
         (old,) = store.sessions()
         assert old["site_sha256"] is None and old["sample_id"] == "S1"
         (row,) = store.captures()
-        assert row["label"] == "Benign" and row["confidence"] == 0.9
+        assert row["label"] == "Benign" and row["confidence"] == 0.9 and row["drift"] is None
 
 
 def test_the_site_is_stored_with_its_session_and_exported(tmp_path):
