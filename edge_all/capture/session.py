@@ -31,6 +31,7 @@ from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
 from edge_all.triage.cells import CellReader
 from edge_all.triage.decision import assess_field, reads_cells
+from edge_all.triage.drift import SCALE_EVERY
 from edge_all.triage.screening import ScreeningCall
 from edge_all.triage.status import Status
 
@@ -86,6 +87,7 @@ class CaptureSession:
         # camera delivers: the same microscope and objective for the whole slide, so later frames
         # reuse it rather than pay the estimate again (files in a folder are estimated one by one).
         self._camera_um_per_px: float | None = None
+        self._fields_read = 0  # fields judged: the drift's scale check runs on every SCALE_EVERY-th
         self.on_notice = on_notice
         session = store.session(session_id)
         # The one confidence threshold, as the session recorded it (run_capture resolved it once:
@@ -241,7 +243,9 @@ class CaptureSession:
                 rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps,
                 scale=scale, reads_cells=cells, cell_reader=self._cell_reader,
                 site=opts.site.profile if opts.site is not None else None,
+                check_site_scale=self._fields_read % SCALE_EVERY == 0,
             )  # fmt: skip
+            self._fields_read += 1
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}
         prediction = field.prediction

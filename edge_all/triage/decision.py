@@ -84,6 +84,7 @@ def assess_field(
     reads_cells: bool = False,
     cell_reader: CellReader | None = None,
     site: SiteProfile | None = None,
+    check_site_scale: bool = True,
 ) -> FieldResult:
     """Check the picture, then (if it passed) classify it and decide; raises the classifier's errors.
 
@@ -91,12 +92,13 @@ def assess_field(
     reference scale when it is known. `reads_cells` (a model that reads cells at a physical scale)
     refers an image of unknown scale, and reads the field cell by cell (edge_all.triage.cells; pass a
     `cell_reader` made once per command, or one is made here). `heatmap` adds a class activation map
-    when the bundle can draw one. `site` (read with a commissioned site) adds the drift warning.
+    when the bundle can draw one. `site` (read with a commissioned site) adds the drift warning
+    (`check_site_scale` False: without its costly red-cell scale check, edge_all.triage.drift).
     """
     result = _assess(rgb, classifier, quality, threshold, tta, heatmap, scale, reads_cells, cell_reader)
     if site is None:
         return result
-    return replace(result, drift=drift_of(rgb, result.scale, result.quality, site))
+    return replace(result, drift=drift_of(rgb, result.scale, result.quality, site, check_site_scale))
 
 
 def _assess(
