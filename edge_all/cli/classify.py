@@ -334,7 +334,8 @@ def _format_info(facts: dict) -> str:
     if site:
         lines.append(
             f"site:   {site['site']}, commissioned {site['created']} on {site['images']} images: "
-            f"{site['um_per_px']:.4f} um/px (spread {site['scale_spread']:.1%}), ready"
+            f"{site['um_per_px']:.4f} um/px (spread {site['scale_spread']:.1%}), ready; "
+            f"profile sha256 {site['sha256']}"
         )
     return "\n".join(lines)
 

@@ -129,6 +129,8 @@ def test_info_shows_the_site(cell_site, cell_bundle):
     assert site["um_per_px"] == read_profile(cell_site).scale.um_per_px and site["ready"] is True
     text = run_edge_all("info", "--model", cell_bundle, "--site", cell_site)
     assert f"site:   {cell_site}, commissioned" in text.stdout
+    assert f"profile sha256 {sha256_file(cell_site / 'site.json')}" in text.stdout
+    assert site["sha256"] == sha256_file(cell_site / "site.json")
 
 
 def test_commission_needs_a_bundle_not_a_plain_model(fields, colour_models, tmp_path):
