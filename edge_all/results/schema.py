@@ -18,7 +18,7 @@ from edge_all.triage.screening import ScreeningRule
 # Recount one sample and store its call, inside the caller's transaction (ResultsStore._refresh_sample).
 RefreshSample = Callable[[str | None, ScreeningRule, list[str]], object]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Version 1 as it shipped; a new database is made by running every migration in order, so the
 # upgrade path of an existing clinic database is the path every test database takes.
@@ -226,6 +226,14 @@ BEGIN SELECT RAISE(ABORT, 'reviews are append-only: add a new review instead'); 
 CREATE TRIGGER cell_reviews_never_deleted BEFORE DELETE ON cell_reviews
 BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
 """
+# Version 8: the site profile a session read with (issue 23): the sha256 of the site.json that gave
+# its scale, stain reference and quality limits, so every result names the profile it was read with;
+# and a field's drift warning (it does not look like the site's commissioning fields). Columns only:
+# every earlier session and field reads NULL (not commissioned, or recorded before).
+_MIGRATION_V8 = """
+ALTER TABLE sessions ADD COLUMN site_sha256 TEXT;  -- sha256 of site.json; NULL: not commissioned
+ALTER TABLE captures ADD COLUMN drift TEXT;        -- the drift warning; NULL: none (or no site)
+"""
 _NEVER_CHANGE = (
     "CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures "
     "BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END"
@@ -263,6 +271,9 @@ def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sa
         version = 6
     if version == 6:
         _add_only(connection, _MIGRATION_V7, 7)
+        version = 7
+    if version == 7:
+        _add_only(connection, _MIGRATION_V8, 8)
     elif version != SCHEMA_VERSION:
         raise StoreError(
             f"{path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"

@@ -51,7 +51,7 @@ CAPTURE_COLUMNS = (
     "id", "session_id", "captured_at", "sample_id", "source", "frame_index", "origin", "image_path",
     "image_sha256", "status", "label", "confidence", "probabilities", "brightness", "contrast",
     "clipped", "stained", "focus", "reason", "bundle_sha256", "inference_ms", "unfamiliarity",
-    "heatmap_path", "um_per_px", "scale_source", "glass", "field_number",
+    "heatmap_path", "um_per_px", "scale_source", "glass", "drift", "field_number",
 )  # fmt: skip
 SAMPLE_COLUMNS = (
     "sample_id", "first_captured_at", "last_captured_at", "fields", "good", "all_like", "uncertain",
@@ -172,6 +172,7 @@ class SessionInfo:
     camera_settings: dict[str, Any] | None = None
     um_per_px: float | None = None  # the scale given for the camera and objective (--um-per-px)
     label_roles: dict[str, str] | None = None  # a cell model's roles (bundle format 3); None: whole-field
+    site_sha256: str | None = None  # the site profile it read with (edge_all.site); None: not commissioned
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,7 @@ class CaptureRecord:
     um_per_px: float | None = None  # the scale the field was read at; None: unknown or not looked for
     scale_source: str | None = None  # given, site, estimated or bundle-free (edge_all.cells.scale)
     cells: tuple[JudgedCell, ...] = ()  # a cell model's white cells, boxes in the frame's pixels
+    drift: str | None = None  # read with a site: "this field does not look like the commissioning slide: ..."
     id: int | None = None  # set once stored
 
 
@@ -345,7 +347,7 @@ class ResultsStore:
             quality.get("brightness"), quality.get("contrast"), quality.get("clipped"),
             quality.get("stained"), quality.get("focus"), record.reason, record.bundle_sha256,
             record.inference_ms, record.unfamiliarity, record.heatmap_path, record.um_per_px,
-            record.scale_source, quality.get("glass"), record.sample_id,
+            record.scale_source, quality.get("glass"), record.drift, record.sample_id,
         )  # fmt: skip
         columns = ", ".join(CAPTURE_COLUMNS[1:])
         # The field's number within its sample: one more than the sample's last, in the same

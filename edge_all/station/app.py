@@ -36,6 +36,7 @@ from edge_all.results.errors import StoreError
 from edge_all.results.store import CellReview, ResultsStore, Review
 from edge_all.results.summary import flagged_fields
 from edge_all.station import export
+from edge_all.station.commission_page import commission_routes
 from edge_all.station.config import StationConfig
 from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
 from edge_all.station.hospital import hospital_reviews, link_warning
@@ -53,6 +54,7 @@ from edge_all.station.security import (
     form_route,
     safe_next,
 )
+from edge_all.station.site import StationSite
 from edge_all.station.words import call_words, counts_words, field_words, many, review_keys
 from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 from edge_all.triage.status import Status
@@ -81,7 +83,10 @@ SAMPLE_DECISIONS = (
     (INCONCLUSIVE, "inconclusive: more fields or another test needed"),
 )
 PACKAGE = __name__.rpartition(".")[0]
-ROLE_WORDS = {"capture": "capture slides", "review": "review slides", "accounts": "manage accounts"}
+ROLE_WORDS = {
+    "capture": "capture slides", "review": "review slides", "accounts": "manage accounts",
+    "commission": "commission the station (sign in as a technician or an administrator)",
+}  # fmt: skip
 
 
 def _templates() -> Jinja2Templates:
@@ -104,7 +109,8 @@ class Station:
 
     def __init__(self, config: StationConfig) -> None:
         self.config = config
-        self.runner = CaptureRunner(config)
+        self.site = StationSite(config.site_path, config.model)  # the commissioned site, read per slide
+        self.runner = CaptureRunner(config, self.site)
         self.sessions = SessionStore()
         self.limiter = LoginLimiter()
         self.passwords = PasswordSource(config.password_file)
@@ -137,6 +143,7 @@ class Station:
             "signed_in": session.authenticated,
             "who": session.who,
             "plain_http": self.config.plain_http_beyond_loopback,
+            "site_state": self.site.current(),  # "not commissioned" on every page until it is
         }
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
@@ -745,6 +752,7 @@ def build_app(config: StationConfig) -> Starlette:
         form_route("/capture/stop", stop_capture),
         form_route("/review", add_review),
         form_route("/cell-review", add_cell_review),
+        *commission_routes(station, _require),
         form_route("/login", login),
         form_route("/logout", logout),
         Mount("/static", StaticFiles(packages=[(PACKAGE, "static")]), name="static"),

@@ -155,9 +155,12 @@ class Outbox:
         identity = first[0]  # a replaced (rescued) results database starts its marks afresh
         capture_mark, review_mark = f"capture:{identity}", f"review:{identity}"
         after = self.mark(capture_mark)
+        # The site profile a session read with (results schema 7; an older database has none).
+        session_columns = {row[1] for row in source.execute("PRAGMA table_info(sessions)")}
+        site = ", s.site_sha256 AS site_profile_sha256" if "site_sha256" in session_columns else ""
         rows = source.execute(
             "SELECT c.*, s.uid, s.model AS s_model, s.bundle_sha256 AS s_bundle, s.labels, "
-            "s.edge_all_version, s.started_at AS s_started, s.source AS s_source "
+            f"s.edge_all_version, s.started_at AS s_started, s.source AS s_source{site} "
             "FROM captures c JOIN sessions s ON s.id = c.session_id "
             "WHERE c.id > ? ORDER BY c.id LIMIT ?",
             (after, limit),

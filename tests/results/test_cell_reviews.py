@@ -11,6 +11,7 @@ import pytest
 from edge_all.results import schema
 from edge_all.results.errors import StoreError
 from edge_all.results.judged import JudgedCell
+from edge_all.results.schema import SCHEMA_VERSION
 from edge_all.results.store import CaptureRecord, CellReview, ResultsStore, Review, SessionInfo
 from edge_all.results.summary import flagged_fields
 
@@ -66,11 +67,11 @@ def _version_6_database(path) -> None:
     connection.close()
 
 
-def test_a_version_6_database_is_upgraded_to_7_and_keeps_everything(tmp_path):
+def test_a_version_6_database_is_upgraded_past_7_and_keeps_everything(tmp_path):
     path = tmp_path / "v6.db"
     _version_6_database(path)
     with ResultsStore.open(path) as store:
-        assert store.connection.execute("SELECT version FROM schema_version").fetchone()[0] == 7
+        assert store.connection.execute("SELECT version FROM schema_version").fetchone()[0] == SCHEMA_VERSION
         (old,) = store.captures(sample_id="OLD")
         assert (old["label"], old["field_number"]) == ("blast", 1)
         (kept,) = store.cells(old["id"])

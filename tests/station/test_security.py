@@ -128,6 +128,7 @@ def test_every_state_changing_route_checks_the_csrf_token(station, tmp_path):
         "/login",
         "/logout",
         "/accounts",
+        "/commission",
     }
     assert all(getattr(route.endpoint, "csrf_checked", False) for route in changing)
 

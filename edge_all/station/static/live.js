@@ -43,7 +43,10 @@
     $("live-outcome").className = s.ok === false ? "error" : "";
     const words = s.words.field;
     $("live-result").replaceChildren(...label(words));
-    $("live-meaning").textContent = words ? words.meaning : "";
+    $("live-meaning").firstChild.textContent = words ? words.meaning : "";
+    const drift = s.last && s.last.drift;  // read with the site, and unlike its commissioning fields
+    $("live-drift").textContent = drift || "";
+    $("live-drift").hidden = !drift;
     $("live-next").firstElementChild.textContent = words ? words.next_step : "";
     $("live-quality").textContent = words ? words.quality : "";
     $("live-figures").textContent = words ? words.figures : "";
