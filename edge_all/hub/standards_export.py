@@ -155,6 +155,12 @@ def slide_export(store: HubStore, blobs: BlobStore, slide_id: int, clinic_name: 
         raise ExportError(f"{what}: no field has a picture kept, so there is nothing for the PACS")
     signoffs = hub_signoffs(store.reviews(slide_id))
     sign_off, patient = _signoff(signoffs[-1] if signoffs else None)
+    for earlier in reversed(signoffs[:-1]):
+        if patient is not None:
+            break
+        # A later sign-off that typed no patient keeps the one typed before: the PACS files the
+        # slide under one patient (the images are not re-sent), and none is ever made up.
+        patient = _signoff(earlier)[1]
     return SlideExport(
         record_id=slide_record_id(slide_id), sample_id=slide["sample_id"], clinic=clinic_name[:64],
         fields=tuple(exported), model=_model(slide), call=_call(slide, len(rows)), sign_off=sign_off,

@@ -207,6 +207,7 @@ def test_a_second_signoff_amends_the_report_and_makes_a_new_sr(hub):
     second = slide_export(store, blobs, slide["id"], "Kisumu clinic")
     assert second.earlier_sign_offs == (first.sign_off.record_id,)
     assert second.sign_off.decision is Decision.INCONCLUSIVE and second.amended
+    assert second.patient == first.patient  # typed at the first sign-off only: kept, not dropped
     assert fhir_report(second, uids)["status"] == "amended"
     old_sr, new_sr = (slide_instances(e, uids).sr for e in (first, second))
     assert new_sr.SOPInstanceUID != old_sr.SOPInstanceUID
