@@ -75,3 +75,40 @@ def test_a_clinic_enrols_syncs_and_gets_its_signoff_back(tmp_path):
         engine.dispose()
     finally:
         hub.stop()
+
+
+def test_a_clinic_newer_than_its_hub_refuses_clearly_and_keeps_its_outbox(tmp_path, monkeypatch):
+    """The hub names its sync protocol (whoami); a clinic whose protocol is newer sends nothing (the
+    hub's schema would refuse every record), says why, and keeps everything in its outbox. The real
+    hub here speaks protocol 2; the clinic is made one protocol newer."""
+    import pytest
+
+    from edge_all.sync import credentials, engine
+    from edge_all.sync.link import HubRefused
+
+    database = f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"
+    (tmp_path / "hub").mkdir()
+    prepare(database, {"kisumu-1": "Kisumu"}, [])
+    hub = start_hub(tmp_path / "hub", database)
+    try:
+        clinic = tmp_path / "clinic"
+        clinic.mkdir()
+        credential = clinic / "hub-credential.json"
+        code = enrol_code(database, "kisumu-1")
+        edge_all("hub", "enrol", hub.url, "--code", code, "--credentials", str(credential))
+        db = clinic / "results.db"
+        record_slide(db, "PBS-0009", 3)
+        syncer = engine.Syncer(db, credentials.read(credential))
+        try:
+            assert syncer.link.request("GET", "/whoami").json()["protocol"] == engine.PROTOCOL == 2
+            monkeypatch.setattr(engine, "PROTOCOL", 3)
+            with pytest.raises(HubRefused) as refused:
+                engine.watch(syncer, until_idle=True, max_seconds=10)
+            assert refused.value.status == engine.OLD_HUB
+            assert "the hub speaks sync protocol 2, this clinic sends protocol 3" in refused.value.why
+            assert syncer.outbox.state().pending == 3 + 1  # every field and the call, kept
+        finally:
+            syncer.close()
+        assert counts(database)["fields"] == 0  # nothing was sent
+    finally:
+        hub.stop()
