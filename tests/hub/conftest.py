@@ -64,19 +64,27 @@ CELL_ROLES = {"Early": "all_like", "Pre": "all_like", "Pro": "all_like", "Neutro
 
 def record_cell_slide(db: Path, sample_id: str) -> list[int]:
     """A cell model's slide as the capture records it (results schema 4+): a session with label
-    roles; field 1 with an ALL-like cell, a cleared one and a dropped platelet, at a site scale;
-    field 2 with one cleared Neutrophil and no scale (unknown). The boxes are in the PNG's pixels."""
+    roles; field 1 with an ALL-like cell (its box on the smear's white cell), a cleared one and a
+    dropped platelet, at a site scale; field 2 with one cleared cell (on its white cell) and no scale
+    (unknown). The boxes are in the 224x224 PNG's pixels."""
+    import numpy as np
+
     from edge_all.results.judged import JudgedCell
     from edge_all.results.store import CaptureRecord, ResultsStore, SessionInfo
+    from training.demo_data import draw_smear
+
+    def white_cell(seed: int) -> tuple[int, int, int, int]:  # smear_png(..., "Benign", seed)'s cell
+        ys, xs = np.nonzero(draw_smear("Benign", np.random.default_rng(seed))[1])
+        return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
     fields = [
         ("classified", "Pre", 0.9, 0.31, "site", (
-            JudgedCell((20, 30, 60, 72), "Pre", 0.9, "all-like", None, 0.4),
-            JudgedCell((100, 40, 140, 80), "Neutrophil", 0.85, "cleared"),
+            JudgedCell(white_cell(0), "Pre", 0.9, "all-like", None, 0.4),
+            JudgedCell((20, 30, 60, 72), "Neutrophil", 0.85, "cleared"),
             JudgedCell((150, 10, 160, 20), "Platelet", 0.97, "dropped"),
         )),
         ("classified", "Neutrophil", 0.8, None, None, (
-            JudgedCell((50, 50, 90, 92), "Neutrophil", 0.8, "cleared"),
+            JudgedCell(white_cell(1), "Neutrophil", 0.8, "cleared"),
         )),
     ]  # fmt: skip
     with ResultsStore.open(db) as store:

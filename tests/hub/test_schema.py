@@ -46,6 +46,8 @@ def test_what_the_outbox_sends_fits_the_schema(tmp_path):
 
 def test_a_cell_models_fields_carry_their_cells_number_scale_and_roles(tmp_path):
     """Protocol 2: what the results database recorded about each cell reaches the record as it is."""
+    from edge_all.results.store import ResultsStore
+
     db = tmp_path / "results.db"
     record_cell_slide(db, "CELLS-1")
     with Outbox(outbox_path(db)) as outbox:
@@ -58,10 +60,13 @@ def test_a_cell_models_fields_carry_their_cells_number_scale_and_roles(tmp_path)
     assert first["session"]["label_roles"] == CELL_ROLES
     assert first["scale"] == {"um_per_px": 0.31, "source": "site"}
     assert second["scale"] == {"um_per_px": None, "source": None}  # unknown: sent as unknown
+    with ResultsStore.open(db) as store:
+        recorded = store.cells(first["capture_id"])
     assert [(c["box"], c["label"], c["status"]) for c in first["cells"]] == [
-        ([20, 30, 40, 42], "Pre", "all-like"), ([100, 40, 40, 40], "Neutrophil", "cleared"),
-        ([150, 10, 10, 10], "Platelet", "dropped"),
-    ]  # fmt: skip
+        ([c["x0"], c["y0"], c["x1"] - c["x0"], c["y1"] - c["y0"]], c["label"], c["status"]) for c in recorded
+    ]
+    assert [c["label"] for c in first["cells"]] == ["Pre", "Neutrophil", "Platelet"]
+    assert first["cells"][2]["box"] == [150, 10, 10, 10] and first["cells"][2]["status"] == "dropped"
     assert first["cells"][0]["unfamiliarity"] == 0.4 and len(second["cells"]) == 1
 
 

@@ -251,6 +251,7 @@ def test_a_cell_slide_shows_its_boxes_reaches_orthanc_with_scale_and_cells_and_a
     assert page.locator("#fields svg g.cell-dropped").count() == 1
     assert "0.31 µm/px (site)" in page.inner_text("#fields")
     if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.locator("#fields").screenshot(path=str(Path(SHOTS) / "hub-slide-cells.png"))
 
     sign_off(page, hub.url, CELLS, "MRN-300400")
@@ -294,6 +295,8 @@ def test_a_cell_slide_shows_its_boxes_reaches_orthanc_with_scale_and_cells_and_a
     after = ["field 1", "field 2", "SR of findings", amended_sr, "FHIR DiagnosticReport (amended)"]
     found = wait_for(page, lambda s: sorted(s) == sorted(after) and all(v[0] == "sent" for v in s.values()))
     assert sorted(found) == sorted(after) and {state for state, _ in found.values()} == {"sent"}, found
+    if SHOTS:
+        page.locator("#deliveries").screenshot(path=str(Path(SHOTS) / "hub-standards-amended.png"))
     instances = qido(orthanc, CELLS)
     assert len(instances) == 4  # the two images, the first SR and the second
     srs = [i for i in instances if i["00080016"]["Value"][0] == "1.2.840.10008.5.1.4.1.1.88.33"]
