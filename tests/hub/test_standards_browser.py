@@ -253,6 +253,10 @@ def test_a_cell_slide_shows_its_boxes_reaches_orthanc_with_scale_and_cells_and_a
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.locator("#fields").screenshot(path=str(Path(SHOTS) / "hub-slide-cells.png"))
+    page.click("#report-link")  # the printable report's flagged fields: by the model's label roles
+    captions = page.locator("figcaption").all_inner_texts()
+    assert len(captions) == 1 and captions[0].startswith("field 1 model: classified Pre"), captions
+    page.goto(slide_url)
 
     sign_off(page, hub.url, CELLS, "MRN-300400")
     expected = ["field 1", "field 2", "SR of findings", "FHIR DiagnosticReport"]
