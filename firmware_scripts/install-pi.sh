@@ -333,6 +333,8 @@ if [[ $CHECKS == 1 ]]; then
 fi
 if [[ $SERVICE == 1 && $STATION == 1 ]]; then
     info "done. The clinic station starts at boot; start it now with:  sudo systemctl start $EA_STATION_UNIT_NAME  (then open http://127.0.0.1:8080)"
+    # No site profile is installed: a clinic's microscope is measured on its own control smear.
+    info "the station is not commissioned yet: commission it on a normal control smear (its Commission page; docs/commissioning.md)"
 elif [[ $SERVICE == 1 ]]; then
     info "done. The service starts at boot; start it now with:  sudo systemctl start $EA_UNIT_NAME"
 else

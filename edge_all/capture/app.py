@@ -124,7 +124,8 @@ def run_capture(
                     screening_rule=options.screening,
                     unfamiliarity_threshold=classifier.referral.threshold if classifier.referral else None,
                     camera_settings=camera_settings,
-                    um_per_px=options.um_per_px,
+                    um_per_px=options.camera_um_per_px,
+                    site_sha256=options.site.sha256 if options.site is not None else None,
                     label_roles=dict(classifier.manifest.label_roles)
                     if classifier.manifest is not None and classifier.manifest.reads_cells
                     else None,

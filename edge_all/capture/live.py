@@ -37,11 +37,12 @@ def live_line(record: CaptureRecord) -> str:
     latency = f"{record.inference_ms:.1f} ms" if record.inference_ms is not None else "-"
     line = f"#{record.frame_index:<4d} {verdict}  [{quality_text}]  {latency}  {record.origin}"
     # A cell model's white cells, one line each: box (the frame's pixels), class, status.
+    warning = [f"      warning: {record.drift}"] if record.drift else []
     cells = [
         f"      cell [{', '.join(map(str, c.box))}] {c.label} {c.confidence:.2f} {c.status}"
         for c in record.cells
     ]
-    return "\n".join(printable(text) for text in (line, *cells))
+    return "\n".join(printable(text) for text in (line, *warning, *cells))
 
 
 def record_json(record: CaptureRecord) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_all.cells.stain import LabStatistics
 from edge_all.errors import UsageError
 from edge_all.runtime.choice import ModelChoice
+from edge_all.site.profile import Site
 from edge_all.triage.screening import ScreeningRule
 from edge_all.triage.thresholds import QualityThresholds, require_number
 
@@ -58,9 +58,15 @@ class CaptureOptions:
     # The scale of the camera's frames as the source delivers them (before the loop shrinks them),
     # stored with the session for this camera and objective; None: estimated from each frame's red cells.
     um_per_px: float | None = None
-    # A commissioned site's LAB statistics (edge_all.site), standardising every frame's stain with the
-    # site's stable estimate where the bundle reads cells; None: each frame's own.
-    stain_source: LabStatistics | None = None
+    # A commissioned site (edge_all.site): its scale reads every frame (um_per_px is then None), its LAB
+    # statistics standardise every frame's stain where the bundle reads cells, and its profile's sha256
+    # is recorded with the session; None: not commissioned (each frame's own scale and stain).
+    site: Site | None = None
+
+    @property
+    def camera_um_per_px(self) -> float | None:
+        """The scale of the camera's frames: the site's, else the one given; None: estimated."""
+        return self.site.profile.scale.um_per_px if self.site is not None else self.um_per_px
 
     def __post_init__(self) -> None:
         if self.threshold is not None:  # None: the bundle's own
@@ -71,6 +77,8 @@ class CaptureOptions:
         check_frame_format(self.frame_format)
         if self.um_per_px is not None:
             require_number("um per px", self.um_per_px, 0.01, 10.0)
+        if self.um_per_px is not None and self.site is not None:
+            raise UsageError("give --site or --um-per-px, not both (the site's scale is its microscope's)")
         if self.sample_id is not None and not is_utf8_text(self.sample_id):
             raise UsageError(f"sample id {self.sample_id!r} is not valid UTF-8 text")
 

@@ -38,6 +38,7 @@ from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
 from edge_all.triage.cells import CellReader
 from edge_all.triage.decision import assess_field, reads_cells
+from edge_all.triage.drift import SCALE_EVERY
 from edge_all.triage.screening import ScreeningCall
 from edge_all.triage.status import Status
 
@@ -84,14 +85,16 @@ class CaptureSession:
         self.on_record = on_record
         self.on_call = on_call  # the sample's screening call, whenever a frame changes it
         self._cell_reader: CellReader | None = None
-        if options.stain_source is not None and reads_cells(predictor) and isinstance(predictor, Classifier):
-            self._cell_reader = CellReader(predictor, options.stain_source)  # the site's stain reference
+        if options.site is not None and reads_cells(predictor) and isinstance(predictor, Classifier):
+            # the site's stain reference
+            self._cell_reader = CellReader(predictor, options.site.profile.stain.statistics)
         self._call: ScreeningCall | None = None
         self._heatmap: np.ndarray | None = None  # the current frame's overlay, when asked for
         # A camera's scale, estimated from the first frame whose red cells gave one, in the pixels the
         # camera delivers: the same microscope and objective for the whole slide, so later frames
         # reuse it rather than pay the estimate again (files in a folder are estimated one by one).
         self._camera_um_per_px: float | None = None
+        self._fields_read = 0  # fields judged: the drift's scale check runs on every SCALE_EVERY-th
         self.on_notice = on_notice
         session = store.session(session_id)
         # The one confidence threshold, as the session recorded it (run_capture resolved it once:
@@ -230,7 +233,7 @@ class CaptureSession:
 
     def _site_scale(self, frame: Frame) -> ScaleEstimate | None:
         """The session's scale for its camera, at the pixels of the frame as the loop reads it."""
-        um = self.options.um_per_px
+        um = self.options.camera_um_per_px
         if um is not None and frame.rgb is not None:
             return ScaleEstimate.given(um * _shrink_of(frame), "site")
         if self._camera_um_per_px is not None and frame.rgb is not None:
@@ -249,7 +252,10 @@ class CaptureSession:
             field = assess_field(
                 rgb, self.predictor, opts.quality, self.threshold, opts.tta, opts.save_heatmaps,
                 scale=scale, reads_cells=cells, cell_reader=self._cell_reader,
+                site=opts.site.profile if opts.site is not None else None,
+                check_site_scale=self._fields_read % SCALE_EVERY == 0,
             )  # fmt: skip
+            self._fields_read += 1
         except EdgeAllError as exc:  # an unreadable frame, a model that failed to run: recorded, not fatal
             return {"status": Status.ERROR, "reason": f"classification failed: {exc}"}
         prediction = field.prediction

@@ -158,10 +158,12 @@ def capture_and_classify(
         min_contrast=min_contrast,
         min_stained=min_stained,
     )
-    stain_source = None
-    if site is not None:  # the site's scale for its camera, and its stain reference
-        profile = _site_for(site, model, um_per_px)
-        um_per_px, stain_source = profile.scale.um_per_px, profile.stain.statistics
+    # the site's scale for its camera, its stain reference, and its sha256 recorded with the session
+    commissioned = _site_for(site, model, um_per_px) if site is not None else None
+    if commissioned is not None:  # the gate's limits relative to what a good field is on this microscope
+        from edge_all.triage.site_limits import site_thresholds
+
+        limits = site_thresholds(limits, commissioned.profile.quality)
     request = CaptureRequest(
         model=ModelChoice(model, labels, threads, edgetpu),
         camera=camera,
@@ -181,7 +183,7 @@ def capture_and_classify(
             save_heatmaps=save_heatmaps,
             tta=tta,
             um_per_px=um_per_px,
-            stain_source=stain_source,
+            site=commissioned,
             frame_format=frame_format,
             reconnect_timeout=reconnect_timeout,
             screening=ScreeningRule(min_all_like, min_good_fields),

@@ -83,7 +83,6 @@ def classify(
     or, when unreadable, reported in one line on stderr while the batch goes on (exit code 3).
     """
     from edge_all.cells.scale import ScaleEstimate, scale_of
-    from edge_all.digest import sha256_file
     from edge_all.results.batch import (
         FileResult,
         format_summary,
@@ -96,6 +95,7 @@ def classify(
     from edge_all.runtime.inputs import expand_inputs
     from edge_all.triage.cells import CellReader
     from edge_all.triage.decision import assess_field, reads_cells, resolve_threshold
+    from edge_all.triage.site_limits import site_thresholds
     from edge_all.triage.thresholds import QualityThresholds
 
     classifier = load_model(ModelChoice(model, labels, threads, edgetpu))
@@ -110,10 +110,13 @@ def classify(
     given = ScaleEstimate.given(um_per_px) if um_per_px is not None else None
     cells = reads_cells(classifier)
     cell_reader = None
-    profile = site_profile(site, classifier, um_per_px)
-    site_sha256 = None if site is None else sha256_file(site / "site.json")  # verified just now
-    if profile is not None:  # the site's scale, and its stain reference where the bundle reads cells
+    commissioned = site_profile(site, classifier, um_per_px)
+    site_sha256 = None if commissioned is None else commissioned.sha256  # of the bytes just verified
+    if commissioned is not None:  # the site's scale, and its stain reference where the bundle reads cells
+        profile = commissioned.profile
         given = ScaleEstimate.given(profile.scale.um_per_px, source="site")
+        if quality is not None:  # the gate's limits relative to what a good field is on this microscope
+            quality = site_thresholds(quality, profile.quality)
         cell_reader = CellReader(classifier, profile.stain.statistics) if cells else None
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
@@ -145,6 +148,7 @@ def classify(
                 assessed = assess_field(
                     rgb, classifier, quality, threshold, tta, names is not None,
                     scale=scale, reads_cells=cells, cell_reader=cell_reader,
+                    site=commissioned.profile if commissioned is not None else None,
                 )  # fmt: skip
             except ImageError as exc:
                 report(FileResult(file=path, error=str(exc)))
@@ -259,10 +263,12 @@ def info(
     typer.echo(_format_info(facts))
 
 
-def _site_facts(profile, site: Path) -> dict:
+def _site_facts(commissioned, site: Path) -> dict:
     """What `info --site` shows of a commissioned site (checked against the model, and ready)."""
+    profile = commissioned.profile
     return {
         "site": str(site),
+        "sha256": commissioned.sha256,
         "created": profile.created,
         "um_per_px": profile.scale.um_per_px,
         "scale_spread": profile.scale.spread,
@@ -328,7 +334,8 @@ def _format_info(facts: dict) -> str:
     if site:
         lines.append(
             f"site:   {site['site']}, commissioned {site['created']} on {site['images']} images: "
-            f"{site['um_per_px']:.4f} um/px (spread {site['scale_spread']:.1%}), ready"
+            f"{site['um_per_px']:.4f} um/px (spread {site['scale_spread']:.1%}), ready; "
+            f"profile sha256 {site['sha256']}"
         )
     return "\n".join(lines)
 

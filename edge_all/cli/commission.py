@@ -65,10 +65,8 @@ def commission(
     from edge_all.runtime.inputs import expand_inputs
     from edge_all.runtime.models import reference_bundle
     from edge_all.site.commission import CommissionError
-    from edge_all.site.profile import SkippedImage, read_profile, write_profile
-    from edge_all.site.report import write_report
-    from edge_all.triage.commissioning import commission as run
-    from edge_all.triage.commissioning import gates_of, store_images, stored_images
+    from edge_all.site.profile import SkippedImage, read_profile
+    from edge_all.triage.commissioning import commission_site, store_images, stored_images
     from edge_all.triage.thresholds import QualityThresholds
 
     if (again is None) == (out is None):
@@ -116,15 +114,15 @@ def commission(
             yield from bar
 
     try:
-        done = run(stored, manifest.model_sha256, limits, stated_um_per_px, list(skipped), skip, progress)
+        done, report = commission_site(
+            site_dir, stored, manifest, limits, stated_um_per_px, list(skipped), skip, progress
+        )
     except CommissionError:
         if again is None:  # refused: the copies this run made go, so the folder can be used again
             for path, _ in stored:
                 path.unlink(missing_ok=True)
         raise
     profile = done.profile
-    write_profile(site_dir, profile)
-    report = write_report(site_dir, profile, done.fields, gates_of(limits), manifest.stain)
     typer.echo(_summary(profile, site_dir, report))
     if not profile.verdict.ready:
         raise typer.Exit(int(ExitCode.ERROR))

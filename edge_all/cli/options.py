@@ -112,7 +112,8 @@ def load_model(choice: ModelChoice) -> Classifier:
 
 
 def site_profile(site: Path | None, classifier: Classifier, um_per_px: float | None):
-    """The commissioned site `--site` names, checked against the bundle (None without --site)."""
+    """The commissioned site `--site` names (edge_all.site.profile.Site), checked against the bundle
+    (None without --site)."""
     if site is None:
         return None
     from edge_all.errors import UsageError

@@ -91,12 +91,22 @@ def results_show(
         else:
             raise StoreError(f"no sample or row {ident!r} in {store.path}")
         rule, labels = store.session_rule(rows[-1]["session_id"])
+        sites = {session["id"]: session["site_sha256"] for session in store.sessions()}
     if json_output:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([{**row, "site_sha256": sites[row["session_id"]]} for row in rows], indent=2))
         return
     typer.echo(rows_table(rows))
+    for session_id in dict.fromkeys(row["session_id"] for row in rows):
+        typer.echo(_site_line(session_id, sites[session_id]))
     for summary in summarize(rows, labels, rule):
         typer.echo(summary.describe())
+
+
+def _site_line(session_id: int, site_sha256: str | None) -> str:
+    """Which site profile a session read with (issue 23), or that it read with none."""
+    if site_sha256 is None:
+        return f"session {session_id}: no site profile (not commissioned)"
+    return f"session {session_id}: site profile sha256 {site_sha256}"
 
 
 @results_app.command("export")

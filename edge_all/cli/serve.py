@@ -25,7 +25,7 @@ from edge_all.cli.options import (
 )
 from edge_all.exit_codes import EPILOG
 from edge_all.runtime.choice import ModelChoice
-from edge_all.station.config import ACCOUNTS_FILE, DEFAULT_HOST, DEFAULT_PORT, PASSWORD_FILE
+from edge_all.station.config import ACCOUNTS_FILE, DEFAULT_HOST, DEFAULT_PORT, PASSWORD_FILE, SITE_DIR
 from edge_all.triage.screening import ScreeningRule
 
 
@@ -110,6 +110,16 @@ def serve(
             "--accounts-db", help=f"Accounts and the audit trail (default: {ACCOUNTS_FILE} beside --db)."
         ),
     ] = None,
+    site: Annotated[
+        Path | None,
+        typer.Option(
+            "--site",
+            metavar="SITE_DIR",
+            help=f"The station's commissioned site (default: {SITE_DIR}/ beside --db): every new slide is "
+            "read with its profile; until a ready one is there the station says it is not commissioned. The "
+            "Commission page writes here. See docs/commissioning.md.",
+        ),
+    ] = None,
     threads: ThreadsOption = None,
     edgetpu: EdgeTpuOption = False,
 ) -> None:
@@ -171,6 +181,7 @@ def serve(
             tls_key=tls_key,
             allowed_hosts=tuple(allowed_host or ()),
             accounts_db=accounts_path,
+            site_dir=(site or db.parent / SITE_DIR).absolute(),
         )
     )
 

@@ -42,7 +42,7 @@ def sync(
     from edge_all.errors import EdgeAllError
     from edge_all.results.store import default_db_path
     from edge_all.sync import credentials
-    from edge_all.sync.engine import Syncer
+    from edge_all.sync.engine import OLD_HUB, Syncer
     from edge_all.sync.engine import watch as run_watch
     from edge_all.sync.link import HubRefused
 
@@ -53,6 +53,8 @@ def sync(
     try:
         result = run_watch(syncer, until_idle=not watch, max_seconds=max_seconds if max_seconds else None)
     except HubRefused as refused:
+        if refused.status == OLD_HUB:
+            raise EdgeAllError(f"{stored.url}: {refused.why}") from None
         raise EdgeAllError(f"{stored.url}: the hub refused this device ({refused}): enrol again") from None
     finally:
         syncer.close()

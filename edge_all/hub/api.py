@@ -8,10 +8,12 @@ clinic's), 409 (an id reused with other content, or a picture not uploaded yet),
 
 from __future__ import annotations
 
+import io
 import logging
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,7 +27,7 @@ from edge_all.hub.blobs import BlobMismatch, BlobStore
 from edge_all.hub.storage import HubStore
 from edge_all.jsonfile import non_finite_path, parse_json_object
 from edge_all.safe_text import printable
-from edge_all.sync.protocol import API, MAX_BLOB_BYTES, MAX_RECORDS_BYTES, SHA256, schema
+from edge_all.sync.protocol import API, MAX_BLOB_BYTES, MAX_RECORDS_BYTES, PROTOCOL, SHA256, schema
 
 log = logging.getLogger("edge_all.hub")
 VALIDATOR = Draft202012Validator(schema())
@@ -56,6 +58,16 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         why = f"{printable(bad[0])}: {bad[1]} is not a JSON number"
         raise Refused(400, f"the body is not JSON we take ({why})")
     return data
+
+
+def picture_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the picture's header (no decode), for drawing its cells; None when it is
+    not a picture PIL reads (it is still stored: the clinic's bytes are kept as sent)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError):
+        return None
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -143,7 +155,9 @@ class DeviceApi:
         return JSONResponse({"device": device.id, "clinic": device.clinic_id, "token": enrolment.token}, 201)
 
     async def whoami(self, request: Request, device: Device) -> Response:
-        return JSONResponse({"device": device.id, "clinic": device.clinic_id, "name": device.name})
+        return JSONResponse(
+            {"device": device.id, "clinic": device.clinic_id, "name": device.name, "protocol": PROTOCOL}
+        )
 
     async def blob(self, request: Request, device: Device) -> Response:
         sha256 = request.path_params["sha256"]
@@ -156,7 +170,8 @@ class DeviceApi:
 
         def put() -> bool:
             new = self.blobs.put(sha256, data)
-            self.store.add_blob(sha256, len(data))  # after the bytes: a listed blob is always there
+            # after the bytes: a listed blob is always there
+            self.store.add_blob(sha256, len(data), picture_size(data))
             return new
 
         try:

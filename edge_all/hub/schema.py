@@ -6,7 +6,8 @@
   sent (`payload`) so later exports (DICOM, FHIR) read exactly what the clinic recorded. All three are
   append-only in the database; a row may be deleted only once its slide is marked for purging
   (retention), which is itself audited.
-- `blobs`: the pictures the store holds, by sha256 (the bytes are in the blob store).
+- `blobs`: the pictures the store holds, by sha256 (the bytes are in the blob store), with their size.
+- `cells` (h003): each field's white cells as sent (sync protocol 2), append-only like its field.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from edge_all.accounts.schema import NAMING, clinics
 
 INSTANT = String(32)
 metadata = MetaData(naming_convention=NAMING)
-APPEND_ONLY = ("fields", "slide_calls", "reviews")
+APPEND_ONLY = ("fields", "slide_calls", "reviews", "cells")
 PURGE_GUARD = "(SELECT purge_started_at FROM slides WHERE slides.id = OLD.slide_id) IS NOT NULL"
 
 slides = Table(
@@ -77,7 +78,32 @@ fields = Table(
     Column("bundle_sha256", String(64), nullable=False),
     Column("site_profile_sha256", String(64)),
     Column("payload", Text, nullable=False),  # the body as sent (JSON)
+    # h003 (sync protocol 2; NULL for what a protocol 1 clinic sent):
+    Column("field_number", Integer),  # the station's number of the field in its sample
+    Column("um_per_px", Float),  # the scale it was read at, in the stored picture's pixels
+    Column("scale_source", String(16)),  # given, site, estimated, bundle-free
+    Column("all_like", Boolean),  # classified ALL-like by its session's label roles
     Index("ix_fields_slide", "slide_id", "captured_at"),
+)
+
+# h003: each field's white cells as the clinic sent them (append-only like the field).
+cells = Table(
+    "cells",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("field_id", Integer, ForeignKey(fields.c.id), nullable=False),
+    Column("slide_id", Integer, ForeignKey(slides.c.id), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("x0", Float, nullable=False),
+    Column("y0", Float, nullable=False),
+    Column("x1", Float, nullable=False),
+    Column("y1", Float, nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("confidence", Float),
+    Column("status", String(16)),
+    Column("reason", Text),
+    Column("unfamiliarity", Float),
+    Index("ix_cells_field", "field_id", "number"),
 )
 
 slide_calls = Table(
@@ -119,6 +145,8 @@ blobs = Table(
     Column("sha256", String(64), primary_key=True),
     Column("size", Integer, nullable=False),
     Column("stored_at", INSTANT, nullable=False),
+    Column("width", Integer),  # h003: the picture's size in pixels (NULL: stored before, or unreadable)
+    Column("height", Integer),
 )
 
 # The hub's installation id (one row, made by migration h002): the namespace of its DICOM UIDs.

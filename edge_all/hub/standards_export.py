@@ -1,11 +1,12 @@
 """The thin adapter from the hub's records to the standards room's `SlideExport` (docs/standards.md).
 
 Everything comes from what the clinic sent (its fields' bodies as stored, its latest screening call)
-and what the hub's people decided (the latest sign-off). The patient's id and name come only from
-the hospital: what the specialist typed at sign-off (kept in that sign-off's record, at the hub
-only: never sent down to a clinic); never made up here. What the clinic does not send is not
-claimed: no Pixel Spacing (the sync protocol carries no scale yet), no stage position, and a
-cell's triage status is its field's (the clinic sends none per cell).
+and what the hub's people decided (the latest sign-off, and the earlier ones it amends). The
+patient's id and name come only from the hospital: what the specialist typed at sign-off (kept in
+that sign-off's record, at the hub only: never sent down to a clinic); never made up here. What the
+clinic does not send is not claimed: Pixel Spacing only where the field's scale was recorded (sync
+protocol 2), no stage position; a cell's triage status is its own where the clinic sent one
+(protocol 2), else its field's.
 """
 
 from __future__ import annotations
@@ -66,16 +67,18 @@ def _picture(data: bytes, what: str) -> np.ndarray | bytes:
 
 
 def _cells(raw: list[dict] | None, status: str, size: tuple[int, int], what: str) -> tuple[Cell, ...]:
-    """The clinic's cells ([x, y, width, height] in pixels) as boxes on the picture."""
+    """The hub's cells (boxes x0, y0, x1, y1 in the picture's pixels) as whole-pixel boxes on it."""
     width, height = size
     cells = []
-    for index, cell in enumerate(raw or []):
-        x, y, w, h = (float(v) for v in cell["box"])
-        x0, y0 = max(0, math.floor(x)), max(0, math.floor(y))
-        x1, y1 = min(width, max(x0 + 1, math.ceil(x + w))), min(height, max(y0 + 1, math.ceil(y + h)))
+    for cell in raw or []:
+        x0, y0 = max(0, math.floor(cell["x0"])), max(0, math.floor(cell["y0"]))
+        x1 = min(width, max(x0 + 1, math.ceil(cell["x1"])))
+        y1 = min(height, max(y0 + 1, math.ceil(cell["y1"])))
         if cell.get("confidence") is None:
-            raise ExportError(f"{what}: cell {index + 1} has no confidence (the SR needs one)")
-        cells.append(Cell(Box(x0, y0, x1, y1), str(cell["label"]), float(cell["confidence"]), status))
+            raise ExportError(f"{what}: cell {cell['number']} has no confidence (the SR needs one)")
+        cells.append(
+            Cell(Box(x0, y0, x1, y1), str(cell["label"]), float(cell["confidence"]), cell["status"] or status)
+        )
     return tuple(cells)
 
 
@@ -100,9 +103,9 @@ def _call(slide: dict, fields_received: int) -> ScreeningCall:
     )  # fmt: skip
 
 
-def latest_signoff(reviews: list[dict]) -> dict | None:
-    signoffs = [r for r in reviews if r["signoff"] and r["origin"] == "hub"]
-    return signoffs[-1] if signoffs else None
+def hub_signoffs(reviews: list[dict]) -> list[dict]:
+    """The slide's sign-offs at the hub, oldest first (reviews come in id order)."""
+    return [r for r in reviews if r["signoff"] and r["origin"] == "hub"]
 
 
 def _signoff(review: dict | None) -> tuple[SignOff | None, Patient | None]:
@@ -145,13 +148,22 @@ def slide_export(store: HubStore, blobs: BlobStore, slide_id: int, clinic_name: 
                 record_id=row["record_id"], number=number,
                 captured_at=_instant(row["captured_at"], f"{what} field {number}'s capture time"),
                 picture=picture, cells=_cells(row["cells"], row["status"], size, f"{what} field {number}"),
+                um_per_pixel=row["um_per_px"],
             )
         )  # fmt: skip
     if not exported:
         raise ExportError(f"{what}: no field has a picture kept, so there is nothing for the PACS")
-    sign_off, patient = _signoff(latest_signoff(store.reviews(slide_id)))
+    signoffs = hub_signoffs(store.reviews(slide_id))
+    sign_off, patient = _signoff(signoffs[-1] if signoffs else None)
+    for earlier in reversed(signoffs[:-1]):
+        if patient is not None:
+            break
+        # A later sign-off that typed no patient keeps the one typed before: the PACS files the
+        # slide under one patient (the images are not re-sent), and none is ever made up.
+        patient = _signoff(earlier)[1]
     return SlideExport(
         record_id=slide_record_id(slide_id), sample_id=slide["sample_id"], clinic=clinic_name[:64],
         fields=tuple(exported), model=_model(slide), call=_call(slide, len(rows)), sign_off=sign_off,
         patient=patient, clinic_id=slide["clinic_id"],
+        earlier_sign_offs=tuple(r["record_id"] for r in signoffs[:-1]),
     )  # fmt: skip

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from edge_all.accounts import clock
 from edge_all.accounts.audit import Actor, record
 from edge_all.accounts.people import Person
-from edge_all.hub.schema import blobs, fields, reviews, slide_calls, slides
+from edge_all.hub.schema import blobs, cells, fields, reviews, slide_calls, slides
 from edge_all.sync.protocol import body_sha256
-from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
+from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER, not_all_like_labels
 
 SIGNOFF_DECISIONS = (REFER, NO_ALL, INCONCLUSIVE)
 TABLES = {"field": fields, "slide_call": slide_calls, "review": reviews}
@@ -39,9 +39,28 @@ class Outcome:
         return {"id": self.id, "outcome": self.outcome, "status": self.status, "why": self.why}
 
 
+def _all_like(body: dict[str, Any]) -> bool:
+    """Classified ALL-like, read as the clinic's call reads it: by the session's label roles (a cell
+    model's), else every label but Benign (a whole-field model's, and every protocol 1 body)."""
+    roles = body["session"].get("label_roles")
+    return body["status"] == "classified" and body["label"] not in not_all_like_labels(roles)
+
+
 def _flags_field(body: dict[str, Any]) -> bool:
-    status, label = body["status"], body["label"]
-    return status in ("referred", "uncertain") or (status == "classified" and label != BENIGN_LABEL)
+    return body["status"] in ("referred", "uncertain") or _all_like(body)
+
+
+def _cell_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The body's cells ([x, y, width, height]) as rows of the cells table, numbered as sent."""
+    rows = []
+    for number, cell in enumerate(body.get("cells") or (), start=1):
+        x, y, w, h = (float(v) for v in cell["box"])
+        rows.append({
+            "number": number, "x0": x, "y0": y, "x1": x + w, "y1": y + h, "label": cell["label"],
+            "confidence": cell.get("confidence"), "status": cell.get("status"), "reason": cell.get("reason"),
+            "unfamiliarity": cell.get("unfamiliarity"),
+        })  # fmt: skip
+    return rows
 
 
 class HubStore:
@@ -117,16 +136,23 @@ class HubStore:
         now = clock.now_iso()
         slide_id = self._slide(connection, clinic_id, body["sample_id"], now)
         session = body["session"]
-        connection.execute(
+        scale = body.get("scale") or {}
+        field_id = connection.execute(
             insert(fields).values(
                 record_id=rid, record_sha256=sha, slide_id=slide_id, device_id=device_id, received_at=now,
                 captured_at=body["captured_at"], frame_index=body["frame_index"], status=body["status"],
                 label=body["label"], confidence=body["confidence"], unfamiliarity=body["unfamiliarity"],
                 reason=body["reason"], image_sha256=image, model=session["model"],
                 bundle_sha256=session["bundle_sha256"], site_profile_sha256=session["site_profile_sha256"],
-                payload=json.dumps(body, sort_keys=True),
+                payload=json.dumps(body, sort_keys=True), field_number=body.get("field_number"),
+                um_per_px=scale.get("um_per_px"), scale_source=scale.get("source"), all_like=_all_like(body),
             )
-        )  # fmt: skip
+        ).inserted_primary_key[0]  # fmt: skip
+        cell_rows = _cell_rows(body)
+        if cell_rows:
+            connection.execute(
+                insert(cells), [{**row, "field_id": field_id, "slide_id": slide_id} for row in cell_rows]
+            )
         values: dict[str, Any] = {
             "last_received_at": now, "last_field_at": now, "model": session["model"],
             "bundle_sha256": session["bundle_sha256"], "site_profile_sha256": session["site_profile_sha256"],
@@ -180,10 +206,16 @@ class HubStore:
         connection.execute(update(slides).where(slides.c.id == slide_id).values(last_received_at=now))
         return None
 
-    def add_blob(self, sha256: str, size: int) -> None:
+    def add_blob(self, sha256: str, size: int, dimensions: tuple[int, int] | None = None) -> None:
+        """List a stored picture, with its (width, height) when it could be read (the cells' frame)."""
+        width, height = dimensions or (None, None)
         try:
             with self.engine.begin() as connection:
-                connection.execute(insert(blobs).values(sha256=sha256, size=size, stored_at=clock.now_iso()))
+                connection.execute(
+                    insert(blobs).values(
+                        sha256=sha256, size=size, stored_at=clock.now_iso(), width=width, height=height
+                    )
+                )
         except IntegrityError:
             pass  # held already
 
@@ -238,18 +270,35 @@ class HubStore:
         return slide
 
     def fields(self, slide_id: int, *, flagged: bool = False, limit: int = 48, offset: int = 0) -> list[dict]:
-        query = select(fields).where(fields.c.slide_id == slide_id)
+        query = (
+            select(fields, blobs.c.width, blobs.c.height)
+            .outerjoin(blobs, blobs.c.sha256 == fields.c.image_sha256)
+            .where(fields.c.slide_id == slide_id)
+        )
         if flagged:
+            old_rule = and_(
+                fields.c.all_like.is_(None), fields.c.status == "classified", fields.c.label != BENIGN_LABEL
+            )  # rows stored before h003
             query = query.where(
-                or_(fields.c.status.in_(("referred", "uncertain")),
-                    and_(fields.c.status == "classified", fields.c.label != BENIGN_LABEL))
-            )  # fmt: skip
+                or_(fields.c.status.in_(("referred", "uncertain")), fields.c.all_like.is_(True), old_rule)
+            )
         query = query.order_by(fields.c.captured_at, fields.c.id).limit(limit).offset(offset)
         with self.engine.connect() as connection:
             rows = [dict(row) for row in connection.execute(query).mappings()]
+            found: dict[int, list[dict]] = {}
+            if rows:
+                cell_query = (
+                    select(cells).where(cells.c.field_id.in_([row["id"] for row in rows]))
+                    .order_by(cells.c.field_id, cells.c.number)
+                )  # fmt: skip
+                for cell in connection.execute(cell_query).mappings():
+                    found.setdefault(cell["field_id"], []).append(dict(cell))
         for row in rows:
             payload = json.loads(row.pop("payload"))
-            row["quality"], row["cells"] = payload["quality"], payload["cells"]
+            row["quality"] = payload["quality"]
+            # A cell model's cells (a list, maybe empty); None for a whole-field model's field.
+            row["cells"] = found.get(row["id"], []) if payload["cells"] is not None else None
+            row["frame_size"] = (row["width"], row["height"]) if row["width"] and row["height"] else None
             row["probabilities"], row["capture_id"] = payload["probabilities"], payload["capture_id"]
             row["labels"] = payload["session"]["labels"]
         return rows
@@ -357,6 +406,7 @@ class HubStore:
                 ) - {None}
                 connection.execute(delete(reviews).where(reviews.c.slide_id == slide_id))
                 connection.execute(delete(slide_calls).where(slide_calls.c.slide_id == slide_id))
+                connection.execute(delete(cells).where(cells.c.slide_id == slide_id))
                 connection.execute(delete(fields).where(fields.c.slide_id == slide_id))
                 connection.execute(delete(slides).where(slides.c.id == slide_id))
                 still_used = set(

@@ -67,6 +67,8 @@ class FileResult:
             data["quality"] = judged.quality
         if judged.scale is not None:
             data["scale"] = judged.scale
+        if judged.drift is not None:  # read with a site, and unlike its commissioning fields
+            data["drift"] = judged.drift
         if judged.cells is not None:  # a cell model: every white cell, its box in the image's pixels
             data["cells"] = [cell.to_dict() for cell in judged.cells]
         if judged.predicted:

@@ -69,6 +69,7 @@ class JudgedField:
     # when unknown); None when no scale was looked for.
     scale: dict[str, Any] | None = None
     cells: tuple[JudgedCell, ...] | None = None  # a cell model's white cells; None: a whole-field model
+    drift: str | None = None  # read with a site: the warning that it does not look like the site's fields
 
     @classmethod
     def of(cls, field: FieldResult, labels: Sequence[str]) -> JudgedField:
@@ -79,8 +80,9 @@ class JudgedField:
         cells = tuple(JudgedCell.of(cell) for cell in field.cells) if field.read_by_cells else None
         prediction = field.prediction
         if prediction is None:  # rejected (or referred for its scale) before the model ran
-            return cls(field.status, field.reason, quality, scale=scale, cells=cells)
+            return cls(field.status, field.reason, quality, scale=scale, cells=cells, drift=field.drift)
         return cls(
+            drift=field.drift,
             scale=scale,
             cells=cells,
             status=field.status,
@@ -117,6 +119,8 @@ class JudgedField:
             fields.update(um_per_px=self.scale["um_per_px"], scale_source=self.scale["source"])
         if self.cells:
             fields["cells"] = self.cells
+        if self.drift is not None:
+            fields["drift"] = self.drift
         if self.predicted:
             fields.update(
                 label=self.label,

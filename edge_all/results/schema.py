@@ -18,7 +18,7 @@ from edge_all.triage.screening import ScreeningRule
 # Recount one sample and store its call, inside the caller's transaction (ResultsStore._refresh_sample).
 RefreshSample = Callable[[str | None, ScreeningRule, list[str]], object]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 8
 
 # Version 1 as it shipped; a new database is made by running every migration in order, so the
 # upgrade path of an existing clinic database is the path every test database takes.
@@ -209,6 +209,31 @@ ALTER TABLE sessions ADD COLUMN frames_expected INTEGER;  -- the container's fra
 ALTER TABLE sessions ADD COLUMN frames_read INTEGER;      -- frames decoded; NULL: not a video
 ALTER TABLE sessions ADD COLUMN ended_early INTEGER NOT NULL DEFAULT 0;  -- 1: fewer read than expected
 """
+# Version 7: a specialist's word on one white cell (issue 27, the cell gallery), beside the model's cell
+# (never over it), append-only like the field reviews. A new table only: every version 6 row is kept.
+_MIGRATION_V7 = """
+CREATE TABLE cell_reviews (
+    id INTEGER PRIMARY KEY,
+    cell_id INTEGER NOT NULL REFERENCES cells(id),
+    reviewed_at TEXT NOT NULL,       -- ISO 8601, UTC
+    reviewer TEXT NOT NULL,          -- the account ("Dr Ada Okafor (ada)"), or the name typed
+    label TEXT NOT NULL,             -- what the specialist sees: a class, not a white cell, not assessable
+    comment TEXT
+);
+CREATE INDEX cell_reviews_by_cell ON cell_reviews(cell_id);
+CREATE TRIGGER cell_reviews_never_change BEFORE UPDATE ON cell_reviews
+BEGIN SELECT RAISE(ABORT, 'reviews are append-only: add a new review instead'); END;
+CREATE TRIGGER cell_reviews_never_deleted BEFORE DELETE ON cell_reviews
+BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
+"""
+# Version 8: the site profile a session read with (issue 23): the sha256 of the site.json that gave
+# its scale, stain reference and quality limits, so every result names the profile it was read with;
+# and a field's drift warning (it does not look like the site's commissioning fields). Columns only:
+# every earlier session and field reads NULL (not commissioned, or recorded before).
+_MIGRATION_V8 = """
+ALTER TABLE sessions ADD COLUMN site_sha256 TEXT;  -- sha256 of site.json; NULL: not commissioned
+ALTER TABLE captures ADD COLUMN drift TEXT;        -- the drift warning; NULL: none (or no site)
+"""
 _NEVER_CHANGE = (
     "CREATE TRIGGER captures_never_change BEFORE UPDATE ON captures "
     "BEGIN SELECT RAISE(ABORT, 'a recorded result is never changed (reviews are stored beside it)'); END"
@@ -243,6 +268,12 @@ def migrate(connection: sqlite3.Connection, path: Path, create: bool, refresh_sa
         version = 5
     if version == 5:
         _add_only(connection, _MIGRATION_V6, 6)
+        version = 6
+    if version == 6:
+        _add_only(connection, _MIGRATION_V7, 7)
+        version = 7
+    if version == 7:
+        _add_only(connection, _MIGRATION_V8, 8)
     elif version != SCHEMA_VERSION:
         raise StoreError(
             f"{path}: results schema version {version}, this edge-all reads version {SCHEMA_VERSION}"

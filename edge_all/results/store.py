@@ -52,7 +52,7 @@ CAPTURE_COLUMNS = (
     "id", "session_id", "captured_at", "sample_id", "source", "frame_index", "origin", "image_path",
     "image_sha256", "status", "label", "confidence", "probabilities", "brightness", "contrast",
     "clipped", "stained", "focus", "reason", "bundle_sha256", "inference_ms", "unfamiliarity",
-    "heatmap_path", "um_per_px", "scale_source", "glass", "field_number",
+    "heatmap_path", "um_per_px", "scale_source", "glass", "drift", "field_number",
 )  # fmt: skip
 SAMPLE_COLUMNS = (
     "sample_id", "first_captured_at", "last_captured_at", "fields", "good", "all_like", "uncertain",
@@ -73,6 +73,14 @@ CELL_COLUMNS = (
     "unfamiliarity",
 )
 REVIEW_COLUMNS = ("id", "sample_id", "capture_id", "reviewed_at", "reviewer", "decision", "comment")
+CELL_REVIEW_COLUMNS = ("id", "cell_id", "reviewed_at", "reviewer", "label", "comment")
+# A cell as the gallery shows it: the cell, its field, and the latest specialist's word on it (if any).
+_CELL_WITH_REVIEW = (
+    "SELECT cells.*, captures.field_number, captures.sample_id, captures.session_id, "
+    "captures.image_path, r.label AS reviewed_label, r.reviewer AS reviewed_by, r.reviewed_at AS reviewed_at "
+    "FROM cells JOIN captures ON captures.id = cells.capture_id "
+    "LEFT JOIN cell_reviews r ON r.id = (SELECT MAX(id) FROM cell_reviews WHERE cell_id = cells.id)"
+)
 
 
 SQLITE_MAX_INTEGER = 2**63 - 1
@@ -165,6 +173,7 @@ class SessionInfo:
     camera_settings: dict[str, Any] | None = None
     um_per_px: float | None = None  # the scale given for the camera and objective (--um-per-px)
     label_roles: dict[str, str] | None = None  # a cell model's roles (bundle format 3); None: whole-field
+    site_sha256: str | None = None  # the site profile it read with (edge_all.site); None: not commissioned
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,7 @@ class CaptureRecord:
     um_per_px: float | None = None  # the scale the field was read at; None: unknown or not looked for
     scale_source: str | None = None  # given, site, estimated or bundle-free (edge_all.cells.scale)
     cells: tuple[JudgedCell, ...] = ()  # a cell model's white cells, boxes in the frame's pixels
+    drift: str | None = None  # read with a site: "this field does not look like the commissioning slide: ..."
     id: int | None = None  # set once stored
 
 
@@ -207,6 +217,19 @@ class Review:
     decision: str  # a field: the class the specialist sees; a sample: the verdict
     reviewed_at: str
     capture_id: int | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class CellReview:
+    """A specialist's word on one white cell (`cell_id`): a class, not a white cell, or not assessable.
+
+    Stored beside the model's cell, never over it, append-only like the field reviews (schema 7)."""
+
+    cell_id: int
+    reviewer: str
+    label: str
+    reviewed_at: str
     comment: str | None = None
 
 
@@ -353,7 +376,7 @@ class ResultsStore:
             quality.get("brightness"), quality.get("contrast"), quality.get("clipped"),
             quality.get("stained"), quality.get("focus"), record.reason, record.bundle_sha256,
             record.inference_ms, record.unfamiliarity, record.heatmap_path, record.um_per_px,
-            record.scale_source, quality.get("glass"), record.sample_id,
+            record.scale_source, quality.get("glass"), record.drift, record.sample_id,
         )  # fmt: skip
         columns = ", ".join(CAPTURE_COLUMNS[1:])
         # The field's number within its sample: one more than the sample's last, in the same
@@ -399,6 +422,16 @@ class ResultsStore:
             (review.sample_id or "", review.capture_id, review.reviewed_at, review.reviewer,
              review.decision, review.comment),
         )  # fmt: skip
+
+    def add_cell_review(self, review: CellReview) -> int:
+        """Append a specialist's word on one white cell; the model's cell stays as it was recorded."""
+        if self.cell(review.cell_id) is None:
+            raise StoreError(f"no white cell {review.cell_id}")
+        return self._write(
+            "INSERT INTO cell_reviews (cell_id, reviewed_at, reviewer, label, comment) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (review.cell_id, review.reviewed_at, review.reviewer, review.label, review.comment),
+        )
 
     def _transaction(self, work: Callable[[], _Result]) -> _Result:
         with self.connection:
@@ -450,15 +483,20 @@ class ResultsStore:
             )
         return self._has_cells
 
-    def not_all_like(self, sample_id: str | None) -> frozenset[str]:
-        """The labels a classified field of this sample is not ALL-like with: its latest session's
-        cell model's roles, else Benign (edge_all.triage.screening.not_all_like_labels)."""
+    def label_roles(self, sample_id: str | None) -> dict[str, str] | None:
+        """The label roles of the session that recorded this sample's latest field (a cell model's:
+        all_like, not_all_like, refer, not_a_white_cell); None for a whole-field model."""
         row = self.connection.execute(
             "SELECT s.label_roles FROM captures c JOIN sessions s ON s.id = c.session_id "
             "WHERE c.sample_id IS ? ORDER BY c.id DESC LIMIT 1",
             (sample_id,),
         ).fetchone()
-        return not_all_like_labels(json.loads(row[0]) if row and row[0] else None)
+        return json.loads(row[0]) if row and row[0] else None
+
+    def not_all_like(self, sample_id: str | None) -> frozenset[str]:
+        """The labels a classified field of this sample is not ALL-like with: its latest session's
+        cell model's roles, else Benign (edge_all.triage.screening.not_all_like_labels)."""
+        return not_all_like_labels(self.label_roles(sample_id))
 
     def cell_counts(self, sample_id: str | None) -> CellCounts:
         """A sample's white cells by status, and how many of its fields had any (GROUP BY in SQLite)."""
@@ -480,11 +518,51 @@ class ResultsStore:
         )  # fmt: skip
 
     def cells(self, capture_id: int) -> list[dict[str, Any]]:
-        """A field's white cells as recorded (empty for a whole-field model's field), in finding order."""
+        """A field's white cells as recorded (empty for a whole-field model's field), in finding order,
+        each with the latest specialist's word on it (`reviewed_label`, `reviewed_by`; None: none)."""
         rows = self.connection.execute(
-            f"SELECT {', '.join(CELL_COLUMNS)} FROM cells WHERE capture_id = ? ORDER BY id", (capture_id,)
+            f"{_CELL_WITH_REVIEW} WHERE cells.capture_id = ? ORDER BY cells.id", (capture_id,)
         )
-        return [{**dict(row), "box": [row["x0"], row["y0"], row["x1"], row["y1"]]} for row in rows]
+        return [_cell_row(row) for row in rows]
+
+    def cell(self, cell_id: int) -> dict[str, Any] | None:
+        """One white cell with its field's sample, session, number and picture, and its latest review."""
+        if not 0 <= cell_id <= SQLITE_MAX_INTEGER:
+            return None
+        row = self.connection.execute(f"{_CELL_WITH_REVIEW} WHERE cells.id = ?", (cell_id,)).fetchone()
+        return _cell_row(row) if row else None
+
+    def cell_classes(self, sample_id: str | None) -> dict[str, int]:
+        """How many white cells of a sample the model gave each label (GROUP BY in SQLite)."""
+        rows = self.connection.execute(
+            "SELECT cells.label, COUNT(*) FROM cells JOIN captures ON captures.id = cells.capture_id "
+            "WHERE captures.sample_id IS ? GROUP BY cells.label",
+            (sample_id or None,),
+        )
+        return {label: int(n) for label, n in rows}
+
+    def sample_cells(
+        self, sample_id: str | None, label: str, *, limit: int, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """One page of a sample's white cells of one label, in the order they were found."""
+        rows = self.connection.execute(
+            f"{_CELL_WITH_REVIEW} WHERE captures.sample_id IS ? AND cells.label = ? "
+            "ORDER BY cells.id LIMIT ? OFFSET ?",
+            (sample_id or None, label, limit, offset),
+        )
+        return [_cell_row(row) for row in rows]
+
+    def cell_reviews(self, sample_id: str | None) -> list[dict[str, Any]]:
+        """Every review of a sample's white cells, oldest first, with the cell's field number and
+        the model's label beside it."""
+        rows = self.connection.execute(
+            "SELECT r.id, r.cell_id, r.reviewed_at, r.reviewer, r.label, r.comment, cells.capture_id, "
+            "cells.label AS model_label, cells.confidence, captures.field_number FROM cell_reviews r "
+            "JOIN cells ON cells.id = r.cell_id JOIN captures ON captures.id = cells.capture_id "
+            "WHERE captures.sample_id IS ? ORDER BY r.id",
+            (sample_id or None,),
+        )
+        return [dict(row) for row in rows]
 
     def _refresh_sample(
         self, sample_id: str | None, rule: ScreeningRule, labels: list[str]
@@ -668,11 +746,9 @@ class ResultsStore:
         page = "SELECT id FROM captures WHERE sample_id IS ?"
         params: list[Any] = [sample_id or None]
         if flagged:
-            statuses = sorted(FLAGGED)
-            page += (
-                f" AND (status IN ({', '.join('?' for _ in statuses)}) OR (status = ? AND label IS NOT ?))"
-            )
-            params += [*statuses, Status.CLASSIFIED, BENIGN_LABEL]
+            where, more = flagged_where(self.not_all_like(sample_id or None))
+            page += f" AND {where}"
+            params += more
         rows = self.connection.execute(
             f"SELECT {', '.join(CAPTURE_COLUMNS)} FROM captures "
             f"WHERE id IN ({page} ORDER BY id LIMIT ? OFFSET ?) ORDER BY id",
@@ -696,6 +772,24 @@ class ResultsStore:
             "SELECT * FROM sessions WHERE sample_id IS ? ORDER BY id", (sample_id or None,)
         )
         return [dict(row) for row in rows]
+
+
+def flagged_where(not_all_like: Iterable[str]) -> tuple[str, list[Any]]:
+    """The one test of "is this field flagged" (a specialist looks at it first), as SQL over a capture
+    row's status and label: a FLAGGED status, or classified with a label that is not one of
+    `not_all_like` (the sample's roles: ResultsStore.not_all_like), exactly as FieldCounts.of counts a
+    field ALL-like for the slide call, so the flagged view shows what `flagged_fields` counts."""
+    statuses = sorted(FLAGGED)
+    labels = sorted(not_all_like)
+    where = (
+        f"(status IN ({', '.join('?' for _ in statuses)}) OR (status = ? AND (label IS NULL "
+        f"OR label NOT IN ({', '.join('?' for _ in labels)}))))"
+    )
+    return where, [*statuses, Status.CLASSIFIED, *labels]
+
+
+def _cell_row(row: sqlite3.Row) -> dict[str, Any]:
+    return {**dict(row), "box": [row["x0"], row["y0"], row["x1"], row["y1"]]}
 
 
 def _rows_of(sample_id: str | None, session_id: int | None) -> tuple[str, list[Any]]:

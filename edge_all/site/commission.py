@@ -34,7 +34,8 @@ MAX_STATED_DIFFERENCE = 0.10  # measured vs stated scale: a warning over this
 
 
 class CommissionError(EdgeAllError):
-    """Commissioning refused: too few readable images, or no scale from any of them; no profile."""
+    """Commissioning refused, no profile: too few readable images, or images that are not commissioning
+    material (see `refusal`)."""
 
 
 @dataclass(frozen=True)
@@ -101,18 +102,42 @@ def stain_reference(fields: list[FieldMeasures]) -> StainReference:
     )  # fmt: skip
 
 
+def refusal(scale: SiteScale, quality: QualityBaselines, gates: Gates) -> str | None:
+    """Why these images cannot describe any site (None: they can), in one line with what to do.
+
+    The line between refused and "not ready": refused images are not commissioning material at all
+    (not fields of a blood smear, unstained, out of focus), so no profile of them would say anything
+    about the microscope; "not ready" is a real smear whose fields show a fixable problem of the set-up
+    (the lamp, the objective, too few fields), recorded so the report can say what to fix.
+    """
+    reasons: list[str] = []
+    if scale.images_measured * 2 <= scale.images_total:
+        reasons.append(
+            f"these do not look like fields of a blood smear (red cells measured in {scale.images_measured} "
+            f"of {scale.images_total} images): photograph the thin part of a stained smear where red cells "
+            "lie apart, with the objective slides are read with"
+        )
+    if quality.stained.median < gates.min_stained:
+        reasons.append(
+            f"the fields are unstained (stained {quality.stained.median:.2%} < {gates.min_stained:.2%} in "
+            "most fields): photograph a smear stained as the clinic stains patients' slides"
+        )
+    if quality.focus.median < gates.min_focus:
+        reasons.append(
+            f"most fields are out of focus (focus {quality.focus.median:.1f} < {gates.min_focus:g} at "
+            f"{quality.um_per_px:.2g} um/px): focus on the red cells' edges and photograph them again"
+        )
+    return "; ".join(reasons) or None
+
+
 def verdict(scale: SiteScale, quality: QualityBaselines, gates: Gates, images: int) -> Verdict:
-    """Ready, or not ready with what to fix; advice worth following either way."""
+    """Ready, or not ready with what to fix (a real smear; unsuitable images are refused before, see
+    `refusal`); advice worth following either way."""
     reasons: list[str] = []
     advice: list[str] = []
     if images < ADVISED_IMAGES:
         reasons.append(
             f"too few images: {images} read, {ADVISED_IMAGES}-50 fields of a normal control smear advised"
-        )
-    if scale.images_measured * 2 <= scale.images_total:
-        reasons.append(
-            f"no scale from most images ({scale.images_measured} of {scale.images_total} gave one): "
-            "check the objective, and photograph the thin part of the smear where red cells lie apart"
         )
     if scale.spread > MAX_SCALE_SPREAD:
         reasons.append(
@@ -135,20 +160,10 @@ def verdict(scale: SiteScale, quality: QualityBaselines, gates: Gates, images: i
             f"fields are washed out (brightness {quality.brightness.median:.0f} > {gates.max_brightness:g}): "
             "turn the lamp down or shorten the exposure"
         )
-    if quality.focus.median < gates.min_focus:
-        reasons.append(
-            f"fields are out of focus (focus {quality.focus.median:.1f} < {gates.min_focus:g} at "
-            f"{quality.um_per_px:.2g} um/px): focus on the red cells' edges"
-        )
-    elif quality.focus.p5 < gates.min_focus:
+    if quality.focus.p5 < gates.min_focus:
         advice.append(
             f"some fields are near the focus limit (5th percentile {quality.focus.p5:.1f} < "
             f"{gates.min_focus:g}): refocus between fields"
-        )
-    if quality.stained.median < gates.min_stained:
-        reasons.append(
-            f"no stained white cells in most fields (stained {quality.stained.median:.2%} < "
-            f"{gates.min_stained:.2%}): check the stain"
         )
     return Verdict(not reasons, tuple(reasons), tuple(advice))
 
@@ -169,6 +184,9 @@ def make_profile(
             f"({ADVISED_IMAGES}-50 advised); no profile written"
         )
     quality = baselines(fields, quality_um_per_px)
+    refused = refusal(scale, quality, gates)
+    if refused is not None:
+        raise CommissionError(f"refused, no profile written: {refused}")
     return SiteProfile(
         created=now_iso(),
         bundle_model_sha256=bundle_model_sha256,

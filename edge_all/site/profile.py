@@ -250,10 +250,23 @@ def write_profile(site_dir: Path, profile: SiteProfile) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Site:
+    """A commissioned site as a reading uses it: its folder, its profile, and the sha256 of site.json
+    (recorded with every result read with it, so a result names the profile it was read with)."""
+
+    directory: Path
+    profile: SiteProfile
+    sha256: str
+
+
 def read_profile(site_dir: str | Path, bundle_model_sha256: str | None = None) -> SiteProfile:
     """The profile in `site_dir`, refused (SiteError, one line) when it was changed since it was
     written, is of another format, or (given `bundle_model_sha256`) was made with another bundle."""
-    site_dir = Path(site_dir)
+    return _read_site(Path(site_dir), bundle_model_sha256).profile
+
+
+def _read_site(site_dir: Path, bundle_model_sha256: str | None) -> Site:
     path = site_dir / PROFILE_FILE
     data = read_regular(path, "site profile", SiteError)
     recorded = read_regular(site_dir / DIGEST_FILE, "site profile's sha256", SiteError).decode(
@@ -276,16 +289,17 @@ def read_profile(site_dir: str | Path, bundle_model_sha256: str | None = None) -
             f"{path}: made with another bundle (model sha256 {profile.bundle_model_sha256[:12]}..., this one "
             f"{bundle_model_sha256[:12]}...): commission again (edge-all commission --again {site_dir})"
         )
-    return profile
+    return Site(site_dir, profile, actual)
 
 
-def load_site(site_dir: str | Path, bundle_model_sha256: str) -> SiteProfile:
-    """The profile `--site` reads fields with: read_profile's checks, and refused when not ready."""
-    profile = read_profile(site_dir, bundle_model_sha256)
+def load_site(site_dir: str | Path, bundle_model_sha256: str) -> Site:
+    """The site `--site` reads fields with: read_profile's checks, and refused when not ready."""
+    site = _read_site(Path(site_dir), bundle_model_sha256)
+    profile = site.profile
     if not profile.verdict.ready:
         reasons = "; ".join(profile.verdict.reasons)
         raise SiteError(
             f"{Path(site_dir) / PROFILE_FILE}: this site is not ready ({reasons}); "
             "fix that and commission again"
         )
-    return profile
+    return site

@@ -7,6 +7,9 @@ model as TID 4019 algorithm identification). Why not Microscopy Bulk Simple Anno
 shapes and numbers only, not the screening call or the specialist's sign-off, so an SR would be
 needed anyway, and a PACS viewer shows an SR as text.
 
+A second sign-off makes a new SR in the same series (a new SOP Instance UID, the next instance
+number) whose Predecessor Documents Sequence names the SR it replaces: DICOM's way of amending.
+
 The slide's screening call and the specialist's sign-off are two TID 1501 measurement groups (coded
 verdict and decision, counted fields); their free text (the call's reason, the specialist's comment)
 is one TEXT item each, which TID 1501 does not list (it is documented in docs/standards.md). The
@@ -26,6 +29,7 @@ from edge_all.standards.records import FieldExport, SlideExport
 from edge_all.standards.uids import UidScheme
 
 SR_SERIES_NUMBER = 2
+COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 UNSIGNED = "unsigned"  # the sign-off id of an SR made on request before any sign-off
 NO_UNITS = dcm_codes.UCUM.NoUnits
 FIELDS_UNIT = hd.sr.CodedConcept("{fields}", "UCUM", "fields")
@@ -140,6 +144,17 @@ def _observers(slide: SlideExport, uids: UidScheme) -> hd.sr.ObservationContext:
     return hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device)
 
 
+def _predecessor(slide: SlideExport, uids: UidScheme) -> Dataset:
+    """The SR of the sign-off this one replaces (its UIDs are deterministic, so known without it):
+    what highdicom's previous_versions needs for the Predecessor Documents Sequence."""
+    earlier = Dataset()
+    earlier.SOPClassUID = COMPREHENSIVE_SR
+    earlier.SOPInstanceUID = uids.sr(slide.record_id, slide.earlier_sign_offs[-1])
+    earlier.StudyInstanceUID = uids.study(slide.record_id)
+    earlier.SeriesInstanceUID = uids.sr_series(slide.record_id)
+    return earlier
+
+
 def sr_instance(slide: SlideExport, images: list[Dataset], uids: UidScheme) -> Dataset:
     """The SR of the slide's findings over its field images (`images`, as `field_instance` made them)."""
     by_uid = {image.SOPInstanceUID: image for image in images}
@@ -159,12 +174,13 @@ def sr_instance(slide: SlideExport, images: list[Dataset], uids: UidScheme) -> D
     sign_off = slide.sign_off
     signed = sign_off is not None
     sr = hd.sr.ComprehensiveSR(
+        previous_versions=[_predecessor(slide, uids)] if slide.amended else None,
         evidence=images,
         content=report,
         series_instance_uid=uids.sr_series(slide.record_id),
         series_number=SR_SERIES_NUMBER,
         sop_instance_uid=uids.sr(slide.record_id, sign_off.record_id if sign_off else UNSIGNED),
-        instance_number=1,
+        instance_number=1 + len(slide.earlier_sign_offs),
         manufacturer=MANUFACTURER,
         is_complete=True,
         is_final=signed,

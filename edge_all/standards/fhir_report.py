@@ -2,8 +2,9 @@
 the cells per class as Observations, the smear as the Specimen (the sample id as its identifier and
 accession), the signing specialist as performer and results interpreter, the model as the device.
 
-One resource, the others contained in it: so that one conditional create (If-None-Exist on the
-report's identifier) makes exactly one report, atomically, on any FHIR server; a transaction Bundle
+One resource, the others contained in it: so that one conditional update (PUT on the report's
+identifier) makes exactly one report, atomically, on any FHIR server, and a later sign-off amends
+that same report (status amended, the server keeping its history); a transaction Bundle
 with standalone Observations is the step to take when the record wants to search them on their own.
 Its narrative says "Screening aid, not a diagnosis.", and so does its conclusion.
 
@@ -67,6 +68,9 @@ def _narrative(slide: SlideExport) -> dict[str, str]:
         lines.append(
             f"<p>Signed off by {html.escape(s.by_name)}: {html.escape(s.decision.value)}{comment}</p>"
         )
+        if slide.amended:
+            number = len(slide.earlier_sign_offs) + 1
+            lines.append(f"<p>Amended: sign-off {number} of this slide replaces the earlier.</p>")
     else:
         lines.append("<p>Not yet signed off by a specialist.</p>")
     return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{"".join(lines)}</div>'}
@@ -159,10 +163,17 @@ def _contained(slide: SlideExport, uids: UidScheme, status: str) -> list[dict[st
     return contained + _observations(slide, status)
 
 
+def report_status(slide: SlideExport) -> str:
+    """preliminary before a sign-off, final at the first, amended at every one after it."""
+    if slide.sign_off is None:
+        return "preliminary"
+    return "amended" if slide.amended else "final"
+
+
 def fhir_report(slide: SlideExport, uids: UidScheme) -> dict[str, Any]:
     """The DiagnosticReport as a JSON-ready dict, checked by fhir.resources (ExportError if not valid)."""
     sign_off = slide.sign_off
-    status = "final" if sign_off is not None else "preliminary"
+    status = report_status(slide)
     system, value = report_identifier(slide, uids)
     report: dict[str, Any] = {
         "resourceType": "DiagnosticReport",

@@ -1,6 +1,9 @@
-"""Sending the DiagnosticReport to a FHIR server as a conditional create (FHIR R4 3.1.0.8.1):
-POST [base]/DiagnosticReport with `If-None-Exist: identifier=system|value`, so that sending it twice
-makes one report (the server answers 201 the first time, 200 with the same report after).
+"""Sending the DiagnosticReport to a FHIR server as a conditional update (FHIR R4 3.1.0.4.3):
+PUT [base]/DiagnosticReport?identifier=system|value. No report with that identifier: the server
+creates it (201). One: it updates that one (200), keeping the old version in its history. So sending
+twice still makes one report, and the report of a second sign-off (status amended) replaces the first
+on the same resource, rather than being answered "already there" as a conditional create would be.
+Two or more with the identifier: 412, refused (a person must look).
 
 Never raises for the server's trouble: every attempt comes back as an Outcome for the outbox.
 """
@@ -34,8 +37,21 @@ def _issues(response: requests.Response) -> str:
     return ""
 
 
+def _where(response: requests.Response) -> str:
+    """The report's address, with its version: from Location, else the resource the server returned."""
+    location = response.headers.get("Location", "").strip()
+    if location:
+        return location
+    try:
+        body = response.json()
+        version = (body.get("meta") or {}).get("versionId")
+        return f"DiagnosticReport/{body['id']}" + (f"/_history/{version}" if version else "")
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return ""
+
+
 class FhirSender:
-    """Conditional create of a DiagnosticReport on one FHIR base URL."""
+    """Conditional update of a DiagnosticReport on one FHIR base URL."""
 
     destination = Destination.FHIR
 
@@ -49,14 +65,11 @@ class FhirSender:
     def send(self, payload: bytes) -> Outcome:
         report = json.loads(payload)
         identifier = report["identifier"][0]
-        headers = {
-            "Content-Type": FHIR_JSON,
-            "Accept": FHIR_JSON,
-            "If-None-Exist": urlencode({"identifier": f"{identifier['system']}|{identifier['value']}"}),
-        }
+        headers = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
+        query = urlencode({"identifier": f"{identifier['system']}|{identifier['value']}"})
         try:
-            response = self.session.post(
-                f"{self.endpoint.base}/DiagnosticReport",
+            response = self.session.put(
+                f"{self.endpoint.base}/DiagnosticReport?{query}",
                 data=payload,
                 headers=headers,
                 timeout=self.endpoint.timeout_s,
@@ -68,8 +81,8 @@ class FhirSender:
         except requests.RequestException as error:
             return Outcome(State.PENDING, f"request failed: {type(error).__name__}")
         if response.status_code == 201:
-            return Outcome(State.SENT, "created " + response.headers.get("Location", "").strip())
+            return Outcome(State.SENT, "created " + _where(response))
         if response.status_code == 200:
-            return Outcome(State.SENT, "already there")
+            return Outcome(State.SENT, f"updated {_where(response)} ({report['status']})".replace("  ", " "))
         detail = f"HTTP {response.status_code}" + (f": {issues}" if (issues := _issues(response)) else "")
         return Outcome(State.PENDING if response.status_code in TRANSIENT else State.REFUSED, detail)

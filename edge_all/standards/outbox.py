@@ -66,17 +66,23 @@ def queue_slide(
             )
         sr = instances.sr
         queued.append(
-            store.add(slide.record_id, Destination.PACS, sr.SOPInstanceUID, "SR of findings", part10(sr), now)
+            store.add(
+                slide.record_id, Destination.PACS, sr.SOPInstanceUID, sr_description(slide), part10(sr), now
+            )
         )
     if fhir:
         report = fhir_report(slide, uids)
         _, value = report_identifier(slide, uids)
-        queued.append(
-            store.add(
-                slide.record_id, Destination.FHIR, value, "FHIR DiagnosticReport", report_json(report), now
-            )
-        )
+        words = "FHIR DiagnosticReport" + (" (amended)" if slide.amended else "")
+        queued.append(store.add(slide.record_id, Destination.FHIR, value, words, report_json(report), now))
     return queued
+
+
+def sr_description(slide: SlideExport) -> str:
+    """What the slide page calls the SR: a second sign-off's is a new instance beside the first."""
+    if not slide.amended:
+        return "SR of findings"
+    return f"SR of findings, sign-off {len(slide.earlier_sign_offs) + 1} (a new instance; amends the earlier)"
 
 
 @dataclass(frozen=True)

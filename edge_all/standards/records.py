@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from edge_all.standards.errors import ExportError
 
 ALL_LIKE = frozenset({"Early", "Pre", "Pro"})  # the classes that are a reason to refer (DESIGN.md)
+DROPPED = "dropped"  # a cell's triage status when it is not a white cell (edge_all.triage.cells)
 
 
 class Verdict(enum.Enum):
@@ -227,6 +228,9 @@ class SlideExport:
     sign_off: SignOff | None = None  # None: exported on request before sign-off
     patient: Patient | None = None
     clinic_id: str = ""  # the hub's id of the clinic (the specimen identifier's issuer)
+    # The record ids of the slide's sign-offs before `sign_off`, oldest first: a second sign-off
+    # amends the report (FHIR status amended; a new SR that names the one it replaces).
+    earlier_sign_offs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _text(self.record_id, "slide record id")
@@ -237,15 +241,28 @@ class SlideExport:
         _need(len(set(numbers)) == len(numbers), f"slide {self.sample_id} has two fields with one number")
         ids = [f.record_id for f in self.fields]
         _need(len(set(ids)) == len(ids), f"slide {self.sample_id} has two fields with one record id")
+        _need(
+            self.sign_off is not None or not self.earlier_sign_offs,
+            f"slide {self.sample_id} has earlier sign-offs but none to amend them with",
+        )
+        for earlier in self.earlier_sign_offs:
+            _text(earlier, "earlier sign-off record id")
+
+    @property
+    def amended(self) -> bool:
+        """Whether this sign-off follows another (the report and SR say so)."""
+        return self.sign_off is not None and bool(self.earlier_sign_offs)
 
     @property
     def started_at(self) -> datetime:
         return min(f.captured_at for f in self.fields)
 
     def cell_counts(self) -> dict[str, int]:
-        """Cells per class over the whole slide, in label order (what the FHIR report counts)."""
+        """White cells per class over the whole slide, in label order (what the FHIR report counts);
+        what triage dropped as not a white cell (platelets, debris) is not counted."""
         counts: dict[str, int] = {}
         for f in self.fields:
             for cell in f.cells:
-                counts[cell.label] = counts.get(cell.label, 0) + 1
+                if cell.status != DROPPED:
+                    counts[cell.label] = counts.get(cell.label, 0) + 1
         return dict(sorted(counts.items()))

@@ -33,9 +33,10 @@ from edge_all.accounts.web import local_time, set_cookie
 from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError
 from edge_all.results.errors import StoreError
-from edge_all.results.store import ResultsStore, Review
+from edge_all.results.store import CellReview, ResultsStore, Review
 from edge_all.results.summary import flagged_fields
 from edge_all.station import export
+from edge_all.station.commission_page import commission_routes
 from edge_all.station.config import StationConfig
 from edge_all.station.facts import ModelFactsCache, camera_facts, disk_facts
 from edge_all.station.hospital import hospital_reviews, link_warning
@@ -53,6 +54,7 @@ from edge_all.station.security import (
     form_route,
     safe_next,
 )
+from edge_all.station.site import StationSite
 from edge_all.station.words import call_words, counts_words, field_words, many, review_keys
 from edge_all.triage.screening import BENIGN_LABEL, INCONCLUSIVE, NO_ALL, REFER
 from edge_all.triage.status import Status
@@ -67,13 +69,24 @@ REPORT_FLAGGED = 24  # flagged fields pictured in a report
 MAX_BODY = 64 * 1024  # forms only: no uploads
 MAX_TEXT = 2000  # a review comment
 NOT_ASSESSABLE = "not assessable"
+NOT_A_WHITE_CELL = "not a white cell"
+CELLS_PER_CLASS = 48  # crops of one class on a gallery page
+# The gallery's order of classes: what sends a slide to a specialist first (a cell model's label roles).
+ROLE_ORDER = ("all_like", "refer", "not_all_like", "not_a_white_cell")
+ROLE_WORDS_OF_CELLS = {
+    "all_like": "ALL-like", "refer": "referred to a specialist", "not_all_like": "not ALL-like",
+    "not_a_white_cell": "not a white cell",
+}  # fmt: skip
 SAMPLE_DECISIONS = (
     (REFER, "refer: ALL-like cells confirmed or suspected"),
     (NO_ALL, "no ALL-like cells"),
     (INCONCLUSIVE, "inconclusive: more fields or another test needed"),
 )
 PACKAGE = __name__.rpartition(".")[0]
-ROLE_WORDS = {"capture": "capture slides", "review": "review slides", "accounts": "manage accounts"}
+ROLE_WORDS = {
+    "capture": "capture slides", "review": "review slides", "accounts": "manage accounts",
+    "commission": "commission the station (sign in as a technician or an administrator)",
+}  # fmt: skip
 
 
 def _templates() -> Jinja2Templates:
@@ -96,7 +109,8 @@ class Station:
 
     def __init__(self, config: StationConfig) -> None:
         self.config = config
-        self.runner = CaptureRunner(config)
+        self.site = StationSite(config.site_path, config.model)  # the commissioned site, read per slide
+        self.runner = CaptureRunner(config, self.site)
         self.sessions = SessionStore()
         self.limiter = LoginLimiter()
         self.passwords = PasswordSource(config.password_file)
@@ -123,11 +137,13 @@ class Station:
             "capture": self.runner.snapshot(),
             "path": request.url.path,
             "benign": BENIGN_LABEL,
+            "not_all_like": frozenset({BENIGN_LABEL}),  # a page of one sample gives its roles' labels
             "Status": Status,  # the status words, for the templates
             "link_warning": link_warning(self.config.db),
             "signed_in": session.authenticated,
             "who": session.who,
             "plain_http": self.config.plain_http_beyond_loopback,
+            "site_state": self.site.current(),  # "not commissioned" on every page until it is
         }
         return self.templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
@@ -179,15 +195,16 @@ def build_app(config: StationConfig) -> Starlette:
         asked: dict[str, str] | None = None,
     ) -> Response:
         state = station.runner.snapshot()
-        sample = None
+        sample, not_all_like = None, frozenset({BENIGN_LABEL})
         if state.sample_id is not None:
             with station.store() as store:
                 sample = store.sample(state.sample_id)
+                not_all_like = store.not_all_like(state.sample_id)
         return station.render(
             request,
             "new.html",
             {"state": state, "sample": sample, "error": error, "config": config, "reviewed": reviewed,
-             "asked": asked or {}},
+             "asked": asked or {}, "not_all_like": not_all_like},
             status,
         )  # fmt: skip
 
@@ -205,12 +222,13 @@ def build_app(config: StationConfig) -> Starlette:
 
     def capture_state(request: Request) -> Response:
         state = station.runner.snapshot()
-        sample = None
+        sample, not_all_like = None, frozenset({BENIGN_LABEL})
         if state.sample_id is not None:
             with station.store() as store:
                 sample = store.sample(state.sample_id)
+                not_all_like = store.not_all_like(state.sample_id)
         words = {
-            "field": field_words(state.last).to_dict() if state.last else None,
+            "field": field_words(state.last, not_all_like).to_dict() if state.last else None,
             "call": call_words(sample).to_dict(),
             "counts": counts_words(sample),
         }
@@ -254,6 +272,7 @@ def build_app(config: StationConfig) -> Starlette:
             fields = [with_cells(store, field) for field in fields]  # a cell model's boxes (issue 22)
             after_review = store.fields_after_review([sample_id]).get(sample_id)
             sessions = store.sessions_of_sample(sample_id)
+            not_all_like = store.not_all_like(sample_id)
         shown = flagged_fields(sample) if flagged else sample["fields"]
         by_field: dict[int, list[dict]] = {}
         for review in reviews:
@@ -268,7 +287,7 @@ def build_app(config: StationConfig) -> Starlette:
                 "hospital": hospital_reviews(config.db, [sample_id]).get(sample_id, []),
                 "decisions": SAMPLE_DECISIONS, "not_assessable": NOT_ASSESSABLE, "flagged": flagged,
                 "page": page, "pages": max(1, math.ceil(shown / PAGE_FIELDS)),
-                "after_review": after_review, "sessions": sessions,
+                "after_review": after_review, "sessions": sessions, "not_all_like": not_all_like,
             },
         )  # fmt: skip
 
@@ -284,11 +303,58 @@ def build_app(config: StationConfig) -> Starlette:
                 raise HTTPException(404, "no such field")
             sample = store.sample(field["sample_id"])
             reviews = [r for r in store.reviews(field["sample_id"]) if r["capture_id"] == capture_id]
+            field = with_cells(store, field)
+            not_all_like = store.not_all_like(field["sample_id"])
         show = "flagged" if request.query_params.get("show") == "flagged" else None
         back = {"page": _page(request), "show": show}
+        highlight = request.query_params.get("cell", "")
         return station.render(
-            request, "field.html", {"field": field, "sample": sample, "reviews": reviews, "back": back}
-        )
+            request, "field.html",
+            {"field": field, "sample": sample, "reviews": reviews, "back": back,
+             "highlight": int(highlight) if highlight.isdigit() else None, "not_all_like": not_all_like},
+        )  # fmt: skip
+
+    def gallery(request: Request) -> Response:
+        """The slide's white cells as crops grouped by the model's class, ALL-like classes first, each
+        with the model's confidence, a link to its box on the field, and a per-cell review."""
+        sample_id = _sample_param(request)
+        only = request.query_params.get("label")
+        page = _page(request)
+        with station.store() as store:
+            sample = store.sample(sample_id)
+            if sample is None:
+                raise HTTPException(404, "no such slide")
+            roles = store.label_roles(sample_id) or {}
+            counts = store.cell_classes(sample_id)
+            sessions = store.sessions_of_sample(sample_id)
+            labels = store.session_rule(sessions[-1]["id"])[1] if sessions else list(roles)
+            order = list(dict.fromkeys([*roles, *labels, *sorted(counts)]))
+
+            def rank(label: str) -> tuple[int, int]:
+                role = roles.get(label)
+                return (ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER), order.index(label))
+
+            classes = sorted(counts, key=rank)
+            shown = [only] if only in counts else classes
+            offset = (page - 1) * CELLS_PER_CLASS if only in counts else 0
+            groups = [
+                {"label": label, "role": ROLE_WORDS_OF_CELLS.get(roles.get(label, ""), "role not given"),
+                 "count": counts[label],
+                 "cells": store.sample_cells(sample_id, label, limit=CELLS_PER_CLASS, offset=offset)}
+                for label in shown
+            ]  # fmt: skip
+            reviews: dict[int, list[dict]] = {}
+            for review in store.cell_reviews(sample_id):
+                reviews.setdefault(review["cell_id"], []).append(review)
+        pages = math.ceil(counts[only] / CELLS_PER_CLASS) if only in counts else 1
+        return station.render(
+            request, "cells.html",
+            {"sample": sample, "groups": groups, "classes": [(c, counts[c]) for c in classes],
+             "roles": {c: ROLE_WORDS_OF_CELLS.get(roles.get(c, ""), "") for c in classes},
+             "labels": labels, "reviews": reviews, "only": only if only in counts else None,
+             "page": page, "pages": pages, "per_class": CELLS_PER_CLASS,
+             "choices": [*labels, NOT_A_WHITE_CELL], "not_assessable": NOT_ASSESSABLE},
+        )  # fmt: skip
 
     def report(request: Request) -> Response:
         sample_id = _sample_param(request)
@@ -297,6 +363,9 @@ def build_app(config: StationConfig) -> Starlette:
             if sample is None:
                 raise HTTPException(404, "no such slide")
             flagged = store.captures_page(sample_id, limit=REPORT_FLAGGED, flagged=True)
+            flagged = [with_cells(store, field) for field in flagged]  # each cell's box and label
+            cell_reviews = store.cell_reviews(sample_id)
+            not_all_like = store.not_all_like(sample_id)
             reviews = store.reviews(sample_id)
             sessions = store.sessions_of_sample(sample_id)
             reviewed = {r["capture_id"] for r in reviews if r["capture_id"] is not None}
@@ -309,7 +378,8 @@ def build_app(config: StationConfig) -> Starlette:
             {
                 "sample": sample, "flagged": flagged, "reviews": reviews, "fields": fields,
                 "models": models, "sessions": sessions, "now": now_iso(),
-                "flagged_total": flagged_fields(sample),
+                "flagged_total": flagged_fields(sample), "cell_reviews": cell_reviews,
+                "not_all_like": not_all_like,
                 "current_model": station.model.get(),
                 "latest_review": {r["capture_id"]: r for r in reviews if r["capture_id"] is not None},
             },
@@ -358,6 +428,37 @@ def build_app(config: StationConfig) -> Starlette:
         if data is None:
             raise HTTPException(404, "the picture cannot be read")
         return Response(data, media_type="image/jpeg", headers=headers)
+
+    def cells_svg(request: Request) -> Response:
+        """A field's white cells as an SVG picture (the one template, _cells.html), for the live view
+        to lay over the field as it arrives; 404 for a field without cells."""
+        with station.store() as store:
+            row = store.capture(request.path_params["capture_id"])
+            field = with_cells(store, row) if row else None
+        if not field or not field["cells"] or not field["frame_size"]:
+            raise HTTPException(404, "no white cells recorded for this field")
+        text = station.templates.get_template("_cells.html").render(field=field, labels_across=16)
+        return Response(text, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})
+
+    def cell_picture(request: Request) -> Response:
+        """One white cell's crop: the boxed region of its stored field, cut on request and cached."""
+        cell_id = request.path_params["cell_id"]
+        with station.store() as store:
+            cell = store.cell(cell_id)
+            session = store.session(cell["session_id"]) if cell else None
+            # Its field's other cells too: one decode of the picture cuts them all (then cached).
+            boxes = (
+                {other["id"]: tuple(other["box"]) for other in store.cells(cell["capture_id"])}
+                if cell
+                else {}
+            )
+        path = servable_file(cell["image_path"] if cell else None, allowed_roots(config.frames_dir, session))
+        if cell is None or path is None:
+            raise HTTPException(404, "no picture kept for this cell")
+        data = station.thumbnails.cell(cell_id, path, boxes)
+        if data is None:
+            raise HTTPException(404, "the picture cannot be read")
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
     def login_page(request: Request, error: str | None = None, status: int = 200) -> Response:
         return station.render(
@@ -426,20 +527,33 @@ def build_app(config: StationConfig) -> Starlette:
             await run_in_threadpool(station.audit, request, "stop capture", f"slide {state.sample_id}")
         return RedirectResponse("/new", 303)
 
-    async def add_review(request: Request, form: FormData) -> Response:
+    def review_form(request: Request, form: FormData) -> tuple[str, str, str | None]:
+        """Who reviews, what they chose and their comment, from a review form (a field's, a slide's or
+        a cell's); 400 without a name or without a choice: nothing is chosen for the reviewer."""
         who = _require(request, "review")
-        sample_id = str(form.get("sample_id", ""))
         # A person with an account is named by it; the shared password's user types their name.
         reviewer = who.reviewer or str(form.get("reviewer", "")).strip()[:100]
         decision = str(form.get("decision", "")).strip()[:100]
         comment = str(form.get("comment", "")).strip()[:MAX_TEXT] or None
-        capture_text = str(form.get("capture_id", "")).strip()
-        where = {"id": sample_id, "page": form.get("page", "1"), "show": form.get("show", "")}
-        back = f"/slide?{urlencode(where)}"
         if not reviewer:
             raise HTTPException(400, "a review needs the reviewer's name")
         if not decision:
             raise HTTPException(400, "choose what you see: nothing is chosen for you")
+        return reviewer, decision, comment
+
+    def reviewed(request: Request, answer: dict[str, Any], back: str) -> Response:
+        """A saved review's answer: JSON for the page's script (no reload), else back to the page."""
+        request.state.session.reviewer = answer["reviewer"]
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse(answer)
+        return RedirectResponse(back, 303)
+
+    async def add_review(request: Request, form: FormData) -> Response:
+        reviewer, decision, comment = review_form(request, form)
+        sample_id = str(form.get("sample_id", ""))
+        capture_text = str(form.get("capture_id", "")).strip()
+        where = {"id": sample_id, "page": form.get("page", "1"), "show": form.get("show", "")}
+        back = f"/slide?{urlencode(where)}"
         capture_id = int(capture_text) if capture_text.isdigit() else None
         review = Review(sample_id, reviewer, decision, now_iso(), capture_id=capture_id, comment=comment)
 
@@ -465,14 +579,48 @@ def build_app(config: StationConfig) -> Starlette:
             await run_in_threadpool(save)
         except StoreError as exc:
             raise HTTPException(400, str(exc)) from None
-        request.state.session.reviewer = reviewer
-        if "application/json" in request.headers.get("accept", ""):  # the keyboard review: no reload
-            return JSONResponse(
-                {"decision": decision, "reviewer": reviewer, "reviewed_at": local_time(review.reviewed_at),
-                 "capture_id": capture_id, "comment": comment},
-            )  # fmt: skip
         anchor = f"#field-{capture_id}" if capture_id is not None else "#slide-review"
-        return RedirectResponse(back + anchor, 303)
+        answer = {"decision": decision, "reviewer": reviewer, "reviewed_at": local_time(review.reviewed_at),
+                  "capture_id": capture_id, "comment": comment}  # fmt: skip
+        return reviewed(request, answer, back + anchor)
+
+    async def add_cell_review(request: Request, form: FormData) -> Response:
+        """A specialist's word on one white cell: one of the session's classes, not a white cell, or
+        not assessable; stored beside the model's cell (schema 7) and audited."""
+        reviewer, decision, comment = review_form(request, form)
+        cell_text = str(form.get("cell_id", "")).strip()
+        if not cell_text.isdigit():
+            raise HTTPException(404, "no such cell")
+        cell_id = int(cell_text)
+        review = CellReview(cell_id, reviewer, decision, now_iso(), comment)
+
+        def save() -> dict[str, Any]:
+            with station.store() as store:
+                cell = store.cell(cell_id)
+                if cell is None:
+                    raise HTTPException(404, "no such cell")
+                allowed = [*store.session_rule(cell["session_id"])[1], NOT_A_WHITE_CELL, NOT_ASSESSABLE]
+                if decision not in allowed:
+                    raise HTTPException(400, f"{decision!r} is not one of the choices ({', '.join(allowed)})")
+                store.add_cell_review(review)
+            station.audit(request, "review cell", f"slide {cell['sample_id'] or ''}", cell=cell_id,
+                          field=cell["capture_id"], model=cell["label"], decision=decision,
+                          reviewer=reviewer)  # fmt: skip
+            return cell
+
+        try:
+            cell = await run_in_threadpool(save)
+        except StoreError as exc:
+            raise HTTPException(400, str(exc)) from None
+        where = {
+            "id": cell["sample_id"] or "",
+            "label": form.get("label") or None,
+            "page": form.get("page", "1"),
+        }
+        back = f"/cells?{urlencode({k: v for k, v in where.items() if v})}#gallery-cell-{cell_id}"
+        answer = {"decision": decision, "reviewer": reviewer, "reviewed_at": local_time(review.reviewed_at),
+                  "cell_id": cell_id, "comment": comment}  # fmt: skip
+        return reviewed(request, answer, back)
 
     async def login(request: Request, form: FormData) -> Response:
         client = client_of(request)
@@ -590,9 +738,12 @@ def build_app(config: StationConfig) -> Starlette:
         Route("/slides", slides),
         Route("/slide", slide),
         Route("/field", field_page),
+        Route("/cells", gallery),
         Route("/report", report),
         Route("/export.csv", export_csv),
+        Route("/field/{capture_id:int}/cells.svg", cells_svg),
         Route("/field/{capture_id:int}/{kind:str}", field_picture),
+        Route("/cell/{cell_id:int}/crop", cell_picture),
         Route("/login", login_page),
         Route("/accounts", accounts_page),
         form_route("/accounts", account_action),
@@ -600,6 +751,8 @@ def build_app(config: StationConfig) -> Starlette:
         form_route("/capture/field", capture_field),
         form_route("/capture/stop", stop_capture),
         form_route("/review", add_review),
+        form_route("/cell-review", add_cell_review),
+        *commission_routes(station, _require),
         form_route("/login", login),
         form_route("/logout", logout),
         Mount("/static", StaticFiles(packages=[(PACKAGE, "static")]), name="static"),

@@ -17,6 +17,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 PASSWORD_FILE = "station-password.json"  # beside the results database, unless --password-file
 ACCOUNTS_FILE = "station-accounts.db"  # beside the results database, unless --accounts-db
+SITE_DIR = "site"  # the station's commissioned site, beside the results database, unless --site
 LOOPBACK_NAMES = ("localhost",)
 WILDCARDS = ("0.0.0.0", "::", "[::]", "")
 
@@ -47,6 +48,11 @@ class StationConfig:
     station_name: str = field(default_factory=socket.gethostname)
     allowed_hosts: tuple[str, ...] = ()  # beyond loopback: the names and addresses people type
     accounts_db: Path | None = None  # personal accounts and the audit; None: beside the results database
+    site_dir: Path | None = None  # the commissioned site (edge_all.station.site); None: beside the database
+
+    @property
+    def site_path(self) -> Path:
+        return self.site_dir or self.db.parent / SITE_DIR
 
     @property
     def accounts_path(self) -> Path:

@@ -36,6 +36,7 @@ MAY = {
     "capture": {"technician", "administrator", "station"},
     "review": {"specialist", "administrator", "station"},
     "accounts": {"administrator"},
+    "commission": {"technician", "administrator"},  # a technician's or administrator's act (issue 23)
 }
 
 

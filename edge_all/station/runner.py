@@ -22,8 +22,10 @@ from edge_all.clock import now_iso
 from edge_all.errors import EdgeAllError, UsageError
 from edge_all.results.store import CaptureRecord
 from edge_all.station.config import StationConfig
+from edge_all.station.site import StationSite
 from edge_all.station.words import outcome_words
 from edge_all.triage.screening import ScreeningCall
+from edge_all.triage.site_limits import site_thresholds
 
 log = logging.getLogger("edge_all.station")
 RECENT_FIELDS = 12  # field ids the live view shows as a strip
@@ -73,8 +75,9 @@ class CaptureState:
 
 
 class CaptureRunner:
-    def __init__(self, config: StationConfig) -> None:
+    def __init__(self, config: StationConfig, site: StationSite | None = None) -> None:
         self.config = config
+        self.site = site or StationSite(config.site_path, config.model)
         self._lock = threading.Lock()
         self._state = CaptureState()
         self._stop = threading.Event()
@@ -86,6 +89,12 @@ class CaptureRunner:
     def request_for(self, sample_id: str, count: int | None = None) -> CaptureRequest:
         config = self.config
         options = dataclasses.replace(config.capture, sample_id=sample_id, count=count)
+        site = self.site.current().site  # read again for every slide: a new commissioning counts
+        if site is not None:  # its scale, stain reference and quality limits; its sha256 recorded
+            quality = (
+                None if options.quality is None else site_thresholds(options.quality, site.profile.quality)
+            )
+            options = dataclasses.replace(options, site=site, um_per_px=None, quality=quality)
         return CaptureRequest(model=config.model, camera=config.camera, db=config.db, options=options)
 
     def start(self, sample_id: str, count: int | None = None, manual: bool = False) -> None:
@@ -170,7 +179,7 @@ class CaptureRunner:
                 "id": record.id, "status": record.status, "label": record.label,
                 "confidence": record.confidence, "reason": record.reason, "quality": dict(record.quality),
                 "unfamiliarity": record.unfamiliarity, "captured_at": record.captured_at,
-                "has_image": record.image_path is not None,
+                "has_image": record.image_path is not None, "cells": len(record.cells), "drift": record.drift,
             }  # fmt: skip
             if record.id is not None and record.image_path is not None:
                 self._recent.append(record.id)

@@ -9,6 +9,7 @@ what to do now; the figures stay one click away. The live view gets these words 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -99,12 +100,14 @@ def quality_figures(field: dict[str, Any]) -> str:
     return ", ".join(parts) or "not measured"
 
 
-def field_words(field: dict[str, Any]) -> FieldWords:
-    """What a field's result means: `field` is a capture row (or the live view's last field)."""
+def field_words(field: dict[str, Any], not_all_like: Collection[str] = (BENIGN_LABEL,)) -> FieldWords:
+    """What a field's result means: `field` is a capture row (or the live view's last field);
+    `not_all_like`: the labels its sample's roles do not count as ALL-like (ResultsStore.not_all_like:
+    a cell model's neutrophil is normal-looking, as the slide call counts it)."""
     status, label, confidence = field.get("status"), field.get("label"), field.get("confidence")
     figures = quality_figures(field)
     good = "good"
-    if status == Status.CLASSIFIED and label == BENIGN_LABEL:
+    if status == Status.CLASSIFIED and label in not_all_like:
         return FieldWords(
             f"Normal-looking ({label}){_pct(confidence)}", "No ALL-like cells in this field.",
             "Move to the next field.", "benign", good, figures,

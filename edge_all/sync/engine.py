@@ -23,13 +23,14 @@ from pathlib import Path
 from edge_all.sync.credentials import Credential
 from edge_all.sync.link import HubRefused, Link, LinkDown
 from edge_all.sync.outbox import Outbox, outbox_path
-from edge_all.sync.protocol import MAX_BLOB_BYTES, body_sha256
+from edge_all.sync.protocol import MAX_BLOB_BYTES, PROTOCOL, body_sha256
 
 log = logging.getLogger("edge_all.sync")
 BATCH = 50
 POLL = 0.5
 BACKOFF_START, BACKOFF_CAP = 0.5, 4.0
 RETRY_LATER = (409,)  # a picture or a reviewed field not there yet: the next pass sends it first
+OLD_HUB = 426  # HubRefused's status when the hub speaks an older sync protocol than this clinic
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Syncer:
         self.credential = credential
         self.outbox = Outbox(outbox or outbox_path(results_db))
         self.link = Link(credential.url, credential.token, credential.trust, credential.certificate)
+        self.hub_protocol: int | None = None
 
     def close(self) -> None:
         self.link.close()
@@ -55,6 +57,7 @@ class Syncer:
     def run_pass(self) -> PassResult:
         """Raises LinkDown when the hub cannot be reached (what was confirmed so far stays confirmed)."""
         enqueued = self.outbox.enqueue_from(self.results_db, self.credential.clinic)
+        self._check_protocol()  # after filling the outbox: what was recorded waits there, whatever the hub
         sent = refused = 0
         while True:
             batch = self.outbox.pending(BATCH)
@@ -70,6 +73,21 @@ class Syncer:
         signoffs = self._pull()
         self.outbox.link(ok=True)
         return PassResult(enqueued, sent, refused, signoffs, self.outbox.state().pending)
+
+    def _check_protocol(self) -> None:
+        """Once per run: a hub older than this clinic's protocol would refuse every record (its schema
+        does not know the new keys), so nothing is sent to it and the outbox keeps everything."""
+        if self.hub_protocol is None:
+            answer = self.link.request("GET", "/whoami")
+            if answer.status != 200:
+                raise LinkDown(f"the hub answered {answer.status} for whoami")
+            self.hub_protocol = int(answer.json().get("protocol", 1))
+        if self.hub_protocol < PROTOCOL:
+            raise HubRefused(
+                OLD_HUB,
+                f"the hub speaks sync protocol {self.hub_protocol}, this clinic sends protocol {PROTOCOL}: "
+                "upgrade the hub's edge-all (nothing was sent; the outbox keeps everything)",
+            )
 
     def _upload(self, sha256: str, path: str) -> bool:
         """Make sure the hub holds this picture; False when the file is gone or changed on the card."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
-from edge_all.sync.protocol import record, record_id
+from edge_all.sync.protocol import PROTOCOL, record, record_id
 
 FILE = "outbox.db"
 SCHEMA = """
@@ -155,9 +155,17 @@ class Outbox:
         identity = first[0]  # a replaced (rescued) results database starts its marks afresh
         capture_mark, review_mark = f"capture:{identity}", f"review:{identity}"
         after = self.mark(capture_mark)
+        # What an older results schema lacks reads as none (label roles: 4; the site profile's sha256
+        # a session read with: 8, as s_site_profile_sha256, the name the sync protocol gives it).
+        session_columns = {column[1] for column in source.execute("PRAGMA table_info(sessions)")}
+        optional = "".join(
+            f", s.{column} AS s_{name}"
+            for column, name in (("label_roles", "label_roles"), ("site_sha256", "site_profile_sha256"))
+            if column in session_columns
+        )
         rows = source.execute(
             "SELECT c.*, s.uid, s.model AS s_model, s.bundle_sha256 AS s_bundle, s.labels, "
-            "s.edge_all_version, s.started_at AS s_started, s.source AS s_source "
+            f"s.edge_all_version, s.started_at AS s_started, s.source AS s_source{optional} "
             "FROM captures c JOIN sessions s ON s.id = c.session_id "
             "WHERE c.id > ? ORDER BY c.id LIMIT ?",
             (after, limit),
@@ -167,6 +175,7 @@ class Outbox:
             "LEFT JOIN sessions s ON s.id = c.session_id WHERE r.id > ? ORDER BY r.id LIMIT ?",
             (self.mark(review_mark), limit),
         ).fetchall()
+        cells = _cells_of(source, [row["id"] for row in rows])
         samples = {row["sample_id"] or "" for row in rows}
         calls = [
             source.execute("SELECT * FROM samples WHERE sample_id = ?", (sample,)).fetchone()
@@ -176,7 +185,7 @@ class Outbox:
         at = _now()
         with self.transaction() as connection:
             for row in rows:
-                body, image = field_body(row, clinic, results_db.parent)
+                body, image = field_body(row, clinic, results_db.parent, cells.get(row["id"], []))
                 added += self._add(
                     connection, record("field", record_id(clinic, row["uid"], row["id"]), body), image, at
                 )
@@ -284,8 +293,28 @@ class Outbox:
         return OutboxState(pending, refused, oldest, link[0] if link else None, link[1] if link else None)
 
 
-def field_body(row: sqlite3.Row, clinic: str, base: Path) -> tuple[dict[str, Any], str | None]:
-    """A capture row as the hub's field record; the picture's path when one was kept."""
+def _cells_of(source: sqlite3.Connection, capture_ids: list[int]) -> dict[int, list[sqlite3.Row]]:
+    """The recorded white cells of these captures, by capture, in finding order (results schema 4+)."""
+    if (
+        not capture_ids
+        or not source.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cells'"
+        ).fetchone()
+    ):
+        return {}
+    found: dict[int, list[sqlite3.Row]] = {}
+    marks = ", ".join("?" for _ in capture_ids)
+    for cell in source.execute(
+        f"SELECT * FROM cells WHERE capture_id IN ({marks}) ORDER BY id", capture_ids
+    ).fetchall():
+        found.setdefault(cell["capture_id"], []).append(cell)
+    return found
+
+
+def field_body(
+    row: sqlite3.Row, clinic: str, base: Path, cells: list[sqlite3.Row] | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """A capture row (and its cells) as the hub's field record; the picture's path when one was kept."""
     image_path = row["image_path"]
     image, image_sha256 = None, row["image_sha256"]
     if image_path:
@@ -298,17 +327,21 @@ def field_body(row: sqlite3.Row, clinic: str, base: Path) -> tuple[dict[str, Any
         for key in ("brightness", "contrast", "clipped", "stained", "focus")
         if row[key] is not None
     }
+    roles = _optional(row, "s_label_roles")
+    site = _optional(row, "s_site_profile_sha256")
     body = {
+        "protocol": PROTOCOL,
         "clinic": clinic,
         "sample_id": row["sample_id"] or "",
         "session": {
             "uid": row["uid"], "model": row["s_model"], "bundle_sha256": row["s_bundle"],
-            "labels": json.loads(row["labels"]), "site_profile_sha256": _optional(row, "site_profile_sha256"),
+            "labels": json.loads(row["labels"]), "site_profile_sha256": site,
             "edge_all_version": row["edge_all_version"], "started_at": row["s_started"],
-            "source": row["s_source"],
+            "source": row["s_source"], "label_roles": json.loads(roles) if roles else None,
         },
         "capture_id": row["id"],
         "frame_index": row["frame_index"],
+        "field_number": _optional(row, "field_number"),
         "captured_at": row["captured_at"],
         "status": row["status"],
         "label": row["label"],
@@ -317,8 +350,11 @@ def field_body(row: sqlite3.Row, clinic: str, base: Path) -> tuple[dict[str, Any
         "quality": quality,
         "reason": row["reason"],
         "unfamiliarity": row["unfamiliarity"],
+        "scale": {"um_per_px": _optional(row, "um_per_px"), "source": _optional(row, "scale_source")},
         "image_sha256": image_sha256 if image else None,
-        "cells": _cells(row),
+        # A cell model's field (its session has label roles) has a list, empty when no cell was
+        # found; a whole-field model's has none.
+        "cells": [_cell(cell) for cell in cells or ()] if roles else None,
     }  # fmt: skip
     return body, image
 
@@ -327,20 +363,13 @@ def _optional(row: sqlite3.Row, key: str) -> Any:
     return row[key] if key in row.keys() else None  # noqa: SIM118 - a Row's `in` tests values, not names
 
 
-def _cells(row: sqlite3.Row) -> list[dict[str, Any]] | None:
-    """Each white cell's box and class, where the results database records them (a `cells` JSON column:
-    [{"box": [x, y, w, h], "label", "confidence"}]); None for models that read whole fields."""
-    cells = _optional(row, "cells")
-    if not cells:
-        return None
-    return [
-        {
-            "box": [float(v) for v in cell["box"]],
-            "label": str(cell["label"]),
-            "confidence": cell.get("confidence"),
-        }
-        for cell in json.loads(cells)
-    ]
+def _cell(cell: sqlite3.Row) -> dict[str, Any]:
+    """One recorded cell: its box [x, y, width, height] in the stored frame's pixels, class, status."""
+    return {
+        "box": [cell["x0"], cell["y0"], cell["x1"] - cell["x0"], cell["y1"] - cell["y0"]],
+        "label": cell["label"], "confidence": cell["confidence"], "status": cell["status"],
+        "reason": cell["reason"], "unfamiliarity": cell["unfamiliarity"],
+    }  # fmt: skip
 
 
 def slide_call_body(row: sqlite3.Row, clinic: str) -> dict[str, Any]:

@@ -14,6 +14,11 @@ HTTP, under /api/v1, with `Authorization: Bearer <device token>`:
 - POST records {"records": [..]} -> {"results": [{"id", "outcome", "status", "why"}]}, outcome being
   stored, duplicate (held already: confirmed) or refused
 - GET  signoffs?after=<n>        -> {"signoffs": [...], "next": n}
+
+Versions: a field body of protocol 2 says so (`"protocol": 2`) and adds the field number, the scale,
+the session's label roles and each cell's status; one without the key is protocol 1, which a hub of
+protocol 2 still takes. `whoami` names the hub's protocol; a clinic refuses to send to a hub older
+than its own (the hub's schema would refuse every record), saying so, and keeps its outbox.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 API = "/api/v1"
 KINDS = ("field", "slide_call", "review")
+PROTOCOL = 2  # what this edge-all sends and takes (docs/hub.md, "The sync protocol")
 MAX_RECORDS = 100  # records in one POST
 MAX_RECORDS_BYTES = 4 * 1024 * 1024
 MAX_BLOB_BYTES = 32 * 1024 * 1024  # a full-resolution PNG field is a few MB

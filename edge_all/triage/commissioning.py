@@ -19,6 +19,7 @@ from edge_all.cells.scale import REFERENCE_UM_PER_PX, ScaleEstimate, estimate_sc
 from edge_all.cells.stain import lab_statistics
 from edge_all.digest import sha256_file
 from edge_all.errors import FileError
+from edge_all.runtime.bundle import BundleManifest
 from edge_all.runtime.images import ImageError, read_image, read_rgb
 from edge_all.site.commission import (
     ADVISED_IMAGES,
@@ -29,7 +30,8 @@ from edge_all.site.commission import (
     make_profile,
     site_scale,
 )
-from edge_all.site.profile import IMAGES_DIR, ImageUsed, SiteProfile, SkippedImage
+from edge_all.site.profile import IMAGES_DIR, ImageUsed, SiteProfile, SkippedImage, write_profile
+from edge_all.site.report import write_report
 from edge_all.triage.quality import measure
 from edge_all.triage.thresholds import QualityThresholds
 
@@ -163,3 +165,21 @@ def commission(
         fields.append(measures)
     profile = make_profile(bundle_model_sha256, used, skipped, fields, scale, measured_at, gates_of(limits))
     return Commissioned(profile, tuple(fields))
+
+
+def commission_site(
+    site_dir: Path,
+    images: list[tuple[Path, str]],
+    manifest: BundleManifest,
+    limits: QualityThresholds,
+    stated_um_per_px: float | None = None,
+    skipped: Iterable[SkippedImage] = (),
+    skip: Callable[[SkippedImage], None] = lambda s: None,
+    progress: Callable[[Iterable], Iterable] = lambda items: items,
+) -> tuple[Commissioned, Path]:
+    """Commission on the `images` stored in `site_dir` and write its profile and report there (the
+    CLI's and the station's one way); raises CommissionError, writing nothing, when refused."""
+    done = commission(images, manifest.model_sha256, limits, stated_um_per_px, skipped, skip, progress)
+    write_profile(site_dir, done.profile)
+    report = write_report(site_dir, done.profile, done.fields, gates_of(limits), manifest.stain)
+    return done, report

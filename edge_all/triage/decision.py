@@ -18,13 +18,15 @@ result is its most serious cell's, and FieldResult.cells holds every cell with i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from edge_all.cells.scale import ScaleEstimate
 from edge_all.runtime.classifier import Classifier, Prediction, Predictor
+from edge_all.site.profile import SiteProfile
 from edge_all.triage.cells import CellReader, CellResult
+from edge_all.triage.drift import drift_of
 from edge_all.triage.quality import QualityMetrics, assess
 from edge_all.triage.rules import REFERRED_REASON as REFERRED_REASON
 from edge_all.triage.rules import decide
@@ -53,6 +55,9 @@ class FieldResult:
     scale: ScaleEstimate | None = None  # the scale used and its source; None: not looked for
     cells: tuple[CellResult, ...] = ()  # a cell model's white cells, boxes in the image's pixels
     read_by_cells: bool = False  # a cell model judged it (its `cells` are the answer, even when empty)
+    drift: str | None = (
+        None  # read with a site: how it differs from the site's fields (edge_all.triage.drift)
+    )
 
 
 def reads_cells(predictor: Predictor) -> bool:
@@ -78,6 +83,8 @@ def assess_field(
     scale: ScaleEstimate | None = None,
     reads_cells: bool = False,
     cell_reader: CellReader | None = None,
+    site: SiteProfile | None = None,
+    check_site_scale: bool = True,
 ) -> FieldResult:
     """Check the picture, then (if it passed) classify it and decide; raises the classifier's errors.
 
@@ -85,8 +92,26 @@ def assess_field(
     reference scale when it is known. `reads_cells` (a model that reads cells at a physical scale)
     refers an image of unknown scale, and reads the field cell by cell (edge_all.triage.cells; pass a
     `cell_reader` made once per command, or one is made here). `heatmap` adds a class activation map
-    when the bundle can draw one.
+    when the bundle can draw one. `site` (read with a commissioned site) adds the drift warning
+    (`check_site_scale` False: without its costly red-cell scale check, edge_all.triage.drift).
     """
+    result = _assess(rgb, classifier, quality, threshold, tta, heatmap, scale, reads_cells, cell_reader)
+    if site is None:
+        return result
+    return replace(result, drift=drift_of(rgb, result.scale, result.quality, site, check_site_scale))
+
+
+def _assess(
+    rgb: np.ndarray,
+    classifier: Predictor,
+    quality: QualityThresholds | None,
+    threshold: float,
+    tta: bool,
+    heatmap: bool,
+    scale: ScaleEstimate | None,
+    reads_cells: bool,
+    cell_reader: CellReader | None,
+) -> FieldResult:
     if reads_cells and (scale is None or not scale.known):
         unknown = scale or ScaleEstimate(None, "estimated", reason="no scale given or estimated")
         return FieldResult(

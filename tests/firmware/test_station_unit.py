@@ -79,6 +79,7 @@ def test_execstart_with_the_env_file_serves_the_station(tmp_path, int8_bundle):
     env.update(
         EDGE_ALL_MODEL=str(int8_bundle), EDGE_ALL_DB=str(tmp_path / "results.db"),
         EDGE_ALL_FRAMES=str(tmp_path / "frames"), EDGE_ALL_STATION_PORT=str(port),
+        EDGE_ALL_STATION_SITE=str(tmp_path / "site"),
     )  # fmt: skip
     unit = read_unit(SCRIPTS / UNIT)
     argv = expand_exec_start(unit["Service"]["ExecStart"], env)
@@ -97,6 +98,7 @@ def test_execstart_with_the_env_file_serves_the_station(tmp_path, int8_bundle):
                 assert time.monotonic() < deadline, "the station did not answer"
                 time.sleep(0.2)
         assert "Station" in page and str(int8_bundle) in page
+        assert 'id="not-commissioned"' in page  # installed without a site profile
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) in (0, -signal.SIGTERM)
@@ -128,5 +130,8 @@ def test_install_pi_enables_one_of_the_two_services(debian_root):
     result = install("--station")
     assert sorted(os.listdir(wants)) == [UNIT]
     assert "sudo systemctl start edge-all-station.service" in result.stdout
+    # Left "not commissioned": no site profile installed, and it says how to commission.
+    assert "the station is not commissioned yet" in result.stdout
+    assert not (root / "var/lib/edge-all/site").exists()
     install()  # and back to unattended capture
     assert sorted(os.listdir(wants)) == ["edge-all.service"]

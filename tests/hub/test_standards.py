@@ -71,12 +71,16 @@ def picture(kind: str, seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def put_field(store, blobs, sample: str, at: int, data: bytes | None, cells=None, label="Pre") -> dict:
+def put_field(
+    store, blobs, sample: str, at: int, data: bytes | None, cells=None, label="Pre", protocol2=None
+) -> dict:
+    """A field record as a clinic sends it: protocol 1, or protocol 2 with `protocol2`'s keys
+    (field_number, scale, label_roles) merged in."""
     sha = None
     if data is not None:
         sha = hashlib.sha256(data).hexdigest()
         blobs.put(sha, data)
-        store.add_blob(sha, len(data))
+        store.add_blob(sha, len(data), Image.open(io.BytesIO(data)).size)
     body = {
         "clinic": "kisumu-1", "sample_id": sample,
         "session": {"uid": "ab" * 16, "model": "bundles/mobilenet-all/", "bundle_sha256": "5e" * 32,
@@ -86,6 +90,11 @@ def put_field(store, blobs, sample: str, at: int, data: bytes | None, cells=None
         "status": "classified", "label": label, "confidence": 0.9, "probabilities": None, "quality": {},
         "reason": None, "unfamiliarity": None, "image_sha256": sha, "cells": cells,
     }  # fmt: skip
+    if protocol2 is not None:
+        extra = dict(protocol2)
+        body["session"]["label_roles"] = extra.pop("label_roles", None)
+        body.update({"protocol": 2, "field_number": at + 1, **extra})
+        body["session"]["labels"] = list(body["session"]["label_roles"] or ["Benign", "Pre"])
     item = record("field", str(uuid.uuid4()), body)
     assert store.ingest(1, "kisumu-1", item).outcome == "stored"
     return item
@@ -144,6 +153,67 @@ def test_the_adapter_maps_the_hubs_records_onto_a_slide_export(hub):
     assert (
         store.signoffs_for("kisumu-1", 0)[0].keys().isdisjoint({"payload", "patient_id"})
     )  # not to the clinic
+
+
+ROLES = {"Early": "all_like", "Pre": "all_like", "Neutrophil": "not_all_like", "Platelet": "not_a_white_cell"}
+
+
+def test_protocol_2_cells_scale_and_roles_reach_the_export_and_the_flags(hub):
+    store, _, blobs, ada = hub
+    cells = [
+        {"box": [10, 5, 20, 22], "label": "Pre", "confidence": 0.88, "status": "all-like", "reason": None,
+         "unfamiliarity": 0.4},
+        {"box": [40, 30, 12, 12], "label": "Platelet", "confidence": 0.97, "status": "dropped",
+         "reason": None, "unfamiliarity": None},
+    ]  # fmt: skip
+    scale = {"um_per_px": 0.31, "source": "site"}
+    p2 = {"label_roles": ROLES, "scale": scale}
+    put_field(store, blobs, "P2-1", 0, picture("PNG", 7), cells, label="Pre", protocol2=p2)
+    put_field(store, blobs, "P2-1", 1, picture("PNG", 8), [], label="Neutrophil",
+              protocol2={**p2, "scale": {"um_per_px": None, "source": None}})  # fmt: skip
+    put_field(store, blobs, "P2-2", 0, picture("PNG", 9), [], label="Neutrophil", protocol2=p2)
+    slides = {s["sample_id"]: s for s in store.worklist(ada, "all")}
+    # Neutrophil is not ALL-like for this cell model: the old "not Benign" rule would have flagged it.
+    assert slides["P2-1"]["flagged"] and not slides["P2-2"]["flagged"]
+    flagged = store.fields(slides["P2-1"]["id"], flagged=True)
+    assert [f["label"] for f in flagged] == ["Pre"]
+    first, second = store.fields(slides["P2-1"]["id"])
+    assert (first["field_number"], first["um_per_px"], first["scale_source"]) == (1, 0.31, "site")
+    assert first["frame_size"] == (80, 60) and second["cells"] == []
+    assert [(c["x0"], c["y0"], c["x1"], c["y1"], c["status"]) for c in first["cells"]] == [
+        (10, 5, 30, 27, "all-like"), (40, 30, 52, 42, "dropped"),
+    ]  # fmt: skip
+    export = slide_export(store, blobs, slides["P2-1"]["id"], "Kisumu clinic")
+    assert [f.um_per_pixel for f in export.fields] == [0.31, None]  # unknown: no Pixel Spacing claimed
+    assert [(c.label, c.status) for c in export.fields[0].cells] == [
+        ("Pre", "all-like"),
+        ("Platelet", "dropped"),
+    ]
+    assert export.cell_counts() == {"Pre": 1}  # a platelet is not a white cell
+    images = slide_instances(export, HubStandards(*_parts(hub)).uids).images
+    assert [float(v) for v in images[0].PixelSpacing] == [0.00031, 0.00031] and "PixelSpacing" not in images[
+        1
+    ]
+
+
+def test_a_second_signoff_amends_the_report_and_makes_a_new_sr(hub):
+    store, _, blobs, ada = hub
+    slide = a_slide(hub, "K-9")
+    uids = HubStandards(*_parts(hub)).uids
+    first = slide_export(store, blobs, slide["id"], "Kisumu clinic")
+    assert first.earlier_sign_offs == () and fhir_report(first, uids)["status"] == "final"
+    store.add_review(slide["id"], ada, "inconclusive", "thick smear", field_id=None, signoff=True,
+                     client="10.0.0.2")  # fmt: skip
+    second = slide_export(store, blobs, slide["id"], "Kisumu clinic")
+    assert second.earlier_sign_offs == (first.sign_off.record_id,)
+    assert second.sign_off.decision is Decision.INCONCLUSIVE and second.amended
+    assert second.patient == first.patient  # typed at the first sign-off only: kept, not dropped
+    assert fhir_report(second, uids)["status"] == "amended"
+    old_sr, new_sr = (slide_instances(e, uids).sr for e in (first, second))
+    assert new_sr.SOPInstanceUID != old_sr.SOPInstanceUID
+    assert new_sr.SeriesInstanceUID == old_sr.SeriesInstanceUID and new_sr.InstanceNumber == 2
+    reference = new_sr.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    assert reference.ReferencedSOPInstanceUID == old_sr.SOPInstanceUID
 
 
 def test_no_patient_is_invented_and_an_unsigned_slide_exports_unsigned(hub):

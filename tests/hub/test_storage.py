@@ -4,6 +4,7 @@ order and visibility, sign-offs beside the model's result, append-only records, 
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 
 import pytest
@@ -121,14 +122,26 @@ def test_a_signoff_stands_beside_the_model_result_and_later_fields_mark_the_slid
     ) == []
 
 
+def with_cells(item: dict) -> dict:
+    """The record as a protocol 2 clinic sends it, with two cells."""
+    body = {**item["body"], "protocol": 2, "field_number": 1, "scale": {"um_per_px": 0.3, "source": "given"},
+            "cells": [{"box": [1, 2, 3, 4], "label": "Pre", "confidence": 0.9, "status": "all-like",
+                       "reason": None, "unfamiliarity": None},
+                      {"box": [9, 9, 5, 5], "label": "Benign", "confidence": 0.8, "status": "cleared",
+                       "reason": None, "unfamiliarity": 0.2}]}  # fmt: skip
+    return record("field", item["id"], body)
+
+
 def test_the_application_cannot_change_or_delete_records_or_reviews(hub):
     store, people = hub
-    store.ingest(1, "kisumu-1", field("kisumu-1", "K-1", "Pre"))
+    store.ingest(1, "kisumu-1", with_cells(field("kisumu-1", "K-1", "Pre")))
     (slide,) = store.worklist(people["ada"])
     store.add_review(slide["id"], people["ada"], "refer", None, field_id=None, signoff=True, client="x")
     for statement in (
         "UPDATE fields SET label = 'Benign'",
         "DELETE FROM fields",
+        "UPDATE cells SET label = 'Benign'",
+        "DELETE FROM cells",
         "UPDATE reviews SET decision = 'no ALL-like cells'",
         "DELETE FROM reviews",
         "DELETE FROM audit",
@@ -136,6 +149,7 @@ def test_the_application_cannot_change_or_delete_records_or_reviews(hub):
         with pytest.raises(DBAPIError), store.engine.begin() as connection:
             connection.execute(text(statement))
     assert store.fields(slide["id"])[0]["label"] == "Pre"
+    assert [c["label"] for c in store.fields(slide["id"])[0]["cells"]] == ["Pre", "Benign"]
     assert store.reviews(slide["id"])[0]["decision"] == "refer"
 
 
@@ -151,7 +165,7 @@ def test_retention_purges_old_slides_audits_each_and_keeps_shared_pictures(hub, 
     for sample in ("OLD-1", "NEW-1"):
         item = field("kisumu-1", sample)
         item["body"]["image_sha256"] = sha
-        item = record("field", item["id"], item["body"])
+        item = with_cells(record("field", item["id"], item["body"]))
         assert store.ingest(1, "kisumu-1", item).outcome == "stored"
     (old,) = [s for s in store.worklist(people["ada"]) if s["sample_id"] == "OLD-1"]
     store.add_review(old["id"], people["ada"], "refer", None, field_id=None, signoff=True, client="x")
@@ -166,5 +180,48 @@ def test_retention_purges_old_slides_audits_each_and_keeps_shared_pictures(hub, 
     assert store.purge("2025-01-01", SYSTEM, blob_store) == ["kisumu-1/OLD-1"]
     assert [s["sample_id"] for s in store.worklist(people["ada"], "all")] == ["NEW-1"]
     assert blob_store.has(sha)  # still the picture of NEW-1
+    with store.engine.connect() as connection:  # the old slide's cells went with it, the new one's stay
+        assert connection.execute(text("SELECT COUNT(*) FROM cells")).scalar_one() == 2
     (entry,) = audit.entries(store.engine, action="retention purge")
     assert entry.subject == "slide kisumu-1/OLD-1"
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_h003_adds_to_a_hub_at_h002_and_keeps_what_it_held(kind, request, tmp_path):
+    """The add-only migration on a hub that already holds a protocol 1 field: the row reads as it was
+    (no number, no scale, no cells, flagged by the old Benign rule), and protocol 2 fields go in beside."""
+    from edge_all.accounts import migrate as accounts_migrate
+
+    if kind == "sqlite":
+        engine = open_engine(f"sqlite:///{tmp_path / 'old-hub.db'}")
+    else:
+        engine = open_engine(request.getfixturevalue("postgres").new_database(f"h002_{next(_names)}")[0])
+    accounts_migrate.upgrade(engine, extra_versions=[migrate.VERSIONS], target="h002")
+    Accounts(engine).add_clinic("kisumu-1", "Kisumu", SYSTEM)
+    old = field("kisumu-1", "OLD", "Pre")
+    payload = json.dumps(old["body"], sort_keys=True)
+    with engine.begin() as connection:  # what an h002 hub stored (its columns only)
+        connection.execute(
+            text(
+                "INSERT INTO slides (clinic_id, sample_id, first_received_at, last_received_at, flagged) "
+                "VALUES ('kisumu-1', 'OLD', '2026-03-02T08:00:00Z', '2026-03-02T08:00:00Z', true)"
+            )
+        )
+        connection.execute(text(
+            "INSERT INTO fields (record_id, record_sha256, slide_id, device_id, received_at, captured_at, "
+            "frame_index, status, label, model, bundle_sha256, payload) VALUES (:rid, :sha, 1, 1, "
+            "'2026-03-02T08:00:00Z', '2026-03-02T08:00:00Z', 0, 'classified', 'Pre', 'm', :bundle, :payload)"
+        ), {"rid": old["id"], "sha": old["sha256"], "bundle": "5e" * 32, "payload": payload})  # fmt: skip
+    assert migrate.pending(engine) == ["h003"]
+    migrate.upgrade(engine)
+    assert migrate.pending(engine) == []
+    store = HubStore(engine)
+    (kept,) = store.fields(1, flagged=True)  # Pre is not Benign: flagged as before
+    assert (kept["record_id"], kept["field_number"], kept["um_per_px"], kept["cells"]) == (
+        old["id"], None, None, None,
+    )  # fmt: skip
+    assert (
+        store.ingest(1, "kisumu-1", with_cells(field("kisumu-1", "OLD", "Benign", at=1))).outcome == "stored"
+    )
+    assert [len(f["cells"] or []) for f in store.fields(1)] == [0, 2]
+    engine.dispose()

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
 from sqlalchemy import func, select
 
 from edge_all.accounts.database import open_engine
 from edge_all.accounts.people import Accounts
 from edge_all.hub.schema import blobs, fields, slide_calls
 from edge_all.hub.storage import HubStore
+from edge_all.sync import credentials
+from edge_all.sync import engine as sync_engine
+from edge_all.sync.link import HubRefused
 from edge_all.sync.outbox import Outbox, outbox_path
 from tests.servers.hub import enrol_code, prepare, start_hub
 
@@ -73,5 +77,37 @@ def test_a_clinic_enrols_syncs_and_gets_its_signoff_back(tmp_path):
         (slide,) = store.worklist(ada)
         assert slide["changed"] and slide["received"] == 6
         engine.dispose()
+    finally:
+        hub.stop()
+
+
+def test_a_clinic_newer_than_its_hub_refuses_clearly_and_keeps_its_outbox(tmp_path, monkeypatch):
+    """The hub names its sync protocol (whoami); a clinic whose protocol is newer sends nothing (the
+    hub's schema would refuse every record), says why, and keeps everything in its outbox. The real
+    hub here speaks protocol 2; the clinic is made one protocol newer."""
+    database = f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"
+    (tmp_path / "hub").mkdir()
+    prepare(database, {"kisumu-1": "Kisumu"}, [])
+    hub = start_hub(tmp_path / "hub", database)
+    try:
+        clinic = tmp_path / "clinic"
+        clinic.mkdir()
+        credential = clinic / "hub-credential.json"
+        code = enrol_code(database, "kisumu-1")
+        edge_all("hub", "enrol", hub.url, "--code", code, "--credentials", str(credential))
+        db = clinic / "results.db"
+        record_slide(db, "PBS-0009", 3)
+        syncer = sync_engine.Syncer(db, credentials.read(credential))
+        try:
+            assert syncer.link.request("GET", "/whoami").json()["protocol"] == sync_engine.PROTOCOL == 2
+            monkeypatch.setattr(sync_engine, "PROTOCOL", 3)
+            with pytest.raises(HubRefused) as refused:
+                sync_engine.watch(syncer, until_idle=True, max_seconds=10)
+            assert refused.value.status == sync_engine.OLD_HUB
+            assert "the hub speaks sync protocol 2, this clinic sends protocol 3" in refused.value.why
+            assert syncer.outbox.state().pending == 3 + 1  # every field and the call, kept
+        finally:
+            syncer.close()
+        assert counts(database)["fields"] == 0  # nothing was sent
     finally:
         hub.stop()

@@ -101,7 +101,17 @@ def test_a_folder_that_holds_a_commissioning_is_not_overwritten(site, fields):
     assert done.returncode == 1 and "commission --again" in done.stderr
 
 
-def test_blurred_fields_are_not_ready(tmp_path):
+def _refused(done, site_dir, reason: str) -> None:
+    """Refused in one line naming the reason, exit code 1, no profile, the copies removed."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: refused, no profile written: ") and reason in last, done.stderr
+    assert "verdict" not in done.stdout
+    assert not (site_dir / "site.json").exists() and not (site_dir / "site.json.sha256").exists()
+    assert list((site_dir / "images").iterdir()) == []
+
+
+def test_blurred_fields_are_refused(tmp_path):
     from PIL import Image
 
     from tests.cells.smears import blurred, draw_field
@@ -111,9 +121,8 @@ def test_blurred_fields_are_not_ready(tmp_path):
     for i in range(FIELDS):
         Image.fromarray(blurred(draw_field(UM_PER_PX, size=(240, 180), seed=i), 6)).save(folder / f"{i}.jpg")
     done = run_edge_all("commission", folder, "--out", tmp_path / "site")
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "verdict: NOT READY" in done.stdout
-    assert "fields are out of focus (focus" in done.stdout and "< 40 at 0.55 um/px" in done.stdout
+    _refused(done, tmp_path / "site", "most fields are out of focus (focus")
+    assert "< 40 at 0.55 um/px): focus on the red cells' edges" in done.stderr
 
 
 def _unsuitable(folder, kind: str):
@@ -137,9 +146,31 @@ def _unsuitable(folder, kind: str):
 
 @pytest.mark.parametrize(
     ("kind", "reason"),
-    [("unstained", "no stained white cells in most fields"), ("photo", "no scale from most images")],
+    [
+        ("unstained", "the fields are unstained (stained"),
+        ("photo", "do not look like fields of a blood smear"),
+    ],
 )
-def test_unsuitable_images_never_make_a_ready_site(kind, reason, tmp_path):
-    done = run_edge_all("commission", _unsuitable(tmp_path / kind, kind), "--out", tmp_path / "site")
-    assert done.returncode == 1 and "verdict: NOT READY" in done.stdout and reason in done.stdout
-    assert read_profile(tmp_path / "site").verdict.ready is False  # and --site refuses it
+def test_unsuitable_images_are_refused_and_nothing_is_touched(kind, reason, tmp_path):
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "notes.txt").write_text("kept")  # what was there before stays as it was
+    done = run_edge_all("commission", _unsuitable(tmp_path / kind, kind), "--out", site_dir)
+    _refused(done, site_dir, reason)
+    assert (site_dir / "notes.txt").read_text() == "kept"
+    assert sorted(p.name for p in site_dir.iterdir()) == ["images", "notes.txt"]
+
+
+def test_a_real_smear_with_a_dim_lamp_is_not_ready_with_what_to_fix(tmp_path):
+    from PIL import Image
+
+    from tests.cells.smears import draw_field
+
+    folder = tmp_path / "dim"
+    folder.mkdir()
+    for i in range(FIELDS):
+        Image.fromarray(draw_field(UM_PER_PX, size=(240, 180), lamp=0.4, seed=i)).save(folder / f"{i}.jpg")
+    done = run_edge_all("commission", folder, "--out", tmp_path / "site")
+    assert done.returncode == 1 and "verdict: NOT READY" in done.stdout
+    assert "fields are too dark" in done.stdout and "open the condenser" in done.stdout
+    assert read_profile(tmp_path / "site").verdict.ready is False  # written, and --site refuses it

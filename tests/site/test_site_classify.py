@@ -15,6 +15,7 @@ from edge_all.digest import sha256_file
 from edge_all.results.store import ResultsStore
 from edge_all.runtime.bundle import Stain
 from edge_all.site.profile import read_profile
+from edge_all.triage.thresholds import QualityThresholds
 from tests.cells.conftest import cells_bundle
 from tests.cells.smears import draw_field
 from tests.cli_runner import run_edge_all
@@ -98,6 +99,15 @@ def test_capture_and_classify_reads_frames_at_the_sites_scale(cell_site, cell_bu
         (row,) = store.captures()
     assert row["scale_source"] == "site" and row["status"] != "error"
     assert row["um_per_px"] == pytest.approx(read_profile(cell_site).scale.um_per_px, rel=1e-4)
+    with ResultsStore.open(tmp_path / "results.db", create=False) as store:
+        (session,) = store.sessions()
+    assert session["site_sha256"] == sha256_file(cell_site / "site.json")  # the profile it read with
+    limits = json.loads(session["quality_thresholds"])  # the gate's limits relative to the site
+    assert limits["min_focus"] > QualityThresholds().min_focus
+    exported = run_edge_all("results", "export", "--csv", tmp_path / "r.csv", "--db", tmp_path / "results.db")
+    assert (
+        exported.returncode == 0 and sha256_file(cell_site / "site.json") in (tmp_path / "r.csv").read_text()
+    )
 
 
 def test_the_sites_statistics_standardise_as_torchstain_does_with_the_images_own():
@@ -119,6 +129,8 @@ def test_info_shows_the_site(cell_site, cell_bundle):
     assert site["um_per_px"] == read_profile(cell_site).scale.um_per_px and site["ready"] is True
     text = run_edge_all("info", "--model", cell_bundle, "--site", cell_site)
     assert f"site:   {cell_site}, commissioned" in text.stdout
+    assert f"profile sha256 {sha256_file(cell_site / 'site.json')}" in text.stdout
+    assert site["sha256"] == sha256_file(cell_site / "site.json")
 
 
 def test_commission_needs_a_bundle_not_a_plain_model(fields, colour_models, tmp_path):

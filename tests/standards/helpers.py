@@ -58,6 +58,7 @@ def make_slide(
     sample_id: str = "S-0042",
     record_id: str = "slide-1",
     sign_off_id: str = "signoff-1",
+    earlier_sign_offs: tuple[str, ...] = (),
     seed: int = 5,
 ) -> SlideExport:
     rng = np.random.default_rng(seed)
@@ -102,6 +103,7 @@ def make_slide(
             else None
         ),
         patient=patient,
+        earlier_sign_offs=earlier_sign_offs,
     )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 
 import highdicom as hd
 import numpy as np
@@ -34,6 +35,7 @@ VARIANTS = {
     "unsigned": dict(signed=False),
     "patient": dict(patient=Patient("MRN-5531", "Mwangi^Amani")),
     "no-scale": dict(um_per_pixel=None),
+    "amended": dict(sign_off_id="signoff-2", earlier_sign_offs=("signoff-1",)),
 }
 
 
@@ -154,3 +156,33 @@ def test_an_unsigned_slide_makes_an_unverified_sr_of_its_own():
     assert unsigned.VerificationFlag == "UNVERIFIED" and unsigned.CompletionFlag == "COMPLETE"
     assert unsigned.SOPInstanceUID != signed.SOPInstanceUID
     assert unsigned.SeriesInstanceUID == signed.SeriesInstanceUID
+
+
+def test_a_second_signoff_makes_a_new_sr_in_the_same_series_naming_the_one_it_replaces():
+    first = slide_instances(make_slide(2), UIDS).sr
+    second = read_back(
+        slide_instances(make_slide(2, sign_off_id="signoff-2", earlier_sign_offs=("signoff-1",)), UIDS).sr
+    )
+    assert second.SOPInstanceUID != first.SOPInstanceUID
+    assert second.SeriesInstanceUID == first.SeriesInstanceUID and second.InstanceNumber == 2
+    predecessor = second.PredecessorDocumentsSequence[0]
+    assert predecessor.StudyInstanceUID == first.StudyInstanceUID
+    assert predecessor.ReferencedSeriesSequence[0].SeriesInstanceUID == first.SeriesInstanceUID
+    reference = predecessor.ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    assert (reference.ReferencedSOPClassUID, reference.ReferencedSOPInstanceUID) == (
+        first.SOPClassUID, first.SOPInstanceUID,
+    )  # fmt: skip
+    assert "PredecessorDocumentsSequence" not in first
+
+
+def test_dropped_cells_are_in_the_sr_but_not_counted_as_white_cells():
+    slide = make_slide(1)
+    field = slide.fields[0]
+    dropped = replace(
+        field, cells=(*field.cells, replace(field.cells[0], label="Platelet", status="dropped"))
+    )
+    slide = replace(slide, fields=(dropped,))
+    sr = hd.sr.ComprehensiveSR.from_dataset(read_back(slide_instances(slide, UIDS).sr))
+    assert len(sr.content.get_planar_roi_measurement_groups()) == len(dropped.cells)
+    assert "dropped" in sr_words(sr)
+    assert "Platelet" not in slide.cell_counts()

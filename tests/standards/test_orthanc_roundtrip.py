@@ -112,3 +112,31 @@ def test_sending_a_slide_again_makes_no_new_instances(orthanc):
     _, attempts = send(orthanc, slide)  # a fresh outbox sends all five again: Orthanc keeps one of each
     assert [a.outcome.state for a in attempts] == [State.SENT] * 4
     assert orthanc.rest("/statistics")["CountInstances"] == before
+
+
+def test_a_second_signoff_sends_only_a_new_sr_that_names_the_first(orthanc):
+    first = make_slide(2, sample_id="RT-AMEND", record_id="rt-amend", sign_off_id="signoff-1")
+    store, _ = send(orthanc, first)
+    second = make_slide(
+        2,
+        sample_id="RT-AMEND",
+        record_id="rt-amend",
+        sign_off_id="signoff-2",
+        earlier_sign_offs=("signoff-1",),
+    )
+    queue_slide(store, second, UIDS, START, fhir=False)
+    due = store.due(Destination.PACS, START, 100)
+    assert [d.description for d in due] == ["SR of findings, sign-off 2 (a new instance; amends the earlier)"]
+    attempts = send_due(store, StowSender(Endpoint(orthanc.dicomweb, *orthanc.auth, timeout_s=30)), START)
+    assert [a.outcome.state for a in attempts] == [State.SENT]
+
+    web = client(orthanc)
+    study, sr_series = UIDS.study(first.record_id), UIDS.sr_series(first.record_id)
+    found = web.search_for_instances(study, sr_series)
+    assert sorted(i["00080018"]["Value"][0] for i in found) == sorted(
+        UIDS.sr(first.record_id, s) for s in ("signoff-1", "signoff-2")
+    )
+    back = web.retrieve_instance(study, sr_series, UIDS.sr(first.record_id, "signoff-2"))
+    reference = back.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    assert reference.ReferencedSOPInstanceUID == UIDS.sr(first.record_id, "signoff-1")
+    assert back.InstanceNumber == 2 and back.VerificationFlag == "VERIFIED"

@@ -124,9 +124,11 @@ def test_every_state_changing_route_checks_the_csrf_token(station, tmp_path):
         "/capture/field",
         "/capture/stop",
         "/review",
+        "/cell-review",
         "/login",
         "/logout",
         "/accounts",
+        "/commission",
     }
     assert all(getattr(route.endpoint, "csrf_checked", False) for route in changing)
 

@@ -43,7 +43,10 @@
     $("live-outcome").className = s.ok === false ? "error" : "";
     const words = s.words.field;
     $("live-result").replaceChildren(...label(words));
-    $("live-meaning").textContent = words ? words.meaning : "";
+    $("live-meaning").firstChild.textContent = words ? words.meaning : "";
+    const drift = s.last && s.last.drift;  // read with the site, and unlike its commissioning fields
+    $("live-drift").textContent = drift || "";
+    $("live-drift").hidden = !drift;
     $("live-next").firstElementChild.textContent = words ? words.next_step : "";
     $("live-quality").textContent = words ? words.quality : "";
     $("live-figures").textContent = words ? words.figures : "";
@@ -53,6 +56,15 @@
       const src = `/field/${last.id}/image-thumb`;
       if (picture.getAttribute("src") !== src) picture.src = src;
       picture.hidden = false;
+    }
+    // Its white cells' boxes and labels: the slide page's own drawing, served as a picture.
+    const cells = $("live-cells");
+    if (last && last.has_image && last.cells) {
+      const src = `/field/${last.id}/cells.svg`;
+      if (cells.getAttribute("src") !== src) cells.src = src;
+      cells.hidden = false;
+    } else {
+      cells.hidden = true;
     }
     const strip = $("live-recent");
     const shown = Array.from(strip.querySelectorAll("img")).map((img) => img.alt).join();

@@ -1,10 +1,11 @@
-// The slide page's review without a reload: every review form is sent with fetch and the answer is
-// shown in place (filters and scroll stay); and a keyboard review: j/k or the arrows move between
-// fields, each class has its key (shown beside it), 0 is "not assessable", Enter saves and moves on.
+// The review without a reload, on the slide page (its fields) and the cell gallery (its white cells):
+// every review form is sent with fetch and the answer is shown in place (filters and scroll stay); and
+// a keyboard review: j/k or the arrows move between cards (.review-cards article), each class has its
+// key (shown beside it), 0 is "not assessable", Enter saves and moves on.
 // Text only (textContent), never HTML. Without this script the forms still post and come back.
 "use strict";
 (() => {
-  const cards = Array.from(document.querySelectorAll("#fields article"));
+  const cards = Array.from(document.querySelectorAll(".review-cards article"));
   const status = document.getElementById("review-status");
   let current = -1;
 
@@ -70,7 +71,7 @@
       form.reset();
       if (typed) typed.value = typed.value || review.reviewer;
       form.closest("details").open = false;
-      say(`Saved: field ${card.querySelector(".number").textContent}, ${review.decision}.`);
+      say(`Saved: ${card.dataset.name}, ${review.decision}.`);
     } else {
       shownForSlide(review);
       form.reset();
