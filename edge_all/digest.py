@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # a sha256 as files record it: 64 lowercase hex digits
 
 _CHUNK = 1 << 20  # a bundle's model may be tens of MB: hash it in pieces, not whole in memory
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from edge_all.errors import EdgeAllError, FileError
 from edge_all.regular_files import SMALL_FILE_LIMIT, read_regular_text
+from edge_all.safe_text import printable  # a key from a file may hold a newline: one line still
 
 # A manifest or config is a few levels deep; anything deeper is damage or an attack.
 MAX_DEPTH = 32
@@ -96,13 +97,13 @@ class JsonObject(Mapping[str, Any]):
     # typed access
     def fail(self, key: str, problem: str) -> Exception:
         """The one-line error for a bad value at `key` (to raise)."""
-        return self.error(f"{self.where}: {self._prefix}{key}: {problem}")
+        return self.error(f"{self.where}: {printable(self._prefix + str(key))}: {problem}")
 
     def _get(self, key: str, default: Any) -> Any:
         if key in self._data:
             return self._data[key]
         if default is _REQUIRED:
-            raise self.error(f"{self.where}: missing key {self._prefix}{key}")
+            raise self.error(f"{self.where}: missing key {printable(self._prefix + str(key))}")
         return default
 
     def _expected(self, key: str, what: str, value: object) -> Exception:
@@ -163,6 +164,14 @@ class JsonObject(Mapping[str, Any]):
             raise self.fail(key, f"every item must be at least {minimum}, not {value}")
         return list(value)
 
+    def require_finite(self) -> JsonObject:
+        """This object, once no number anywhere in it is NaN or infinite: Python's json reads both,
+        JSON has neither, and a document holding one could not be written back as JSON."""
+        bad = non_finite_path(self._data)
+        if bad is not None:
+            raise self.fail(bad[0], f"must be a finite number, not {bad[1]}")
+        return self
+
     def object(self, key: str, default: Any = _REQUIRED) -> JsonObject:
         """A nested object, whose own errors name the path to it (`input.quantization.scale`)."""
         value = self._get(key, default)
@@ -171,6 +180,21 @@ class JsonObject(Mapping[str, Any]):
         if not isinstance(value, dict):
             raise self._expected(key, "an object", value)
         return JsonObject(value, self.where, self.error, f"{self._prefix}{key}.")
+
+
+def non_finite_path(value: Any) -> tuple[str, float] | None:
+    """The dotted path to the first NaN or infinity in a parsed JSON value (which Python's json
+    reads, though JSON has no such numbers), counted without recursion; None when there is none."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path, item
+        if isinstance(item, dict):
+            stack.extend((f"{path}.{key}" if path else str(key), child) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return None
 
 
 def parse_json_object(

@@ -25,7 +25,14 @@ from edge_all.digest import sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.results.errors import DatabaseGone, StorageFull, StoreError
 from edge_all.results.judged import JudgedField
-from edge_all.results.store import CaptureRecord, FrameCount, ResultsStore, is_disk_full
+from edge_all.results.store import (
+    CaptureRecord,
+    FrameCount,
+    ResultsStore,
+    as_unrecordable,
+    is_disk_full,
+    non_finite_numbers,
+)
 from edge_all.runtime.classifier import Classifier, Predictor
 from edge_all.runtime.heatmaps import overlay
 from edge_all.safe_text import utf8_safe
@@ -218,6 +225,9 @@ class CaptureSession:
             bundle_sha256=self.bundle_sha256,
             **fields,
         )
+        problems = non_finite_numbers(record)
+        if problems:  # recorded as an error, and the capture goes on
+            record = as_unrecordable(record, problems)
         stored = self.store.add(record)
         return replace(record, id=stored.id), stored.call
 

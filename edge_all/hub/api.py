@@ -9,7 +9,6 @@ clinic's), 409 (an id reused with other content, or a picture not uploaded yet),
 from __future__ import annotations
 
 import io
-import json
 import logging
 from typing import Any
 
@@ -23,8 +22,11 @@ from starlette.routing import Route
 from edge_all.accounts.audit import Actor, record
 from edge_all.accounts.devices import Device, Devices, EnrolmentRefused
 from edge_all.accounts.web import client_of
+from edge_all.errors import FileError
 from edge_all.hub.blobs import BlobMismatch, BlobStore
 from edge_all.hub.storage import HubStore
+from edge_all.jsonfile import non_finite_path, parse_json_object
+from edge_all.safe_text import printable
 from edge_all.sync.protocol import API, MAX_BLOB_BYTES, MAX_RECORDS_BYTES, PROTOCOL, SHA256, schema
 
 log = logging.getLogger("edge_all.hub")
@@ -39,6 +41,23 @@ class Refused(Exception):
 
 def _problem(status: int, why: str) -> JSONResponse:
     return JSONResponse({"error": why}, status_code=status)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """A body that is one JSON object, read as the device reads its own files (edge_all.jsonfile):
+    nesting deeper than 32 levels, an integer of thousands of digits, NaN or infinity (which JSON
+    does not have, and the database would keep as NULL) are a 400, never a RecursionError's 500."""
+    try:
+        data = parse_json_object(raw.decode("utf-8"), "the body", FileError).to_dict()
+    except UnicodeDecodeError:
+        raise Refused(400, "the body is not JSON (not UTF-8)") from None
+    except FileError as exc:
+        raise Refused(400, f"the body is not JSON we take ({str(exc).removeprefix('the body: ')})") from None
+    bad = non_finite_path(data)
+    if bad is not None:
+        why = f"{printable(bad[0])}: {bad[1]} is not a JSON number"
+        raise Refused(400, f"the body is not JSON we take ({why})")
+    return data
 
 
 def picture_size(data: bytes) -> tuple[int, int] | None:
@@ -123,15 +142,12 @@ class DeviceApi:
 
     async def enrol(self, request: Request) -> Response:
         try:
-            data = json.loads(await _body(request, 4096))
-            code = data.get("code") if isinstance(data, dict) else None
+            code = _json_object(await _body(request, 4096)).get("code")
             if not isinstance(code, str):
                 raise Refused(400, 'send {"code": "..."}')
             enrolment = await run_in_threadpool(self.devices.enrol, code, client_of(request))
         except Refused as refused:
             return self._refuse(request, None, refused.status, refused.why)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._refuse(request, None, 400, "the body is not JSON")
         except EnrolmentRefused as refused:
             log.warning("enrolment refused from %s: %s", client_of(request), refused)
             return _problem(403, str(refused))
@@ -165,11 +181,7 @@ class DeviceApi:
         return Response(status_code=201 if new else 200)
 
     async def records(self, request: Request, device: Device) -> Response:
-        raw = await _body(request, MAX_RECORDS_BYTES)
-        try:
-            payload = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise Refused(400, "the body is not JSON") from None
+        payload = _json_object(await _body(request, MAX_RECORDS_BYTES))
         error = next(iter(sorted(VALIDATOR.iter_errors(payload), key=lambda e: list(e.absolute_path))), None)
         if error is not None:
             where = "/".join(str(part) for part in error.absolute_path) or "the body"

@@ -20,11 +20,12 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
 import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -256,6 +257,33 @@ def is_disk_full(exc: BaseException) -> bool:
     return safe_write.is_disk_full(exc)
 
 
+def non_finite_numbers(record: CaptureRecord) -> list[str]:
+    """Each number of `record` that is NaN or infinite, as `name is value` (empty: all are finite)."""
+    numbers = {
+        "confidence": record.confidence, "inference_ms": record.inference_ms,
+        "unfamiliarity": record.unfamiliarity, "um_per_px": record.um_per_px,
+        **{f"quality {name}": value for name, value in record.quality.items()},
+        **{f"probability of {printable(label)}": p for label, p in (record.probabilities or {}).items()},
+        **{f"cell {i} {name}": value for i, cell in enumerate(record.cells)
+           for name, value in (("confidence", cell.confidence), ("unfamiliarity", cell.unfamiliarity))},
+    }  # fmt: skip
+    return [
+        f"{name} is {value}"
+        for name, value in numbers.items()
+        if isinstance(value, float) and not math.isfinite(value)
+    ]
+
+
+def as_unrecordable(record: CaptureRecord, problems: list[str]) -> CaptureRecord:
+    """The frame as an error, its measures dropped, saying which number could not be recorded: what a
+    capture records instead of stopping (a broken model's NaN must not end a slide)."""
+    return replace(
+        record, status=Status.ERROR, reason=f"could not be recorded: {'; '.join(problems)[:500]}",
+        label=None, confidence=None, probabilities=None, quality={}, inference_ms=None, unfamiliarity=None,
+        um_per_px=None, scale_source=None, cells=(),
+    )  # fmt: skip
+
+
 @_one_line_errors
 class ResultsStore:
     """The SQLite results database. Use as a context manager; every write commits at once.
@@ -339,6 +367,7 @@ class ResultsStore:
     def add(self, record: CaptureRecord) -> Stored:
         """Store one frame and bring its sample's counts and screening call up to date, atomically;
         the frame's id and its sample's call, as the database now holds them."""
+        self._refuse_non_finite(record)
         quality = record.quality
         values = (
             record.session_id, record.captured_at, record.sample_id, record.source, record.frame_index,
@@ -373,6 +402,13 @@ class ResultsStore:
             return Stored(int(cursor.lastrowid or 0), call)
 
         return self._transaction(insert)
+
+    def _refuse_non_finite(self, record: CaptureRecord) -> None:
+        """SQLite stores NaN as NULL (a result would read as never measured) and JSON holds neither
+        NaN nor infinity (no page could show the row): such a record is refused, naming the number."""
+        bad = non_finite_numbers(record)
+        if bad:
+            raise StoreError(f"{self.path}: {bad[0]}, not a finite number; the frame is not recorded")
 
     def add_review(self, review: Review) -> int:
         """Append a specialist's review; the model's results stay as they were recorded."""

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_all.digest import sha256_file
+from edge_all.digest import SHA256_HEX, sha256_file
 from edge_all.errors import EdgeAllError
 from edge_all.jsonfile import JsonObject, read_json_object
 from edge_all.regular_files import regular_file_inside
@@ -183,11 +183,18 @@ class BundleManifest:
         data = asdict(self)
         data["preprocessing"] = self.preprocessing.to_dict()
         data["outputs"] = {role: output.to_dict() for role, output in self.outputs.items()}
+        if self.format_version == 1:  # one output tensor, and what its scores are (as version 1 says it)
+            data["output"] = asdict(self.scores.spec)
+            data["outputs"] = self.scores.kind
         if self.format_version < CELLS_FORMAT_VERSION:  # the keys formats 1 and 2 never had
             for key in ("reads", "scale", "cell_crop", "stain", "label_roles"):
                 del data[key]
-        elif self.stain is not None:
-            data["stain"] = {key: value for key, value in data["stain"].items() if value is not None}
+        else:  # a field model's version 3 leaves out what it does not have, as a reader expects
+            for key in ("scale", "cell_crop", "stain", "label_roles"):
+                if not data[key]:
+                    del data[key]
+            if self.stain is not None:
+                data["stain"] = {key: value for key, value in data["stain"].items() if value is not None}
         return data
 
     def describe(self) -> dict[str, Any]:
@@ -220,9 +227,9 @@ class BundleManifest:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BundleManifest:
         """From bundle.json as read by read_manifest (or a plain dict); every value's type is checked."""
-        doc = JsonObject.of(data, MANIFEST_FILE, BundleError)
+        doc = JsonObject.of(data, MANIFEST_FILE, BundleError).require_finite()
         version = doc.value("format_version", None)
-        if version not in READABLE_VERSIONS:
+        if isinstance(version, bool) or not isinstance(version, int) or version not in READABLE_VERSIONS:
             readable = ", ".join(map(str, READABLE_VERSIONS))
             raise doc.fail("format_version", f"{version!r} is not supported (this edge-all reads {readable})")
         if version == 1:  # one output tensor, and whether it held logits or probabilities
@@ -235,9 +242,11 @@ class BundleManifest:
         unknown = sorted(set(outputs) - set(OUTPUT_ROLES))
         if "scores" not in outputs or unknown:
             raise doc.fail("outputs", f"must name the scores and only {OUTPUT_ROLES} (got {sorted(outputs)})")
-        labels = doc.texts("labels")
-        cells = _cells_part(doc, labels) if version >= CELLS_FORMAT_VERSION else {}
         accuracy = doc.object("accuracy_check", None)
+        labels = doc.texts("labels")
+        if not labels:
+            raise doc.fail("labels", "a bundle needs at least one label")
+        cells = _cells_part(doc, labels) if version >= CELLS_FORMAT_VERSION else {}
         trained_on = doc.object("trained_on", None)
         calibration = doc.object("calibration", None)
         referral = doc.object("referral", None)
@@ -247,14 +256,14 @@ class BundleManifest:
             outputs=outputs,
             preprocessing=Preprocessing.from_dict(doc.object("preprocessing")),
             precision=doc.text("precision"),
-            model_sha256=doc.text("model_sha256"),
+            model_sha256=_sha256(doc, "model_sha256"),
             model_bytes=doc.integer("model_bytes", minimum=0),
             float_model_bytes=doc.integer("float_model_bytes", None, minimum=0),
             source_run=doc.text("source_run", None),
             accuracy_check=accuracy.to_dict() if accuracy is not None else None,
             created=doc.text("created"),
             edge_all_version=doc.text("edge_all_version"),
-            edgetpu_model_sha256=doc.text("edgetpu_model_sha256", None),
+            edgetpu_model_sha256=_sha256(doc, "edgetpu_model_sha256", None),
             trained_on=_trained_on(trained_on) if trained_on is not None else None,
             calibration=Calibration(
                 calibration.number("temperature", minimum=1e-6),
@@ -263,13 +272,13 @@ class BundleManifest:
             if calibration is not None
             else None,
             referral=Referral(
-                referral.text("sha256"),
+                _sha256(referral, "sha256"),
                 referral.text("method"),
                 referral.object("details", JsonObject({})).to_dict(),
             )
             if referral is not None
             else None,
-            heatmap_sha256=doc.text("heatmap_sha256", None),
+            heatmap_sha256=_sha256(doc, "heatmap_sha256", None),
             confidence_threshold=doc.number(
                 "confidence_threshold", DEFAULT_CONFIDENCE_THRESHOLD, minimum=0.0
             ),
@@ -317,6 +326,18 @@ def _cells_part(doc: JsonObject, labels: list[str]) -> dict[str, Any]:
         "stain": Stain(method, stain.text("library", None), means, stds),
         "label_roles": roles,
     }
+
+
+def _sha256(doc: JsonObject, key: str, default: Any = ...) -> Any:
+    """A checksum as bundle.json records it (64 lowercase hex digits), or `default` when absent.
+
+    Checked here, not only against the file: an Edge TPU model's sha256 is compared only when the
+    file is there, so a damaged one would otherwise pass unnoticed until it is.
+    """
+    value = doc.text(key) if default is ... else doc.text(key, default)
+    if value is not None and not SHA256_HEX.fullmatch(value):
+        raise doc.fail(key, f"expected a sha256 (64 lowercase hex digits), got {value[:80]!r}")
+    return value
 
 
 def _three(doc: JsonObject, key: str, minimum: float | None = None) -> tuple[float, float, float]:

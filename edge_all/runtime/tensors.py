@@ -46,7 +46,9 @@ class TensorSpec:
             shape=tuple(doc.integers("shape", minimum=0)),
             dtype=doc.text("dtype"),
             quantization=(
-                Quantization(quant.number("scale"), quant.integer("zero_point")) if quant else None
+                Quantization(quant.number("scale"), quant.integer("zero_point"))
+                if quant is not None
+                else None
             ),
         )
 

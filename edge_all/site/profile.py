@@ -11,16 +11,20 @@ baselines hold for any bundle, but the stain reference and the verdict were judg
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edge_all.cells.stain import LabStatistics
-from edge_all.digest import sha256_bytes
+from edge_all.digest import SHA256_HEX, sha256_bytes
 from edge_all.errors import EdgeAllError
 from edge_all.jsonfile import JsonObject, parse_json_object
 from edge_all.regular_files import read_regular
+from edge_all.safe_text import printable
 from edge_all.safe_write import write_file
+
+T = TypeVar("T")
 
 FORMAT_VERSION = 1
 PROFILE_FILE = "site.json"
@@ -134,6 +138,7 @@ class SiteProfile:
 
     @classmethod
     def from_dict(cls, data: JsonObject) -> SiteProfile:
+        data.require_finite()
         version = data.integer("format_version")
         if version != FORMAT_VERSION:
             raise data.fail(
@@ -142,7 +147,7 @@ class SiteProfile:
         scale, stain, quality, verdict = (data.object(k) for k in ("scale", "stain", "quality", "verdict"))
         return cls(
             created=data.text("created"),
-            bundle_model_sha256=data.text("bundle_model_sha256"),
+            bundle_model_sha256=_sha256(data, "bundle_model_sha256"),
             images=tuple(
                 _image(JsonObject.of(item, data.where, SiteError)) for item in _list(data, "images")
             ),
@@ -151,22 +156,22 @@ class SiteProfile:
                 for o in (JsonObject.of(item, data.where, SiteError) for item in _list(data, "skipped"))
             ),
             scale=SiteScale(
-                scale.number("um_per_px", minimum=0.0),
+                _positive(scale, "um_per_px"),
                 scale.number("spread", minimum=0.0),
                 scale.integer("images_measured", minimum=0),
                 scale.integer("images_total", minimum=0),
-                _optional_number(scale, "stated_um_per_px"),
-                _optional_number(scale, "stated_difference"),
+                _nullable(scale, "stated_um_per_px", _positive),
+                _nullable(scale, "stated_difference", lambda doc, key: doc.number(key, minimum=0.0)),
             ),
             stain=StainReference(
-                stain.text("method"),
-                stain.text("library"),
+                _exactly(stain, "method", "reinhard"),
+                _exactly(stain, "library", "torchstain"),
                 _three(stain, "means"),
                 _three(stain, "stds"),
                 stain.integer("images", minimum=0),
             ),
             quality=QualityBaselines(
-                quality.number("um_per_px", minimum=0.0),
+                _positive(quality, "um_per_px"),
                 *(_baseline(quality.object(k)) for k in ("focus", "glass", "brightness", "stained")),
             ),
             verdict=Verdict(
@@ -190,8 +195,30 @@ def _boolean(doc: JsonObject, key: str) -> bool:
     return value
 
 
-def _optional_number(doc: JsonObject, key: str) -> float | None:
-    return None if doc.value(key, None) is None else doc.number(key)
+def _nullable(doc: JsonObject, key: str, read: Callable[[JsonObject, str], T]) -> T | None:
+    """A key site.json always has, whose value may be null (not measured, not stated)."""
+    return None if doc.value(key) is None else read(doc, key)
+
+
+def _positive(doc: JsonObject, key: str) -> float:
+    value = doc.number(key)
+    if value <= 0:
+        raise doc.fail(key, f"must be more than 0, not {value:g}")
+    return value
+
+
+def _exactly(doc: JsonObject, key: str, expected: str) -> str:
+    value = doc.text(key)
+    if value != expected:
+        raise doc.fail(key, f"this edge-all reads {expected!r} here, not {printable(repr(value[:80]))}")
+    return value
+
+
+def _sha256(doc: JsonObject, key: str) -> str:
+    value = doc.text(key)
+    if not SHA256_HEX.fullmatch(value):
+        raise doc.fail(key, f"expected a sha256 (64 lowercase hex digits), got {printable(repr(value[:80]))}")
+    return value
 
 
 def _three(doc: JsonObject, key: str) -> tuple[float, float, float]:
@@ -207,9 +234,11 @@ def _baseline(doc: JsonObject) -> Baseline:
 
 
 def _image(doc: JsonObject) -> ImageUsed:
-    return ImageUsed(
-        doc.text("name"), doc.text("sha256"), _optional_number(doc, "um_per_px"), doc.text("reason", None)
-    )
+    name = doc.text("name")
+    if not name:
+        raise doc.fail("name", "an image needs its file name")
+    reason = _nullable(doc, "reason", JsonObject.text)
+    return ImageUsed(name, _sha256(doc, "sha256"), _nullable(doc, "um_per_px", _positive), reason)
 
 
 def write_profile(site_dir: Path, profile: SiteProfile) -> Path:

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edge_all.cells.resample import to_scale
-from edge_all.cells.scale import REFERENCE_UM_PER_PX, estimate_scale
+from edge_all.cells.scale import REFERENCE_UM_PER_PX, ScaleEstimate, estimate_scale
 from edge_all.cells.stain import lab_statistics
 from edge_all.digest import sha256_file
 from edge_all.errors import FileError
 from edge_all.runtime.bundle import BundleManifest
-from edge_all.runtime.images import ImageError, load_rgb
+from edge_all.runtime.images import ImageError, read_image, read_rgb
 from edge_all.site.commission import (
     ADVISED_IMAGES,
     MIN_IMAGES,
@@ -73,7 +73,7 @@ def store_images(
     stored, taken = [], set()
     for path in files:
         try:
-            load_rgb(path)  # a file that is no image is refused before it is copied
+            read_image(path)  # a file that is no image is refused before it is copied
             sha256 = sha256_file(path)
             target = folder / _stored_name(path, taken, sha256)
             shutil.copyfile(path, target)
@@ -93,6 +93,34 @@ def stored_images(site_dir: Path, skip: Callable[[SkippedImage], None]) -> list[
     if not folder.is_dir():
         raise FileError(f"{folder}: no stored commissioning images; commission with IMAGES --out {site_dir}")
     return [(path, sha256_file(path)) for path in sorted(folder.iterdir()) if path.is_file()]
+
+
+def file_scale(path: Path) -> ScaleEstimate:
+    """The red cells' scale in the file's own pixels, as `--site` will give it for the file.
+
+    A JPEG too large to decode whole comes at 1/2-1/8 (read_rgb's reduction), whose pixels each
+    span `reduction` of the file's: the estimate made on them is divided back to the file's pixels.
+    """
+    rgb, reduction = read_rgb(path)
+    estimate = estimate_scale(rgb)
+    if estimate.um_per_px is None or reduction == 1:
+        return estimate
+    return replace(estimate, um_per_px=estimate.um_per_px / reduction)
+
+
+def measure_field(path: Path, um_per_px: float) -> tuple[FieldMeasures, float | None]:
+    """One field's measures at the site's scale (of the file's pixels), and the scale they were
+    read at: a field decoded at reduced size is read at its own pixels' scale (ScaleEstimate.reduced),
+    as classify reads it."""
+    rgb, reduction = read_rgb(path)
+    at_decoded = ScaleEstimate(um_per_px, "site").reduced(reduction).um_per_px
+    metrics = measure(rgb, at_decoded)
+    at = to_scale(rgb, at_decoded, REFERENCE_UM_PER_PX).rgb
+    measures = FieldMeasures(
+        path.name, metrics.focus, metrics.glass or 0.0, metrics.brightness, metrics.stained,
+        lab_statistics(at),
+    )  # fmt: skip
+    return measures, metrics.um_per_px
 
 
 def commission(
@@ -116,7 +144,7 @@ def commission(
 
     for path, sha256 in progress(images):
         try:
-            estimate = estimate_scale(load_rgb(path))
+            estimate = file_scale(path)
         except ImageError as exc:
             unreadable(path, exc)
             continue
@@ -132,16 +160,9 @@ def commission(
     fields = []
     measured_at = REFERENCE_UM_PER_PX
     for image in progress(used):
-        rgb = load_rgb(pixels[image.name])
-        metrics = measure(rgb, scale.um_per_px)
-        measured_at = round(metrics.um_per_px or measured_at, 5)
-        at = to_scale(rgb, scale.um_per_px, REFERENCE_UM_PER_PX).rgb
-        fields.append(
-            FieldMeasures(
-                image.name, metrics.focus, metrics.glass or 0.0, metrics.brightness, metrics.stained,
-                lab_statistics(at),
-            )
-        )  # fmt: skip
+        measures, at = measure_field(pixels[image.name], scale.um_per_px)
+        measured_at = round(at or measured_at, 5)
+        fields.append(measures)
     profile = make_profile(bundle_model_sha256, used, skipped, fields, scale, measured_at, gates_of(limits))
     return Commissioned(profile, tuple(fields))
 

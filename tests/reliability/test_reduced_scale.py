@@ -16,6 +16,10 @@ from PIL import Image
 
 from edge_all.capture.folder_source import FolderSource
 from edge_all.capture.sources import FrameRequest
+from edge_all.cells.scale import REFERENCE_UM_PER_PX
+from edge_all.runtime.images import read_image
+from edge_all.triage.commissioning import file_scale, measure_field
+from tests.cells.smears import draw_field
 
 
 def big_jpeg(path, width: int = 8000, height: int = 6000) -> None:
@@ -51,3 +55,31 @@ def test_a_folder_frame_decoded_at_half_size_keeps_the_files_native_width(tmp_pa
     source.close()
     assert frame is not None and frame.error is None and frame.rgb is not None
     assert frame.native_width == 8000  # the file's width, though 4000 columns were decoded
+
+
+def smear_jpeg(path, side: int) -> np.ndarray:
+    """A smear at 0.075 um/px (red cells 100 px across), tiled to SIDE x SIDE; its tile, to compare."""
+    tile = draw_field(0.075, size=(1050, 1050), seed=1)
+    Image.fromarray(np.tile(tile, (-(-side // 1050), -(-side // 1050), 1))[:side, :side]).save(
+        path, quality=90
+    )
+    return tile
+
+
+def test_commissioning_reads_a_jpeg_decoded_at_half_size_at_the_files_scale(tmp_path):
+    """Commissioning read fields with load_rgb: a 4200x4200 JPEG (decoded at 2100x2100) gave the site a
+    scale of 0.16 um/px for a file at 0.08, and measured its fields at half the site's scale."""
+    small, big = tmp_path / "small.jpg", tmp_path / "big.jpg"
+    smear_jpeg(small, 1050)
+    smear_jpeg(big, 4200)
+    assert read_image(big).reduction == 2
+    truth = file_scale(small).um_per_px
+    assert truth is not None and abs(truth - 0.075) < 0.01
+    assert abs(file_scale(big).um_per_px - truth) < 0.05 * truth  # was twice it
+    whole, whole_at = measure_field(small, truth)
+    reduced, reduced_at = measure_field(big, truth)
+    assert abs(whole_at - REFERENCE_UM_PER_PX) < 0.01 and abs(reduced_at - REFERENCE_UM_PER_PX) < 0.01
+    # The same smear at the reference scale: the same glass, brightness, stain and (within 25%) focus.
+    assert abs(reduced.brightness - whole.brightness) < 3 and abs(reduced.glass - whole.glass) < 3
+    assert abs(reduced.stained - whole.stained) < 0.02, (reduced.stained, whole.stained)
+    assert abs(reduced.focus - whole.focus) < 0.25 * whole.focus, (reduced.focus, whole.focus)
