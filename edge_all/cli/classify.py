@@ -117,7 +117,9 @@ def classify(
         given = ScaleEstimate.given(profile.scale.um_per_px, source="site")
         if quality is not None:  # the gate's limits relative to what a good field is on this microscope
             quality = site_thresholds(quality, profile.quality)
-        cell_reader = CellReader(classifier, profile.stain.statistics) if cells else None
+        cell_reader = (
+            CellReader(classifier, profile.stain.statistics, profile.threshold.threshold) if cells else None
+        )
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
         raise FileError(f"no images found in {' '.join(paths)}")
