@@ -87,7 +87,9 @@ class CaptureSession:
         self._cell_reader: CellReader | None = None
         if options.site is not None and reads_cells(predictor) and isinstance(predictor, Classifier):
             # the site's stain reference
-            self._cell_reader = CellReader(predictor, options.site.profile.stain.statistics)
+            self._cell_reader = CellReader(
+                predictor, options.site.profile.stain.statistics, options.site.profile.threshold.threshold
+            )
         self._call: ScreeningCall | None = None
         self._heatmap: np.ndarray | None = None  # the current frame's overlay, when asked for
         # A camera's scale, estimated from the first frame whose red cells gave one, in the pixels the

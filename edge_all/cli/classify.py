@@ -117,7 +117,9 @@ def classify(
         given = ScaleEstimate.given(profile.scale.um_per_px, source="site")
         if quality is not None:  # the gate's limits relative to what a good field is on this microscope
             quality = site_thresholds(quality, profile.quality)
-        cell_reader = CellReader(classifier, profile.stain.statistics) if cells else None
+        cell_reader = (
+            CellReader(classifier, profile.stain.statistics, profile.threshold.threshold) if cells else None
+        )
     inputs = expand_inputs(paths)
     if not inputs.files and not inputs.problems:
         raise FileError(f"no images found in {' '.join(paths)}")
@@ -276,6 +278,10 @@ def _site_facts(commissioned, site: Path) -> dict:
         "stain_means": list(profile.stain.means),
         "stain_stds": list(profile.stain.stds),
         "ready": profile.verdict.ready,
+        "unfamiliarity_threshold": profile.threshold.threshold,
+        "threshold_check": profile.threshold.note
+        or f"{profile.threshold.blasts_flagged:.1%} of "
+        f"{profile.threshold.blasts} site-looking blasts flagged",
     }
 
 
@@ -335,7 +341,8 @@ def _format_info(facts: dict) -> str:
         lines.append(
             f"site:   {site['site']}, commissioned {site['created']} on {site['images']} images: "
             f"{site['um_per_px']:.4f} um/px (spread {site['scale_spread']:.1%}), ready; "
-            f"profile sha256 {site['sha256']}"
+            f"profile sha256 {site['sha256']}; unfamiliarity threshold {site['unfamiliarity_threshold']:.3g} "
+            f"({site['threshold_check']})"
         )
     return "\n".join(lines)
 

@@ -115,7 +115,7 @@ def commission(
 
     try:
         done, report = commission_site(
-            site_dir, stored, manifest, limits, stated_um_per_px, list(skipped), skip, progress
+            site_dir, stored, manifest, limits, stated_um_per_px, list(skipped), skip, progress, bundle
         )
     except CommissionError:
         if again is None:  # refused: the copies this run made go, so the folder can be used again
@@ -155,6 +155,7 @@ def _summary(profile, site_dir: Path, report: Path) -> str:
         "stain reference (LAB): means " + ", ".join(f"{v:.2f}" for v in st.means)
         + "; spreads " + ", ".join(f"{v:.2f}" for v in st.stds),
     ]  # fmt: skip
+    lines.append(_threshold_line(profile.threshold))
     if profile.verdict.ready:
         lines.append("verdict: READY")
     else:
@@ -162,6 +163,22 @@ def _summary(profile, site_dir: Path, report: Path) -> str:
         lines += [f"  - {reason}" for reason in profile.verdict.reasons]
     lines += [f"  advice: {a}" for a in profile.verdict.advice]
     return "\n".join(lines)
+
+
+def _threshold_line(check) -> str:
+    if not check.checked:
+        return f"unfamiliarity threshold: {check.threshold:.2f}, the bundle's: {check.note}"
+    line = (
+        f"unfamiliarity threshold: {check.threshold:.3g} (the bundle's {check.bundle_threshold:.3g}); "
+        f"{check.blasts_flagged:.1%} of {check.blasts} home-lab blasts made to look like this site flagged "
+        f"(blur sigma {check.blur_sigma_px:g} px, noise {check.noise_sigma:g})"
+    )
+    if check.normal_cells:
+        line += (
+            f"; the site's {check.normal_cells} normal cells: {check.normal_cleared:.1%} cleared, "
+            f"{check.normal_referred:.1%} referred, {check.normal_all_like:.1%} ALL-like"
+        )
+    return line
 
 
 def register(app: typer.Typer) -> None:

@@ -33,6 +33,7 @@ LABELS_FILE = "labels.txt"
 MANIFEST_FILE = "bundle.json"
 REFERRAL_FILE = "referral.npz"  # the unfamiliarity detector (edge_all.runtime.referral)
 HEATMAP_FILE = "heatmap.npz"  # the classifier's last layer, for class activation maps
+BLASTS_FILE = "blasts.npz"  # the home lab's test-split blasts, for commissioning (edge_all.triage.blasts)
 DEFAULT_CONFIDENCE_THRESHOLD = 0.6
 OUTPUT_ROLES = ("scores", "features", "feature_map")
 # What a model reads: the whole image as given (format 1/2 bundles, plain .tflite files), or crops
@@ -49,6 +50,7 @@ FILE_NAMES = {  # what each file of a bundle is called in a refusal
     LABELS_FILE: "labels file",
     REFERRAL_FILE: "referral detector",
     HEATMAP_FILE: "heat-map weights",
+    BLASTS_FILE: "home-lab blasts",
 }
 
 
@@ -170,6 +172,7 @@ class BundleManifest:
     cell_crop: CellCrop | None = None
     stain: Stain | None = None
     label_roles: dict[str, str] = field(default_factory=dict)  # label -> one of LABEL_ROLES
+    blasts_sha256: str | None = None  # of BLASTS_FILE (format 3): commissioning checks the threshold with it
 
     @property
     def scores(self) -> OutputSpec:
@@ -187,7 +190,7 @@ class BundleManifest:
             data["output"] = asdict(self.scores.spec)
             data["outputs"] = self.scores.kind
         if self.format_version < CELLS_FORMAT_VERSION:  # the keys formats 1 and 2 never had
-            for key in ("reads", "scale", "cell_crop", "stain", "label_roles"):
+            for key in ("reads", "scale", "cell_crop", "stain", "label_roles", "blasts_sha256"):
                 del data[key]
         else:  # a field model's version 3 leaves out what it does not have, as a reader expects
             for key in ("scale", "cell_crop", "stain", "label_roles"):
@@ -295,6 +298,7 @@ def _cells_part(doc: JsonObject, labels: list[str]) -> dict[str, Any]:
     is refused at load, not guessed at); a field model may leave label_roles out.
     """
     reads = doc.text("reads")
+    blasts = doc.text("blasts_sha256", None)
     if reads not in READS:
         raise doc.fail("reads", f"{reads!r} is not one of {', '.join(READS)}")
     roles_doc = doc.object("label_roles") if reads == "cells" else doc.object("label_roles", None)
@@ -310,7 +314,7 @@ def _cells_part(doc: JsonObject, labels: list[str]) -> dict[str, Any]:
     if roles_doc is not None and missing:
         raise doc.fail("label_roles", f"label {missing[0]!r} has no role (one of {', '.join(LABEL_ROLES)})")
     if reads == "field":
-        return {"reads": reads, "label_roles": roles}
+        return {"reads": reads, "label_roles": roles, "blasts_sha256": blasts}
     stain = doc.object("stain")
     method = stain.text("method")
     if method not in STAIN_METHODS:
@@ -325,6 +329,7 @@ def _cells_part(doc: JsonObject, labels: list[str]) -> dict[str, Any]:
         "cell_crop": CellCrop(doc.object("cell_crop").integer("size_px", minimum=8)),
         "stain": Stain(method, stain.text("library", None), means, stds),
         "label_roles": roles,
+        "blasts_sha256": blasts,
     }
 
 
@@ -398,6 +403,8 @@ def read_manifest(bundle_dir: str | Path) -> BundleManifest:
         verify_file(bundle_dir / REFERRAL_FILE, manifest.referral.sha256)
     if manifest.heatmap_sha256 is not None:
         verify_file(bundle_dir / HEATMAP_FILE, manifest.heatmap_sha256)
+    if manifest.blasts_sha256 is not None:
+        verify_file(bundle_dir / BLASTS_FILE, manifest.blasts_sha256)
     labels_path = bundle_file(bundle_dir, LABELS_FILE)
     try:
         labels = read_labels(labels_path)

@@ -26,7 +26,8 @@ from edge_all.safe_write import write_file
 
 T = TypeVar("T")
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the unfamiliarity threshold's check (`threshold`); 1 is still read
+READABLE_VERSIONS = (1, 2)
 PROFILE_FILE = "site.json"
 DIGEST_FILE = "site.json.sha256"
 IMAGES_DIR = "images"  # the commissioning images, copied, so commissioning can be run again
@@ -108,6 +109,36 @@ class QualityBaselines:
 
 
 @dataclass(frozen=True)
+class ThresholdCheck:
+    """The unfamiliarity threshold this site reads cells with, and how it was checked.
+
+    `threshold` is on the referral detector's scale (1.0: the bundle's own; a site may only lower it,
+    never raise it). `checked` False: not checked (`note` says why: no blasts in the bundle, not a cell
+    bundle) and the bundle's threshold stands. The blasts are the home lab's made to look like this
+    site (edge_all.triage.blasts); `blasts_flagged` is their share ALL-like or referred at `threshold`,
+    `blasts_flagged_at_bundle` at the bundle's own; the site's normal cells (those found in the
+    commissioning fields) are counted by what they came to at `threshold`.
+    """
+
+    threshold: float = 1.0
+    bundle_threshold: float = 1.0
+    checked: bool = False
+    note: str | None = None
+    blasts: int = 0
+    blasts_flagged: float | None = None
+    blasts_flagged_at_bundle: float | None = None
+    blur_sigma_px: float | None = None
+    noise_sigma: float | None = None
+    normal_cells: int = 0
+    normal_cleared: float | None = None
+    normal_referred: float | None = None
+    normal_all_like: float | None = None
+
+
+NOT_CHECKED_OLD = "not checked (a profile of format 1, made before the check existed)"
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Ready, or not with what to fix (`reasons`); `advice` is worth doing even when ready."""
 
@@ -128,6 +159,7 @@ class SiteProfile:
     stain: StainReference
     quality: QualityBaselines
     verdict: Verdict
+    threshold: ThresholdCheck = ThresholdCheck(note="not checked")
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,9 +172,10 @@ class SiteProfile:
     def from_dict(cls, data: JsonObject) -> SiteProfile:
         data.require_finite()
         version = data.integer("format_version")
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
+            readable = " and ".join(map(str, READABLE_VERSIONS))
             raise data.fail(
-                "format_version", f"this edge-all reads site profile format {FORMAT_VERSION}, not {version}"
+                "format_version", f"this edge-all reads site profile formats {readable}, not {version}"
             )
         scale, stain, quality, verdict = (data.object(k) for k in ("scale", "stain", "quality", "verdict"))
         return cls(
@@ -177,6 +210,9 @@ class SiteProfile:
             verdict=Verdict(
                 _boolean(verdict, "ready"), tuple(verdict.texts("reasons")), tuple(verdict.texts("advice"))
             ),
+            threshold=_threshold(data.object("threshold"))
+            if version >= 2
+            else ThresholdCheck(note=NOT_CHECKED_OLD),
             format_version=version,
         )
 
@@ -231,6 +267,42 @@ def _three(doc: JsonObject, key: str) -> tuple[float, float, float]:
 
 def _baseline(doc: JsonObject) -> Baseline:
     return Baseline(doc.number("median"), doc.number("p5"), doc.number("p95"))
+
+
+def _threshold(doc: JsonObject) -> ThresholdCheck:
+    shares = {
+        key: _nullable(doc, key, _fraction)
+        for key in (
+            "blasts_flagged",
+            "blasts_flagged_at_bundle",
+            "normal_cleared",
+            "normal_referred",
+            "normal_all_like",
+        )
+    }
+    spreads = {key: _nullable(doc, key, _not_negative) for key in ("blur_sigma_px", "noise_sigma")}
+    threshold = doc.number("threshold", minimum=0.0)
+    bundle = doc.number("bundle_threshold", minimum=0.0)
+    if threshold > bundle:
+        raise doc.fail(
+            "threshold", f"{threshold:g} is above the bundle's {bundle:g}: a site never loosens it"
+        )
+    return ThresholdCheck(
+        threshold, bundle, _boolean(doc, "checked"), _nullable(doc, "note", JsonObject.text),
+        doc.integer("blasts", minimum=0), normal_cells=doc.integer("normal_cells", minimum=0),
+        **shares, **spreads,
+    )  # fmt: skip
+
+
+def _fraction(doc: JsonObject, key: str) -> float:
+    value = doc.number(key, minimum=0.0)
+    if value > 1:
+        raise doc.fail(key, f"a share is at most 1, not {value:g}")
+    return value
+
+
+def _not_negative(doc: JsonObject, key: str) -> float:
+    return doc.number(key, minimum=0.0)
 
 
 def _image(doc: JsonObject) -> ImageUsed:

@@ -99,9 +99,11 @@ def crop_at(rgb: np.ndarray, cx: float, cy: float, size: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[y0 : y0 + size, x0 : x0 + size])
 
 
-def cell_status(prediction: Prediction, role: str, threshold: float) -> tuple[CellStatus, str | None]:
+def cell_status(
+    prediction: Prediction, role: str, threshold: float, refer_above: float = 1.0
+) -> tuple[CellStatus, str | None]:
     """A cell's status: the prediction rule first (unfamiliar, uncertain: referred), then its role."""
-    status, reason = decide(prediction, threshold)
+    status, reason = decide(prediction, threshold, refer_above)
     if status != Status.CLASSIFIED:
         return CellStatus.REFERRED, reason
     cell = ROLE_STATUS[role]
@@ -113,9 +115,12 @@ def cell_status(prediction: Prediction, role: str, threshold: float) -> tuple[Ce
 class CellReader:
     """One cell model's reading of fields: its scale, crop, stain and roles, prepared once."""
 
-    def __init__(self, classifier: Classifier, stain_source: LabStatistics | None = None) -> None:
+    def __init__(
+        self, classifier: Classifier, stain_source: LabStatistics | None = None, refer_above: float = 1.0
+    ) -> None:
         """`stain_source`: a commissioned site's LAB statistics (edge_all.site), standardising every
-        field with the site's stable estimate instead of its own; None: each field's own."""
+        field with the site's stable estimate instead of its own; None: each field's own.
+        `refer_above`: the unfamiliarity threshold (a commissioned site's, never above the bundle's 1.0)."""
         manifest = classifier.manifest
         if (
             manifest is None
@@ -129,6 +134,7 @@ class CellReader:
         self.crop_px = manifest.cell_crop.size_px
         self.roles = manifest.label_roles
         self.stain = StainNormaliser(manifest.stain, stain_source)
+        self.refer_above = refer_above
 
     def crops(self, rgb: np.ndarray, cells: tuple[CellBox, ...]) -> np.ndarray:
         """The model-sized crop of every cell, as one (k, h, w, 3) batch."""
@@ -166,7 +172,9 @@ class CellReader:
         height, width = rgb.shape[:2]
         cells = []
         for box, prediction in zip(found, predictions, strict=True):
-            status, reason = cell_status(prediction, self.roles[prediction.label], threshold)
+            status, reason = cell_status(
+                prediction, self.roles[prediction.label], threshold, self.refer_above
+            )
             cells.append(
                 CellResult(box.scaled(at.factor).clipped(width, height).pixels(), prediction, status, reason)
             )

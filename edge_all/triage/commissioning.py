@@ -30,9 +30,17 @@ from edge_all.site.commission import (
     make_profile,
     site_scale,
 )
-from edge_all.site.profile import IMAGES_DIR, ImageUsed, SiteProfile, SkippedImage, write_profile
+from edge_all.site.profile import (
+    IMAGES_DIR,
+    ImageUsed,
+    SiteProfile,
+    SkippedImage,
+    ThresholdCheck,
+    write_profile,
+)
 from edge_all.site.report import write_report
 from edge_all.triage.quality import measure
+from edge_all.triage.site_threshold import NOT_CELLS, check_threshold
 from edge_all.triage.thresholds import QualityThresholds
 
 
@@ -167,6 +175,10 @@ def commission(
     return Commissioned(profile, tuple(fields))
 
 
+def _names(done: Commissioned) -> set[str]:
+    return {image.name for image in done.profile.images}
+
+
 def commission_site(
     site_dir: Path,
     images: list[tuple[Path, str]],
@@ -176,10 +188,22 @@ def commission_site(
     skipped: Iterable[SkippedImage] = (),
     skip: Callable[[SkippedImage], None] = lambda s: None,
     progress: Callable[[Iterable], Iterable] = lambda items: items,
+    bundle: Path | None = None,
 ) -> tuple[Commissioned, Path]:
     """Commission on the `images` stored in `site_dir` and write its profile and report there (the
-    CLI's and the station's one way); raises CommissionError, writing nothing, when refused."""
+    CLI's and the station's one way); raises CommissionError, writing nothing, when refused.
+
+    `bundle`: the bundle's folder, whose cell model checks the unfamiliarity threshold on the site's
+    normal cells and the bundle's blasts (edge_all.triage.site_threshold); None: not checked."""
     done = commission(images, manifest.model_sha256, limits, stated_um_per_px, skipped, skip, progress)
+    if not manifest.reads_cells:
+        done = Commissioned(replace(done.profile, threshold=ThresholdCheck(note=NOT_CELLS)), done.fields)
+    elif bundle is not None:
+        used = [path for path, _ in images if path.name in _names(done)]
+        done = Commissioned(check_threshold(done.profile, bundle, used), done.fields)
+    else:
+        note = "not checked (commissioned without the bundle's model at hand)"
+        done = Commissioned(replace(done.profile, threshold=ThresholdCheck(note=note)), done.fields)
     write_profile(site_dir, done.profile)
     report = write_report(site_dir, done.profile, done.fields, gates_of(limits), manifest.stain)
     return done, report

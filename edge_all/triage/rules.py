@@ -10,12 +10,14 @@ from edge_all.triage.status import Status
 REFERRED_REASON = "unlike the images this model was trained on"
 
 
-def decide(prediction: Prediction, threshold: float) -> tuple[Status, str | None]:
-    """Status and reason for a prediction of a picture that passed (or skipped) the quality gate."""
-    if prediction.referred:
+def decide(prediction: Prediction, threshold: float, refer_above: float = 1.0) -> tuple[Status, str | None]:
+    """Status and reason for a prediction of a picture that passed (or skipped) the quality gate;
+    `refer_above`: the unfamiliarity threshold (1.0: the bundle's; a commissioned site's may be lower)."""
+    if prediction.unfamiliarity is not None and prediction.unfamiliarity >= refer_above:
         return (
             Status.REFERRED,
-            f"{REFERRED_REASON} (unfamiliarity {prediction.unfamiliarity:.2f}, refer above 1.00)",
+            f"{REFERRED_REASON} (unfamiliarity {prediction.unfamiliarity:.2f}, "
+            f"refer above {refer_above:.2f})",
         )
     if prediction.confidence < threshold:
         return Status.UNCERTAIN, f"confidence {prediction.confidence:.2f} below {threshold:g}"

@@ -84,8 +84,8 @@ def test_a_profile_made_with_another_bundle_is_refused(commissioned):
 
 def test_another_format_version_and_a_missing_digest_are_refused(commissioned, tmp_path):
     site, done = commissioned
-    write_profile(tmp_path, replace(done.profile, format_version=2))
-    with pytest.raises(SiteError, match="format_version: this edge-all reads site profile format 1, not 2"):
+    write_profile(tmp_path, replace(done.profile, format_version=3))
+    with pytest.raises(SiteError, match="reads site profile formats 1 and 2, not 3"):
         read_profile(tmp_path)
     (tmp_path / DIGEST_FILE).unlink()
     with pytest.raises(SiteError, match="site.json.sha256"):

@@ -131,6 +131,8 @@ def test_info_shows_the_site(cell_site, cell_bundle):
     assert f"site:   {cell_site}, commissioned" in text.stdout
     assert f"profile sha256 {sha256_file(cell_site / 'site.json')}" in text.stdout
     assert site["sha256"] == sha256_file(cell_site / "site.json")
+    assert site["unfamiliarity_threshold"] == 1.0
+    assert "unfamiliarity threshold 1 (not checked (the bundle carries no blasts))" in text.stdout
 
 
 def test_commission_needs_a_bundle_not_a_plain_model(fields, colour_models, tmp_path):

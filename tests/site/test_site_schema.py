@@ -57,7 +57,8 @@ def test_what_the_command_writes_is_valid_ready_or_not(tmp_path):
     "damage",
     [
         lambda d: d.pop("scale"),
-        lambda d: d.update(format_version=2),
+        lambda d: d.update(format_version=3),
+        lambda d: d.pop("threshold"),
         lambda d: d["stain"].update(means=[1.0, 2.0]),
         lambda d: d["verdict"].update(ready="yes"),
         lambda d: d["quality"]["focus"].update(median="sharp"),
