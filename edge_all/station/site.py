@@ -103,8 +103,9 @@ class StationSite:
         skipped: list[SkippedImage] = []
         try:
             stored = store_images(images, staging, skipped.append)
+            bundle = self.model.path  # its cell model checks the site's threshold with its blasts
             done, _ = commission_site(
-                staging, stored, manifest, limits, stated, list(skipped), skipped.append
+                staging, stored, manifest, limits, stated, list(skipped), skipped.append, bundle=bundle
             )
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -210,3 +210,15 @@ def written_v1(fields, tmp_path_factory) -> dict:
     document["format_version"] = 1
     del document["threshold"]
     return document
+
+
+def test_the_stations_commissioning_checks_the_threshold_with_its_bundle(fields, cell_bundle, tmp_path):
+    from edge_all.runtime.choice import ModelChoice
+    from edge_all.station.site import StationSite
+    from edge_all.triage.thresholds import QualityThresholds
+
+    bundle = _with_blasts(cell_bundle, tmp_path / "bundle", (60, 60, 200))  # blue: ALL-like
+    station = StationSite(tmp_path / "site", ModelChoice(model=bundle))
+    station.commission(sorted(p for p in fields.iterdir() if p.is_file()), QualityThresholds())
+    check = _profile(tmp_path / "site")["threshold"]
+    assert check["checked"] is True and check["blasts"] == 40 and check["blasts_flagged"] == 1.0
