@@ -5,8 +5,10 @@ reference; a field from another objective, a re-stained slide or a changed lamp 
 without failing any check. So each field is compared with the profile, and a field far from it gets a
 warning recorded with its result ("this field does not look like the commissioning slide: <what>"):
 
-- scale: its own red cells (edge_all.cells.scale) more than SCALE_LIMIT (20%) from the site's scale, twice
-  the spread a site's fields may have (edge_all.site.commission.MAX_SCALE_SPREAD);
+- scale: its own red cells (edge_all.cells.scale) more than SCALE_LIMIT (35%) from the site's scale (the
+  larger over the smaller, so finer and coarser alike): beyond one field's own estimate noise (a site's
+  fields may spread up to 25% IQR over median, edge_all.site.commission.MAX_SCALE_SPREAD), short of the
+  1.5x of the nearest other objective;
 - stain: the mean of its LAB channels (torchstain's, at the reference scale, as commissioning measured
   them) more than STAIN_LIMIT (10 units, Euclidean) from the site's reference; on the tests' synthetic
   fields a crowded or a sparse field of the same smear is about 6 away, a re-stained one 18;
@@ -30,7 +32,7 @@ from edge_all.site.profile import SiteProfile
 from edge_all.triage.quality import QualityMetrics
 
 DRIFT_TEXT = "this field does not look like the commissioning slide"
-SCALE_LIMIT = 0.20
+SCALE_LIMIT = 0.35
 STAIN_LIMIT = 10.0
 FOCUS_LOW = 0.5  # x the site's 5th percentile
 FOCUS_HIGH = 2.0  # x the site's 95th percentile
@@ -50,9 +52,10 @@ def drift_of(
     if scale is not None and scale.um_per_px is not None:
         used = scale.um_per_px
         own = estimate_scale(rgb).um_per_px if check_scale else None
-        if own is not None and abs(own / used - 1.0) > SCALE_LIMIT:
+        apart = max(own / used, used / own) - 1.0 if own is not None else 0.0  # either way alike
+        if apart > SCALE_LIMIT:
             found.append(
-                f"scale {own:.3g} um/px by its red cells, the site's {used:.3g} ({abs(own / used - 1):.0%} "
+                f"scale {own:.3g} um/px by its red cells, the site's {used:.3g} ({apart:.0%} "
                 f"apart > {SCALE_LIMIT:.0%}): another objective or camera setting?"
             )
         means = np.asarray(lab_statistics(to_scale(rgb, used, REFERENCE_UM_PER_PX).rgb).means)

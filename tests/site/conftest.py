@@ -20,7 +20,7 @@ def write_fields(folder: Path, count: int = FIELDS, um_per_px: float = UM_PER_PX
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         rgb = draw_field(um_per_px, size=FIELD_SIZE, seed=seed + i)
-        Image.fromarray(rgb).save(folder / f"field-{i:02d}.jpg", quality=92)
+        Image.fromarray(rgb).save(folder / f"field-{seed + i:02d}.jpg", quality=92)
     return folder
 
 

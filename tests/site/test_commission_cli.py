@@ -87,6 +87,15 @@ def test_fewer_than_thirty_images_are_not_ready(tmp_path):
     assert read_profile(tmp_path / "site").verdict.ready is False
 
 
+def test_fields_through_two_objectives_are_not_ready(tmp_path):
+    mixed = write_fields(tmp_path / "mixed", count=16)  # 0.3 um/px
+    write_fields(mixed, count=16, um_per_px=0.45, seed=100)  # half of them through another objective
+    done = run_edge_all("commission", mixed, "--out", tmp_path / "site")
+    assert done.returncode == 1
+    assert "verdict: NOT READY" in done.stdout and "the fields' scales disagree" in done.stdout
+    assert read_profile(tmp_path / "site").scale.spread > 0.25
+
+
 def test_a_stated_scale_far_from_the_measured_one_is_a_warning_and_not_ready(fields, tmp_path):
     done = run_edge_all("commission", fields, "--out", tmp_path / "site", "--stated-um-per-px", 0.2)
     assert done.returncode == 1
