@@ -117,7 +117,7 @@ def _home_items(root: Path, split: Split) -> list[CellItem]:
     for record in split.images:
         path = split.path(record)
         segmented = root / "Segmented" / Path(record.file).relative_to("Original")
-        centres = _home_centres(load_rgb(path), load_rgb(segmented) if segmented.is_file() else None)
+        centres = home_centres(load_rgb(path), load_rgb(segmented) if segmented.is_file() else None)
         stem = Path(record.file).stem
         for i, centre in enumerate(centres):
             items.append(
@@ -127,7 +127,7 @@ def _home_items(root: Path, split: Split) -> list[CellItem]:
     return items
 
 
-def _home_centres(rgb: np.ndarray, segmented: np.ndarray | None) -> list[tuple[float, float] | None]:
+def home_centres(rgb: np.ndarray, segmented: np.ndarray | None) -> list[tuple[float, float] | None]:
     """The labelled cells of a home-lab field: the device's finder's cells that its Segmented copy
     keeps (at least 30% of the box painted: the copy also keeps speckles of red-cell rims), at most
     three; else the largest kept piece's centroid; else the field's centre (None)."""
