@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (markdown table rows, kept one row to a line)
 """The cell model measured per source, through the device runtime (issue 22 step c's targets).
 
     .venv/bin/python benchmarks/cells_model.py --run RUN_DIR --bundle BUNDLE_DIR [--data ../shared/data]
@@ -192,14 +193,92 @@ def look_like(
     return np.asarray(Image.open(buffer).convert("RGB")), (size / 2, size / 2)
 
 
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def markdown(doc: dict) -> str:
+    """The results as the tables of docs/model-card-cells.md and docs/referral.md."""
+    lines = [
+        "| set | n | accuracy on confident | referred (unfamiliar / uncertain) | blasts flagged | not-ALL-like cleared | not-ALL-like called ALL-like |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for source in ("home", "pbc", "chula"):
+        d = doc[f"{source}_crops"]
+        lines.append(
+            f"| {source} test crops | {d['n']} | {_pct(d['accuracy_on_confident'])} | {_pct(d['referred_unconfident'])} "
+            f"| {_pct(d.get('blasts_flagged'))} | {_pct(d.get('not_all_like_cleared'))} | {_pct(d.get('not_all_like_called_all_like'))} |"
+        )
+    lines += [
+        "",
+        "| crops: class | n | recall | all-like | referred | cleared | dropped |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for source in ("home", "pbc", "chula"):
+        for cls, d in doc[f"{source}_crops"]["per_class"].items():
+            st = d["status"]
+            lines.append(
+                f"| {source} {cls} | {d['n']} | {_pct(d['recall'])} | {_pct(st.get('all-like', 0))} | "
+                f"{_pct(st.get('referred', 0))} | {_pct(st.get('cleared', 0))} | {_pct(st.get('dropped', 0))} |"
+            )
+    lines += [
+        "",
+        "| fields through the runtime | scale given | n | ALL-like | referred | cleared | rejected (why) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    rows = [
+        ("home test fields 224x224", UM_PER_PX, doc["home_fields"]),
+        ("chula test fields 1440x900", doc["chula_fields"]["um_per_px_given"], doc["chula_fields"]),
+    ]
+    rows += [(f"ood-dev {k} (check only)", v["um_per_px_given"], v) for k, v in doc["ood_dev"].items()]
+    for name, um, d in rows:
+        st = d["status"]
+        rejected = (
+            ", ".join(f"{k.split(':', 1)[1]} {_pct(v)}" for k, v in st.items() if k.startswith("rejected"))
+            or "0"
+        )
+        lines.append(
+            f"| {name} | {um} | {d['n']} | {_pct(st.get('all-like', 0))} | {_pct(st.get('referred', 0))} | "
+            f"{_pct(st.get('cleared', 0))} | {rejected} |"
+        )
+    h = doc["home_fields"]
+    lines += [
+        "",
+        f"Home test fields: ALL fields flagged {_pct(h.get('all_fields_flagged'))}, ALL fields cleared {_pct(h.get('all_fields_cleared'))}; "
+        f"Benign fields cleared {_pct(h.get('normal_fields_cleared'))}, Benign fields called ALL-like {_pct(h.get('normal_fields_called_all_like'))}.",
+    ]
+    s = doc["home_slides"]
+    lines += [
+        "",
+        f"Slides of {s['fields']} fields ({s['slides']} each): benign {s['share_0.0']}; a fifth leukaemic {s['share_0.2']}.",
+    ]
+    lines += [
+        "",
+        "| home test blasts made to look like | n | flagged (ALL-like or referred) | ALL-like | referred | cleared |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for source, d in doc["blasts_made_to_look_like"].items():
+        st = d["status"]
+        lines.append(
+            f"| {source} | {d['n']} | **{_pct(d['flagged'])}** | {_pct(st.get('all-like', 0))} | {_pct(st.get('referred', 0))} | {_pct(st.get('cleared', 0))} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", type=Path, required=True)
-    parser.add_argument("--bundle", type=Path, required=True)
+    parser.add_argument("--table", type=Path, help="only print the markdown tables of this results file")
+    parser.add_argument("--run", type=Path)
+    parser.add_argument("--bundle", type=Path)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cells_model.json"))
     parser.add_argument("--look-like-max", type=int, default=400, help="home test blasts for the trap check")
     args = parser.parse_args()
+    if args.table is not None:
+        print(markdown(json.loads(args.table.read_text())))
+        return
+    if args.run is None or args.bundle is None:
+        parser.error("--run and --bundle are needed (or --table FILE)")
     started = time.perf_counter()
     judge = Judge(args.bundle)
     split = json.loads((args.run / "split.json").read_text())
@@ -295,6 +374,7 @@ def main() -> None:
     doc["seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(markdown(doc))
     print(f"wrote {args.out} in {doc['seconds']} s")
 
 
