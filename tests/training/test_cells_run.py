@@ -171,3 +171,12 @@ def test_a_cell_run_without_its_sources_fails_in_one_line(tmp_path):
     with pytest.raises(DatasetError, match="no pbc-normal/ folder"):
         (tmp_path / "ALL").mkdir()
         build_cell_split(tmp_path, tmp_path / "out", 0, 0.2, 0.1, print)
+
+
+def test_a_resumed_cell_run_reads_its_own_crops_wherever_data_points(cell_run, tmp_path):
+    from training.prepare import split_to_resume
+
+    config = TrainConfig(data=tmp_path / "moved", out=cell_run, task="cells", backbone="tiny", weights="none")
+    split = split_to_resume(config)
+    assert split.root == cell_run / "cells" and split.classes == CELL_CLASSES
+    assert all(split.path(r).is_file() for r in split.images)
