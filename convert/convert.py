@@ -27,12 +27,16 @@ from convert.progress import progress
 from convert.source import RunSource, load_float_model, model_input_size, open_source
 from edge_all.digest import sha256_file
 from edge_all.runtime.bundle import (
+    CELLS_FORMAT_VERSION,
     EDGETPU_MODEL_FILE,
     HEATMAP_FILE,
     REFERRAL_FILE,
     BundleManifest,
     Calibration,
+    CellCrop,
     Referral,
+    Scale,
+    Stain,
     TrainedOn,
     write_manifest,
 )
@@ -126,6 +130,30 @@ def _trained_on(source: RunSource) -> TrainedOn:
     return TrainedOn("synthetic" if is_synthetic(root) else "real", str(root), counts)
 
 
+def _cells_fields(cells: dict[str, Any] | None) -> dict[str, Any]:
+    """A cell run's reads, scale, crop, stain and roles: what makes its bundle format 3."""
+    if cells is None:
+        return {}
+    try:
+        stain = cells["stain"]
+        means, stds = stain.get("target_means"), stain.get("target_stds")
+        return {
+            "format_version": CELLS_FORMAT_VERSION,
+            "reads": str(cells["reads"]),
+            "scale": Scale(float(cells["scale"]["um_per_px"])),
+            "cell_crop": CellCrop(int(cells["cell_crop"]["size_px"])),
+            "stain": Stain(
+                str(stain["method"]),
+                stain.get("library"),
+                tuple(float(v) for v in means) if means is not None else None,  # type: ignore[arg-type]
+                tuple(float(v) for v in stds) if stds is not None else None,  # type: ignore[arg-type]
+            ),
+            "label_roles": {str(k): str(v) for k, v in cells["label_roles"].items()},
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConvertError(f"cells.json of the run: missing or malformed {exc}") from None
+
+
 def _staged_manifest(
     config: ConvertConfig, source: RunSource, conversion: _Conversion, model_path: Path
 ) -> BundleManifest:
@@ -147,6 +175,7 @@ def _staged_manifest(
         trained_on=_trained_on(source),
         confidence_threshold=config.confidence_threshold,
         extra={"float_model": FLOAT_MODEL_NOTE, "conversion_seconds": round(conversion.seconds, 3)},
+        **_cells_fields(source.cells),
     )
 
 

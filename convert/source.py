@@ -25,6 +25,7 @@ class RunSource:
     split: Split
     labels: list[str]
     preprocessing: Preprocessing  # the geometry training used (config.json), which the bundle records
+    cells: dict[str, Any] | None = None  # a cell run's cells.json (training.cells_data): a format-3 bundle
 
 
 def open_source(run_dir: str | Path, parts: tuple[str, ...]) -> RunSource:
@@ -46,7 +47,17 @@ def open_source(run_dir: str | Path, parts: tuple[str, ...]) -> RunSource:
         split=split,
         labels=list(run.info.classes),
         preprocessing=preprocessing,
+        cells=_cells_of(run.dir),
     )
+
+
+def _cells_of(run_dir: Path) -> dict[str, Any] | None:
+    from training.cells_data import read_cells_file
+
+    try:
+        return read_cells_file(run_dir)
+    except (OSError, ValueError) as exc:
+        raise ConvertError(f"{run_dir}: unreadable cells.json ({exc})") from None
 
 
 def load_float_model(source: RunSource) -> Any:

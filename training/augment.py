@@ -69,6 +69,31 @@ def _clinic_v1() -> Any:
     )
 
 
+def _cells_v1() -> Any:
+    """For cell crops of several labs (training.cells_data): everything that tells a lab's camera from
+    another's (resolution, focus, sensor noise, JPEG, a little colour left after the stain
+    normalisation, a scale a few per cent off) varied on every crop, so no source's look is a cue."""
+    import albumentations as A
+
+    return A.Compose(
+        [
+            A.D4(p=1.0),
+            A.Affine(scale=(0.9, 1.1), border_mode=2, p=0.5),  # a scale estimate a few per cent off
+            A.ColorJitter(brightness=0.15, contrast=0.15, saturation=0.2, hue=0.03, p=0.8),
+            A.OneOf(
+                [
+                    A.GaussianBlur(sigma_limit=(0.3, 1.2), blur_limit=0),
+                    A.Downscale(scale_range=(0.5, 0.9)),
+                    A.Sharpen(alpha=(0.1, 0.3)),
+                ],
+                p=0.7,
+            ),
+            A.GaussNoise(std_range=(0.01, 0.04), p=0.3),
+            A.ImageCompression(quality_range=(60, 95), p=0.5),
+        ]
+    )
+
+
 POLICIES: dict[str, AugmentPolicy] = {
     policy.name: policy
     for policy in (
@@ -80,6 +105,13 @@ POLICIES: dict[str, AugmentPolicy] = {
             "D4, scale 0.85-1.15, stain/colour jitter, blur or sharpening or a lower resolution, "
             "JPEG quality 30-95",
             _clinic_v1,
+        ),
+        AugmentPolicy(
+            "cells-v1",
+            1,
+            "for cell crops: D4, scale 0.9-1.1, colour jitter, blur or a lower resolution or sharpening, "
+            "sensor noise, JPEG quality 60-95",
+            _cells_v1,
         ),
     )
 }

@@ -106,6 +106,14 @@ def train_command(
             "stays float32)."
         ),
     ] = TrainConfig.precision,
+    task: Annotated[
+        str,
+        typer.Option(
+            help="field (a whole-field classifier, --data the ALL dataset) or cells (a cell model: --data "
+            "holds ALL/, pbc-normal/ and chula-fields/; options left at their defaults take the recipe's, "
+            "training.config.RECIPES; docs/model-card-cells.md).",
+        ),
+    ] = TrainConfig.task,
     resume: Annotated[
         bool,
         typer.Option(
@@ -122,7 +130,8 @@ def train_command(
     from training.prepare import prepare_split, split_to_resume
     from training.run_dir import REPORT_FILE
 
-    config = TrainConfig(
+    config = TrainConfig.with_recipe(
+        task,
         data=data,
         out=out,
         backbone=backbone,

@@ -14,6 +14,23 @@ HEADS = ("flatten", "gap")
 # The seed project's head for ResNet50; the edge-friendly networks pool instead.
 DEFAULT_HEAD = {"resnet50": "flatten", "mobilenetv2": "gap", "tiny": "gap"}
 PRECISIONS = ("float32", "bfloat16", "float16")  # what layers compute in (training.precision)
+TASKS = ("field", "cells")  # a whole-field classifier, or a cell model (training.cells_data)
+# The one table of recipes: what `--task` sets, for every option left at its default.
+RECIPES: dict[str, dict[str, object]] = {
+    "field": {},
+    "cells": {
+        "backbone": "mobilenetv2",
+        # the 64-px crops (35 um at 0.55 um/px) resized up: 128 measured better than 96
+        # (docs/model-card-cells.md, "What was tried")
+        "image_size": 128,
+        "augment": "cells-v1",
+        "class_weight": "balanced",
+        "epochs": 10,
+        "batch_size": 64,
+        "fine_tune_epochs": 6,
+        "fine_tune_learning_rate": 1e-4,
+    },
+}
 # Settings a resumed run may change: where the data lives now, how chatty it is. The split is the
 # run dir's own split.json once training started.
 RESUMABLE_CHANGES = ("data", "split_file", "verbose")
@@ -52,6 +69,7 @@ class TrainConfig:
     distribute: bool = False  # data-parallel over every visible device (training.distribute)
     precision: str = "float32"  # bfloat16 / float16: mixed precision (training.precision)
     verbose: int = 1  # Keras progress bars (0: quiet)
+    task: str = "field"  # TASKS: what the model reads (see RECIPES)
 
     def __post_init__(self) -> None:
         self.data = Path(self.data)
@@ -88,8 +106,23 @@ class TrainConfig:
             raise ConfigError(f"unknown class weight {self.class_weight!r} (choose none or balanced)")
         if self.image_size < 32:
             raise ConfigError(f"image size {self.image_size} is too small (at least 32)")
+        if self.task not in TASKS:
+            raise ConfigError(f"unknown task {self.task!r} (choose from {', '.join(TASKS)})")
+        if self.task == "cells" and self.split_file is not None:
+            raise ConfigError("--split reuses a whole-field split; a cell run cuts and splits its own crops")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
+
+    @classmethod
+    def with_recipe(cls, task: str, **values: object) -> TrainConfig:
+        """A config for `task`: every setting left at its default takes the recipe's value."""
+        if task not in RECIPES:
+            raise ConfigError(f"unknown task {task!r} (choose from {', '.join(TASKS)})")
+        defaults = {f.name: f.default for f in fields(cls)}
+        for key, value in RECIPES[task].items():
+            if values.get(key, defaults[key]) == defaults[key]:
+                values[key] = value
+        return cls(task=task, **values)  # type: ignore[arg-type]
 
     @property
     def augment_policy(self) -> AugmentPolicy:

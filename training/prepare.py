@@ -15,7 +15,17 @@ def log(message: str) -> None:
 
 
 def prepare_split(config: TrainConfig) -> Split:
-    """Reuse a given split.json, or discover the dataset and split it once (stratified, seeded, leak-free)."""
+    """Reuse a given split.json, or discover the dataset and split it once (stratified, seeded, leak-free);
+    a cell run cuts its crops into the run dir first (training.cells_data)."""
+    if config.task == "cells":
+        from training.cells_data import build_cell_split
+
+        split = build_cell_split(
+            config.data, config.out, config.seed, config.test_fraction, config.val_fraction, log
+        )
+        counts = split.counts()
+        log("cell split (per source): " + "; ".join(f"{p} {sum(counts[p].values())}" for p in counts))
+        return split
     if config.split_file is not None:
         split = read_split(config.split_file, root=config.data)
         if split.include_segmented != config.include_segmented:
@@ -59,6 +69,11 @@ def split_to_resume(config: TrainConfig) -> Split | None:
     path = config.out / SPLIT_FILE
     if not path.is_file():
         return None
-    split = read_split(path, root=config.data)
+    if config.task == "cells":
+        from training.cells_data import CROPS_DIR
+
+        split = read_split(path, root=config.out / CROPS_DIR)
+    else:
+        split = read_split(path, root=config.data)
     check_files_present(split)
     return split

@@ -20,8 +20,9 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="A bundle directory, or a plain .tflite model (with --labels). Default: the reference bundle "
-        "that ships with edge-all (trained on the public ALL dataset; see docs/model-card.md).",
+        help="A bundle directory, a plain .tflite model (with --labels), or a shipped bundle's name: "
+        "reference (the default: trained on the public ALL dataset; see docs/model-card.md) or cells "
+        "(reads each white cell; docs/model-card-cells.md).",
         show_default=False,
     ),
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge_all.runtime.models import reference_bundle
+from edge_all.runtime.models import named_bundle, reference_bundle
 
 if TYPE_CHECKING:
     from edge_all.runtime.classifier import Classifier
@@ -32,8 +32,13 @@ class ModelChoice:
 
     @property
     def path(self) -> Path:
-        """The model chosen: `model`, or the reference bundle (NoReferenceBundle when none ships)."""
-        return self.model if self.model is not None else reference_bundle()
+        """The model chosen: `model` (a path, or the name of a shipped bundle that is not a path here:
+        `cells`), or the reference bundle (NoReferenceBundle when none ships)."""
+        if self.model is None:
+            return reference_bundle()
+        if not self.model.exists():
+            return named_bundle(str(self.model)) or self.model
+        return self.model
 
     def resolved(self) -> ModelChoice:
         """The same choice with the default made explicit, so a missing reference bundle is said now."""
