@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.commission_chula import EDGE_ALL, classify, overridden, tally
+from benchmarks.commission_chula import classify, commission, overridden, tally
 from training.dataset import discover, make_split
 
 
@@ -52,13 +50,7 @@ def main() -> None:
             folder.joinpath(split.path(test[i]).name).symlink_to(split.path(test[i]).resolve())
         reads[label] = {p.name for p in folder.iterdir()}
     site = args.out / "site"
-    start = time.perf_counter()
-    done = subprocess.run(
-        [*EDGE_ALL, "commission", str(commission_dir), "--out", str(site), "--model", str(args.bundle)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    seconds = time.perf_counter() - start
-    print(done.stdout, done.stderr, sep="\n")
+    done, seconds = commission(commission_dir, site, args.bundle)
     if not (site / "site.json").is_file():
         raise SystemExit("commissioning refused: no profile")
     profile = json.loads((site / "site.json").read_text(encoding="utf-8"))

@@ -9,10 +9,12 @@ minute on 2 cores); here each example also has a deadline, so a parser that hang
 from __future__ import annotations
 
 import copy
+import json
 import math
 import tracemalloc
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, settings
@@ -35,6 +37,17 @@ MEMORY_LIMIT = 16 << 20  # 16 MiB
 INPUT_LIMIT = 64 << 10  # 64 KiB: the largest input generated below (a small file's own limit is 4 MiB)
 
 T = TypeVar("T")
+SHA256 = st.text("0123456789abcdef", min_size=64, max_size=64)
+FINITE = st.floats(allow_nan=False, allow_infinity=False)
+
+
+def schema_validator(name: str) -> Any:
+    """A validator of the published docs/schemas/NAME.schema.json: what "valid" means for its parser."""
+    import jsonschema  # a dev dependency, as Hypothesis is
+
+    path = Path(__file__).resolve().parents[2] / "docs" / "schemas" / f"{name}.schema.json"
+    return jsonschema.Draft202012Validator(json.loads(path.read_text(encoding="utf-8")))
+
 
 # Text a user or another lab's software could give: any code point (lone surrogates, which a file name
 # that is not UTF-8 becomes, included), control characters, bidirectional overrides, combining marks.

@@ -15,7 +15,6 @@ import json
 import math
 import string
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,11 +29,12 @@ from edge_all.runtime.bundle import (
     read_manifest,
 )
 from edge_all.runtime.labels import write_labels
-from tests.cli_runner import REPO
 
 from .strategies import (
     CHECKS,
+    FINITE,
     MEMORY_LIMIT,
+    SHA256,
     answer,
     json_values,
     mutated,
@@ -43,14 +43,12 @@ from .strategies import (
     one_line,
     paths,
     peak_memory,
+    schema_validator,
 )
 
-jsonschema = pytest.importorskip("jsonschema")
-SCHEMA = json.loads((REPO / "docs" / "schemas" / "bundle.schema.json").read_text(encoding="utf-8"))
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+VALIDATOR = schema_validator("bundle")
 
-sha256 = st.text("0123456789abcdef", min_size=64, max_size=64)
-finite = st.floats(allow_nan=False, allow_infinity=False)
+sha256, finite = SHA256, FINITE
 sizes = st.integers(0, 2**40)
 # A label as labels.txt can hold it: one line, no space at its ends (the file is read line by line).
 label = (

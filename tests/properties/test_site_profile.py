@@ -15,17 +15,17 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge_all.jsonfile import JsonObject
 from edge_all.site.profile import PROFILE_FILE, SiteError, SiteProfile, read_profile, write_profile
-from tests.cli_runner import REPO
 
 from .strategies import (
     CHECKS,
+    FINITE,
     MEMORY_LIMIT,
+    SHA256,
     answer,
     json_values,
     mutated,
@@ -33,14 +33,12 @@ from .strategies import (
     odd_text,
     one_line,
     peak_memory,
+    schema_validator,
 )
 
-jsonschema = pytest.importorskip("jsonschema")
-SCHEMA = json.loads((REPO / "docs" / "schemas" / "site.schema.json").read_text(encoding="utf-8"))
-VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+VALIDATOR = schema_validator("site")
 
-sha256 = st.text("0123456789abcdef", min_size=64, max_size=64)
-finite = st.floats(allow_nan=False, allow_infinity=False)
+sha256, finite = SHA256, FINITE
 positive = st.floats(1e-6, 1e6)
 counts = st.integers(0, 10_000)
 baseline = st.fixed_dictionaries({"median": finite, "p5": finite, "p95": finite})
