@@ -30,6 +30,7 @@ from edge_all.site.commission import (
     make_profile,
     site_scale,
 )
+from edge_all.site.gallery import CellSeen
 from edge_all.site.profile import (
     IMAGES_DIR,
     ImageUsed,
@@ -46,10 +47,12 @@ from edge_all.triage.thresholds import QualityThresholds
 
 @dataclass(frozen=True)
 class Commissioned:
-    """A commissioning's profile, and the fields' measures (the report draws their distributions)."""
+    """A commissioning's profile, the fields' measures (the report draws their distributions) and the
+    white cells the threshold check read in them (the report's gallery; none when not checked)."""
 
     profile: SiteProfile
     fields: tuple[FieldMeasures, ...]
+    cells: tuple[CellSeen, ...] = ()
 
 
 def gates_of(limits: QualityThresholds) -> Gates:
@@ -200,10 +203,11 @@ def commission_site(
         done = Commissioned(replace(done.profile, threshold=ThresholdCheck(note=NOT_CELLS)), done.fields)
     elif bundle is not None:
         used = [path for path, _ in images if path.name in _names(done)]
-        done = Commissioned(check_threshold(done.profile, bundle, used), done.fields)
+        checked, cells = check_threshold(done.profile, bundle, used)
+        done = Commissioned(checked, done.fields, cells)
     else:
         note = "not checked (commissioned without the bundle's model at hand)"
         done = Commissioned(replace(done.profile, threshold=ThresholdCheck(note=note)), done.fields)
     write_profile(site_dir, done.profile)
-    report = write_report(site_dir, done.profile, done.fields, gates_of(limits), manifest.stain)
+    report = write_report(site_dir, done.profile, done.fields, gates_of(limits), manifest.stain, done.cells)
     return done, report
