@@ -21,6 +21,7 @@ from edge_all.cells.stain import StainError, StainNormaliser
 from edge_all.runtime.bundle import Stain
 from edge_all.runtime.images import ImageError, load_rgb
 from edge_all.safe_write import write_file
+from edge_all.site.before_after import BeforeAfter
 from edge_all.site.commission import FieldMeasures, Gates
 from edge_all.site.gallery import CellSeen, data_uri, groups
 from edge_all.site.profile import IMAGES_DIR, REPORT_FILE, SiteProfile
@@ -116,6 +117,7 @@ def render(
     gates: Gates,
     colour: Colours | None = None,
     cells: Sequence[CellSeen] = (),
+    shares: BeforeAfter | None = None,
 ) -> str:
     """The report's HTML."""
     scales = [i.um_per_px for i in profile.images if i.um_per_px is not None]
@@ -153,6 +155,7 @@ def render(
         by_name=by_name,
         colour=colour,
         cell_groups=groups(cells),
+        shares=shares,
     )
 
 
@@ -163,10 +166,11 @@ def write_report(
     gates: Gates,
     stain: Stain | None = None,
     cells: Sequence[CellSeen] = (),
+    shares: BeforeAfter | None = None,
 ) -> Path:
     """Write SITE_DIR/report.html; `stain` is the bundle's (for the colour before and after), `cells`
-    the threshold check's (the gallery)."""
+    the threshold check's (the gallery), `shares` the before and after."""
     path = site_dir / REPORT_FILE
-    html = render(profile, fields, gates, colours(site_dir, profile, stain), cells)
+    html = render(profile, fields, gates, colours(site_dir, profile, stain), cells, shares)
     write_file(path, html, "the commissioning report")
     return path

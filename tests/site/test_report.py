@@ -105,3 +105,16 @@ def test_the_cells_found_are_shown_by_class_as_the_threshold_check_read_them(fie
     assert all(a["src"].startswith("data:image/png;base64,") for a in cells)
     tags = [t for t, _ in parts.tags]
     assert "script" not in tags and "link" not in tags and "http://" not in html and "https://" not in html
+
+
+def test_the_before_and_after_table_counts_every_field(fields, cell_bundle, tmp_path):
+    done = run_edge_all("commission", fields, "--out", tmp_path / "s", "--model", cell_bundle)
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = (tmp_path / "s" / REPORT_FILE).read_text(encoding="utf-8")
+    table = html[html.index('id="before-after"') : html.index("</table>", html.index('id="before-after"'))]
+    rows = re.findall(r"<tr><th>(before|after)</th>(.*?)</tr>", table, re.S)
+    assert [name for name, _ in rows] == ["before", "after"]
+    used = len(read_profile(tmp_path / "s").images)
+    for _, row in rows:
+        counts = [int(n) for n in re.findall(r'data-column="[^"]+">(\d+) ', row)]
+        assert len(counts) == 4 and sum(counts) == used
