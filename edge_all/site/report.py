@@ -21,7 +21,9 @@ from edge_all.cells.stain import StainError, StainNormaliser
 from edge_all.runtime.bundle import Stain
 from edge_all.runtime.images import ImageError, load_rgb
 from edge_all.safe_write import write_file
+from edge_all.site.before_after import BeforeAfter
 from edge_all.site.commission import FieldMeasures, Gates
+from edge_all.site.gallery import CellSeen, data_uri, groups
 from edge_all.site.profile import IMAGES_DIR, REPORT_FILE, SiteProfile
 
 WIDTH, HEIGHT, PAD = 520, 170, 34
@@ -90,17 +92,6 @@ class Colours:
     note: str | None
 
 
-def _data_uri(rgb: np.ndarray) -> str:
-    import base64
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def colours(site_dir: Path, profile: SiteProfile, stain: Stain | None) -> Colours | None:
     """The first commissioning field at the reference scale, before and after normalisation with the
     site's stain reference and the bundle's target (None: the field cannot be read again)."""
@@ -112,16 +103,21 @@ def colours(site_dir: Path, profile: SiteProfile, stain: Stain | None) -> Colour
         return None
     at = to_scale(rgb, profile.scale.um_per_px, REFERENCE_UM_PER_PX).rgb[:240, :320]
     if stain is None or stain.method == "none":
-        return Colours(_data_uri(at), None, "this bundle does not normalise the stain")
+        return Colours(data_uri(at), None, "this bundle does not normalise the stain")
     try:
         after = StainNormaliser(stain, profile.stain.statistics)(at)
     except StainError as exc:
-        return Colours(_data_uri(at), None, str(exc))
-    return Colours(_data_uri(at), _data_uri(after), None)
+        return Colours(data_uri(at), None, str(exc))
+    return Colours(data_uri(at), data_uri(after), None)
 
 
 def render(
-    profile: SiteProfile, fields: Sequence[FieldMeasures], gates: Gates, colour: Colours | None = None
+    profile: SiteProfile,
+    fields: Sequence[FieldMeasures],
+    gates: Gates,
+    colour: Colours | None = None,
+    cells: Sequence[CellSeen] = (),
+    shares: BeforeAfter | None = None,
 ) -> str:
     """The report's HTML."""
     scales = [i.um_per_px for i in profile.images if i.um_per_px is not None]
@@ -153,7 +149,13 @@ def render(
     )
     by_name = {f.name: f for f in fields}
     return env.get_template("report.html").render(
-        profile=profile, charts=charts, gates=gates, by_name=by_name, colour=colour
+        profile=profile,
+        charts=charts,
+        gates=gates,
+        by_name=by_name,
+        colour=colour,
+        cell_groups=groups(cells),
+        shares=shares,
     )
 
 
@@ -163,9 +165,12 @@ def write_report(
     fields: Sequence[FieldMeasures],
     gates: Gates,
     stain: Stain | None = None,
+    cells: Sequence[CellSeen] = (),
+    shares: BeforeAfter | None = None,
 ) -> Path:
-    """Write SITE_DIR/report.html; `stain` is the bundle's (for the colour before and after)."""
+    """Write SITE_DIR/report.html; `stain` is the bundle's (for the colour before and after), `cells`
+    the threshold check's (the gallery), `shares` the before and after."""
     path = site_dir / REPORT_FILE
-    html = render(profile, fields, gates, colours(site_dir, profile, stain))
+    html = render(profile, fields, gates, colours(site_dir, profile, stain), cells, shares)
     write_file(path, html, "the commissioning report")
     return path

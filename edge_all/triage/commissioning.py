@@ -21,6 +21,7 @@ from edge_all.digest import sha256_file
 from edge_all.errors import FileError
 from edge_all.runtime.bundle import BundleManifest
 from edge_all.runtime.images import ImageError, read_image, read_rgb
+from edge_all.site.before_after import CELL_COLUMNS, FIELD_COLUMNS, BeforeAfter
 from edge_all.site.commission import (
     ADVISED_IMAGES,
     MIN_IMAGES,
@@ -30,6 +31,7 @@ from edge_all.site.commission import (
     make_profile,
     site_scale,
 )
+from edge_all.site.gallery import CellSeen
 from edge_all.site.profile import (
     IMAGES_DIR,
     ImageUsed,
@@ -46,10 +48,13 @@ from edge_all.triage.thresholds import QualityThresholds
 
 @dataclass(frozen=True)
 class Commissioned:
-    """A commissioning's profile, and the fields' measures (the report draws their distributions)."""
+    """A commissioning's profile, the fields' measures (the report draws their distributions) and the
+    white cells the threshold check read in them (the report's gallery; none when not checked)."""
 
     profile: SiteProfile
     fields: tuple[FieldMeasures, ...]
+    cells: tuple[CellSeen, ...] = ()
+    shares: BeforeAfter | None = None
 
 
 def gates_of(limits: QualityThresholds) -> Gates:
@@ -175,6 +180,57 @@ def commission(
     return Commissioned(profile, tuple(fields))
 
 
+def _column(result, roles: dict[str, str] | None) -> str:
+    """A judged field's column in the before-and-after table (`roles`: a cell bundle's label roles)."""
+    if roles is None:
+        return result.status.value
+    if result.status.value == "classified" and result.prediction is not None:
+        return "ALL-like" if roles.get(result.prediction.label) == "all_like" else "cleared"
+    return "rejected" if result.status.value == "rejected" else "referred"
+
+
+def before_and_after(
+    profile: SiteProfile, bundle: Path, fields: list[Path], limits: QualityThresholds
+) -> BeforeAfter:
+    """Each field judged as `classify` judges it, without the profile and with it
+    (edge_all.site.before_after)."""
+    from edge_all.runtime.classifier import Classifier
+    from edge_all.runtime.images import load_rgb
+    from edge_all.triage.cells import CellReader
+    from edge_all.triage.decision import assess_field, reads_cells
+    from edge_all.triage.site_limits import site_thresholds
+
+    classifier = Classifier.load(bundle)
+    cells = reads_cells(classifier)
+    threshold = classifier.confidence_threshold
+    own = {image.name: image for image in profile.images}
+    site_scale = ScaleEstimate.given(profile.scale.um_per_px, source="site")
+    site_limits = site_thresholds(limits, profile.quality)
+    plain = CellReader(classifier) if cells else None
+    sited = CellReader(classifier, profile.stain.statistics, profile.threshold.threshold) if cells else None
+    roles = dict(classifier.manifest.label_roles) if cells and classifier.manifest else None
+    before, after = [], []
+    for path in fields:
+        rgb = load_rgb(path)
+        image = own[path.name]  # its own scale, as commissioning estimated it from its red cells
+        scale = (
+            ScaleEstimate.given(image.um_per_px, source="estimated")
+            if image.um_per_px is not None
+            else ScaleEstimate(None, "estimated", reason=image.reason)
+        )
+        if not cells and image.um_per_px is None:
+            scale = None
+        judged = assess_field(
+            rgb, classifier, limits, threshold, scale=scale, reads_cells=cells, cell_reader=plain
+        )
+        before.append(_column(judged, roles))
+        judged = assess_field(
+            rgb, classifier, site_limits, threshold, scale=site_scale, reads_cells=cells, cell_reader=sited
+        )
+        after.append(_column(judged, roles))
+    return BeforeAfter.count(CELL_COLUMNS if cells else FIELD_COLUMNS, before, after)
+
+
 def _names(done: Commissioned) -> set[str]:
     return {image.name for image in done.profile.images}
 
@@ -196,14 +252,20 @@ def commission_site(
     `bundle`: the bundle's folder, whose cell model checks the unfamiliarity threshold on the site's
     normal cells and the bundle's blasts (edge_all.triage.site_threshold); None: not checked."""
     done = commission(images, manifest.model_sha256, limits, stated_um_per_px, skipped, skip, progress)
+    used = [path for path, _ in images if path.name in _names(done)]
     if not manifest.reads_cells:
         done = Commissioned(replace(done.profile, threshold=ThresholdCheck(note=NOT_CELLS)), done.fields)
     elif bundle is not None:
-        used = [path for path, _ in images if path.name in _names(done)]
-        done = Commissioned(check_threshold(done.profile, bundle, used), done.fields)
+        checked, cells = check_threshold(done.profile, bundle, used)
+        done = Commissioned(checked, done.fields, cells)
     else:
         note = "not checked (commissioned without the bundle's model at hand)"
         done = Commissioned(replace(done.profile, threshold=ThresholdCheck(note=note)), done.fields)
+    if bundle is not None:  # the fields judged without the profile and with it (the report's table)
+        shares = before_and_after(done.profile, bundle, used, limits)
+        done = Commissioned(done.profile, done.fields, done.cells, shares)
     write_profile(site_dir, done.profile)
-    report = write_report(site_dir, done.profile, done.fields, gates_of(limits), manifest.stain)
+    report = write_report(
+        site_dir, done.profile, done.fields, gates_of(limits), manifest.stain, done.cells, done.shares
+    )
     return done, report

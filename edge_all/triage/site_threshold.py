@@ -20,8 +20,9 @@ from edge_all.cells.finder import find_white_cells
 from edge_all.cells.resample import to_scale
 from edge_all.cells.scale import REFERENCE_UM_PER_PX
 from edge_all.runtime.bundle import BLASTS_FILE
-from edge_all.runtime.classifier import Classifier
+from edge_all.runtime.classifier import Classifier, Prediction
 from edge_all.runtime.images import load_rgb
+from edge_all.site.gallery import CellSeen
 from edge_all.site.profile import SiteProfile, ThresholdCheck, Verdict
 from edge_all.site.threshold import flagged_share, site_threshold
 from edge_all.triage.blasts import HomeBlasts, look_like_site, noise_level
@@ -35,27 +36,31 @@ NORMAL_ALL_LIKE = 0.01
 
 def _statuses(
     reader: CellReader, batch: np.ndarray, refer_above: float
-) -> tuple[list[CellStatus], np.ndarray | None]:
-    """Each (model-sized) crop's status at `refer_above`, and the unfamiliarity scores (None: no detector)."""
+) -> tuple[list[CellStatus], np.ndarray | None, list[Prediction]]:
+    """Each (model-sized) crop's status at `refer_above`, the unfamiliarity scores (None: no detector)
+    and the predictions."""
     predictions = reader.classifier.predict_batch(batch)
     statuses = [
         cell_status(p, reader.roles[p.label], reader.classifier.confidence_threshold, refer_above)[0]
         for p in predictions
     ]
     scores = [p.unfamiliarity for p in predictions]
-    return statuses, None if any(s is None for s in scores) else np.asarray(scores, float)
+    return statuses, None if any(s is None for s in scores) else np.asarray(scores, float), predictions
 
 
-def check_threshold(profile: SiteProfile, bundle: Path, fields: list[Path]) -> SiteProfile:
+def check_threshold(
+    profile: SiteProfile, bundle: Path, fields: list[Path]
+) -> tuple[SiteProfile, tuple[CellSeen, ...]]:
     """`profile` with its threshold checked (and its verdict not ready when the blasts are not kept
-    flagged), when the bundle at `bundle` reads cells and carries blasts; else the check says why not."""
+    flagged), when the bundle at `bundle` reads cells and carries blasts; else the check says why not.
+    With it, every white cell of the fields as read at the site's threshold (the report's gallery)."""
     classifier = Classifier.load(bundle)
     manifest = classifier.manifest
     assert manifest is not None
     if not manifest.reads_cells:
-        return replace(profile, threshold=ThresholdCheck(note=NOT_CELLS))
+        return replace(profile, threshold=ThresholdCheck(note=NOT_CELLS)), ()
     reader = CellReader(classifier, profile.stain.statistics)
-    crops, noises = [], []
+    crops, names, noises = [], [], []
     for path in fields:
         rgb = load_rgb(path)
         noises.append(noise_level(to_scale(rgb, profile.scale.um_per_px, REFERENCE_UM_PER_PX).rgb))
@@ -63,14 +68,15 @@ def check_threshold(profile: SiteProfile, bundle: Path, fields: list[Path]) -> S
         found = find_white_cells(at.rgb, at.um_per_px)
         if found:  # the model-sized crops, as CellReader.read cuts them
             crops.append(reader.crops(reader.stain(at.rgb), found))
+            names += [path.name] * len(found)
     if manifest.blasts_sha256 is None:
-        check = ThresholdCheck(note=NO_BLASTS)
-        return replace(profile, threshold=_with_normal(check, reader, crops, 1.0))
+        check, cells = _with_normal(ThresholdCheck(note=NO_BLASTS), reader, crops, names, 1.0)
+        return replace(profile, threshold=check), cells
     blasts = HomeBlasts.load(bundle / BLASTS_FILE)
     site_noise = float(np.median(noises)) if noises else 0.0
     looking, look = look_like_site(blasts, profile.stain.statistics, profile.quality.focus.median, site_noise)
     batch = np.stack([classifier.prepare(reader.stain(crop)) for crop in looking])
-    statuses, scores = _statuses(reader, batch, math.inf)
+    statuses, scores, _ = _statuses(reader, batch, math.inf)
     always = np.array([s in (CellStatus.ALL_LIKE, CellStatus.REFERRED) for s in statuses])
     threshold, not_ready = site_threshold(always, scores, 1.0)
     check = ThresholdCheck(
@@ -79,7 +85,7 @@ def check_threshold(profile: SiteProfile, bundle: Path, fields: list[Path]) -> S
         blasts_flagged_at_bundle=round(flagged_share(always, scores, 1.0), 4),
         blur_sigma_px=look.blur_sigma, noise_sigma=look.noise_sigma,
     )  # fmt: skip
-    check = _with_normal(check, reader, crops, threshold)
+    check, cells = _with_normal(check, reader, crops, names, threshold)
     verdict = profile.verdict
     reasons, advice = list(verdict.reasons), list(verdict.advice)
     if not_ready is not None:
@@ -92,21 +98,28 @@ def check_threshold(profile: SiteProfile, bundle: Path, fields: list[Path]) -> S
             f"confidently ALL-like, {check.normal_referred:.1%} referred (of {check.normal_cells}): expect "
             "referrals on normal slides; a specialist should look at the commissioning report's cells"
         )
-    return replace(profile, threshold=check, verdict=Verdict(not reasons, tuple(reasons), tuple(advice)))
+    verdict = Verdict(not reasons, tuple(reasons), tuple(advice))
+    return replace(profile, threshold=check, verdict=verdict), cells
 
 
 def _with_normal(
-    check: ThresholdCheck, reader: CellReader, crops: list[np.ndarray], threshold: float
-) -> ThresholdCheck:
-    """The check with the site's normal cells counted at `threshold` (dropped ones not counted)."""
+    check: ThresholdCheck, reader: CellReader, crops: list[np.ndarray], names: list[str], threshold: float
+) -> tuple[ThresholdCheck, tuple[CellSeen, ...]]:
+    """The check with the site's normal cells counted at `threshold` (dropped ones not counted), and
+    every cell as read (`names`: each crop's field)."""
     if not crops:
-        return check
-    statuses, _ = _statuses(reader, np.concatenate(crops), threshold)
+        return check, ()
+    batch = np.concatenate(crops)
+    statuses, _, predictions = _statuses(reader, batch, threshold)
+    cells = tuple(
+        CellSeen(name, p.label, reader.roles[p.label], float(p.confidence), s.value, crop)
+        for name, p, s, crop in zip(names, predictions, statuses, batch, strict=True)
+    )
     counted = [s for s in statuses if s is not CellStatus.DROPPED]
     if not counted:
-        return check
+        return check, cells
     share = lambda status: round(sum(s is status for s in counted) / len(counted), 4)  # noqa: E731
     return replace(
         check, normal_cells=len(counted), normal_cleared=share(CellStatus.CLEARED),
         normal_referred=share(CellStatus.REFERRED), normal_all_like=share(CellStatus.ALL_LIKE),
-    )  # fmt: skip
+    ), cells  # fmt: skip

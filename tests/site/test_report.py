@@ -74,7 +74,7 @@ def test_the_colour_before_and_after_the_sites_normalisation(fields, colour_mode
     assert done.returncode == 0, done.stdout + done.stderr
     parts = _Parts()
     parts.feed((tmp_path / "s" / REPORT_FILE).read_text(encoding="utf-8"))
-    images = {a["id"]: a["src"] for t, a in parts.tags if t == "img"}
+    images = {a["id"]: a["src"] for t, a in parts.tags if t == "img" and "id" in a}
     assert set(images) == {"before", "after"} and images["before"] != images["after"]
 
 
@@ -82,3 +82,39 @@ def test_a_bundle_that_does_not_normalise_shows_only_the_field(report):
     _, html = report
     assert 'id="before"' in html and 'id="after"' not in html
     assert "this bundle does not normalise the stain" in html
+
+
+def test_the_cells_found_are_shown_by_class_as_the_threshold_check_read_them(fields, cell_bundle, tmp_path):
+    from tests.site.test_threshold import _with_blasts
+
+    bundle = _with_blasts(cell_bundle, tmp_path / "bundle", (60, 60, 200))
+    done = run_edge_all("commission", fields, "--out", tmp_path / "s", "--model", bundle)
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = (tmp_path / "s" / REPORT_FILE).read_text(encoding="utf-8")
+    parts = _Parts()
+    parts.feed(html)
+    groups = [a for t, a in parts.tags if t == "h3" and "cell-class" in a.get("class", "")]
+    assert groups, "no gallery"
+    check = read_profile(tmp_path / "s").threshold
+    counts = {g["data-label"]: int(g["data-count"]) for g in groups}
+    assert (
+        sum(counts.values()) >= check.normal_cells > 0
+    )  # every counted cell (dropped ones too) shown by class
+    cells = [a for t, a in parts.tags if t == "img" and a.get("class") == "cell"]
+    assert len(cells) == sum(min(c, 12) for c in counts.values())
+    assert all(a["src"].startswith("data:image/png;base64,") for a in cells)
+    tags = [t for t, _ in parts.tags]
+    assert "script" not in tags and "link" not in tags and "http://" not in html and "https://" not in html
+
+
+def test_the_before_and_after_table_counts_every_field(fields, cell_bundle, tmp_path):
+    done = run_edge_all("commission", fields, "--out", tmp_path / "s", "--model", cell_bundle)
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = (tmp_path / "s" / REPORT_FILE).read_text(encoding="utf-8")
+    table = html[html.index('id="before-after"') : html.index("</table>", html.index('id="before-after"'))]
+    rows = re.findall(r"<tr><th>(before|after)</th>(.*?)</tr>", table, re.S)
+    assert [name for name, _ in rows] == ["before", "after"]
+    used = len(read_profile(tmp_path / "s").images)
+    for _, row in rows:
+        counts = [int(n) for n in re.findall(r'data-column="[^"]+">(\d+) ', row)]
+        assert len(counts) == 4 and sum(counts) == used
