@@ -232,12 +232,11 @@ def _site_for(site: Path, model: Path | None, um_per_px: float | None):
     """The commissioned site, checked against the bundle the capture will load."""
     from edge_all.errors import UsageError
     from edge_all.runtime.bundle import is_bundle, read_manifest
-    from edge_all.runtime.models import reference_bundle
     from edge_all.site.profile import load_site
 
     if um_per_px is not None:
         raise UsageError("give --site or --um-per-px, not both (the site's scale is its microscope's)")
-    bundle = model if model is not None else reference_bundle()
+    bundle = ModelChoice(model).path  # a path, a shipped bundle's name (cells), or the reference
     if not is_bundle(bundle):
         raise UsageError(f"--site: {bundle} is a plain .tflite; a site is commissioned for a bundle")
     return load_site(site, read_manifest(bundle).model_sha256)

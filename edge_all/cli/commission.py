@@ -62,8 +62,8 @@ def commission(
     """
     from edge_all.errors import EdgeAllError
     from edge_all.runtime.bundle import is_bundle, read_manifest
+    from edge_all.runtime.choice import ModelChoice
     from edge_all.runtime.inputs import expand_inputs
-    from edge_all.runtime.models import reference_bundle
     from edge_all.site.commission import CommissionError
     from edge_all.site.profile import SkippedImage, read_profile
     from edge_all.triage.commissioning import commission_site, store_images, stored_images
@@ -73,7 +73,7 @@ def commission(
         raise UsageError("give IMAGES... --out SITE_DIR, or --again SITE_DIR")
     if again is not None and images:
         raise UsageError("--again re-runs on the stored images; give no IMAGES with it")
-    bundle = model if model is not None else reference_bundle()
+    bundle = ModelChoice(model).path  # a path, a shipped bundle's name (cells), or the reference
     if not is_bundle(bundle):
         raise UsageError(f"{bundle}: commissioning needs a bundle directory (a plain .tflite names no scale)")
     manifest = read_manifest(bundle)

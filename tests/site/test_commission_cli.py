@@ -183,3 +183,12 @@ def test_a_real_smear_with_a_dim_lamp_is_not_ready_with_what_to_fix(tmp_path):
     assert done.returncode == 1 and "verdict: NOT READY" in done.stdout
     assert "fields are too dark" in done.stdout and "open the condenser" in done.stdout
     assert read_profile(tmp_path / "site").verdict.ready is False  # written, and --site refuses it
+
+
+def test_a_shipped_bundle_is_commissioned_by_its_name(fields, tmp_path):
+    """`--model cells` names the shipped cell bundle here as it does for classify (it was refused as a
+    plain .tflite), and its blasts check the site's threshold."""
+    done = run_edge_all("commission", fields, "--out", tmp_path / "site", "--model", "cells")
+    assert "plain .tflite" not in done.stderr, done.stderr
+    profile = read_profile(tmp_path / "site")
+    assert profile.threshold.checked is True and profile.threshold.blasts == 300
