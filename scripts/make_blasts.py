@@ -21,9 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
-from edge_all.cells.finder import find_white_cells
 from edge_all.cells.resample import to_scale
 from edge_all.cells.scale import REFERENCE_UM_PER_PX
 from edge_all.cells.stain import LabStatistics, lab_statistics
@@ -33,33 +31,17 @@ from edge_all.runtime.images import load_rgb
 from edge_all.triage.blasts import HomeBlasts, noise_level
 from edge_all.triage.cells import crop_at
 from edge_all.triage.quality import measure
+from training.cells_data import HOME_UM_PER_PX, home_centres
 from training.dataset import discover, make_split
 
-HOME_UM_PER_PX = 0.54
 BLAST_CLASSES = ("Early", "Pre", "Pro")
 
 
 def centres(rgb: np.ndarray, segmented: np.ndarray | None) -> list[tuple[float, float]]:
-    """The labelled cells of a home-lab field (the module doc's rule), in its own pixels."""
+    """The labelled cells of a home-lab field by the cell model's own rule (training.cells_data), the
+    field's centre where that rule has none."""
     h, w = rgb.shape[:2]
-    if segmented is None:
-        return [(w / 2, h / 2)]
-    mask = ndimage.binary_opening(segmented.astype(np.int32).sum(axis=2) > 30, iterations=2)
-    kept = []
-    for cell in sorted(find_white_cells(rgb, HOME_UM_PER_PX), key=lambda c: -c.nucleus_um2):
-        box = mask[max(0, int(cell.y0)) : int(np.ceil(cell.y1)), max(0, int(cell.x0)) : int(np.ceil(cell.x1))]
-        if box.size and box.mean() >= 0.3:
-            kept.append((float(cell.cx), float(cell.cy)))
-    if kept:
-        return kept[:3]
-    pieces, n = ndimage.label(mask)
-    if n == 0:
-        return [(w / 2, h / 2)]
-    sizes = ndimage.sum(mask, pieces, range(1, n + 1))
-    if sizes.max() < 50:
-        return [(w / 2, h / 2)]
-    cy, cx = ndimage.center_of_mass(mask, pieces, int(np.argmax(sizes)) + 1)
-    return [(float(cx), float(cy))]
+    return [centre or (w / 2, h / 2) for centre in home_centres(rgb, segmented)]
 
 
 def main() -> None:
